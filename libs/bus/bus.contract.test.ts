@@ -1,0 +1,150 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { CofferError } from '../contracts/errors.js';
+import { createLogger } from '../runtime/logger.js';
+import type { Bus } from './bus.js';
+import { InProcessBus } from './in-process-bus.js';
+import { NatsBus } from './nats-bus.js';
+import { subjectMatches } from './subject.js';
+
+const NATS_URL = process.env.COFFER_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+const silent = createLogger('test', 'silent');
+
+/**
+ * One contract, two transports: the dev server's in-process bus must behave as NATS does, so every case runs
+ * against both (the NATS one against the real server).
+ */
+function contract(name: string, open: () => Promise<Bus[]>) {
+  describe(`${name} bus`, () => {
+    let a: Bus;
+    let b: Bus;
+    // Subjects are unique per run so concurrent runs on one NATS server never hear each other.
+    const p = `coffer.test.${process.pid}.${Date.now().toString(36)}.${name}`;
+
+    before(async () => {
+      [a, b] = await open();
+    });
+    after(async () => {
+      await a.close();
+      if (b !== a) await b.close();
+    });
+
+    it('answers a request with the handler result', async () => {
+      const sub = b.subscribe(`${p}.echo`, (data) => ({ echoed: data }), { queue: 'q' });
+      await b.flush();
+      assert.deepEqual(await a.request(`${p}.echo`, { x: 1 }), { echoed: { x: 1 } });
+      sub.unsubscribe();
+    });
+
+    it('spreads requests over a queue group, one member each', async () => {
+      const seen: string[] = [];
+      const s1 = b.subscribe(`${p}.work`, () => (seen.push('one'), 'one'), { queue: 'workers' });
+      const s2 = a.subscribe(`${p}.work`, () => (seen.push('two'), 'two'), { queue: 'workers' });
+      await Promise.all([a.flush(), b.flush()]);
+      const answers = await Promise.all(Array.from({ length: 40 }, () => a.request<string>(`${p}.work`, null)));
+      assert.equal(seen.length, 40, 'each request reached exactly one member');
+      if (name === 'in-process') assert.deepEqual(new Set(answers), new Set(['one', 'two']));
+      s1.unsubscribe();
+      s2.unsubscribe();
+    });
+
+    it('broadcasts a publish to every plain subscriber', async () => {
+      const heard: string[] = [];
+      let resolveAll!: () => void;
+      const all = new Promise<void>((r) => (resolveAll = r));
+      const hear = (who: string) => () => {
+        heard.push(who);
+        if (heard.length === 2) resolveAll();
+      };
+      const s1 = a.subscribe(`${p}.news`, hear('a'));
+      const s2 = b.subscribe(`${p}.news`, hear('b'));
+      await Promise.all([a.flush(), b.flush()]);
+      a.publish(`${p}.news`, { v: 1 });
+      await all;
+      assert.deepEqual(heard.sort(), ['a', 'b']);
+      s1.unsubscribe();
+      s2.unsubscribe();
+    });
+
+    it('carries a CofferError back with its code and message', async () => {
+      const sub = b.subscribe(`${p}.fail`, () => {
+        throw new CofferError('invalid-request', 'bad thing');
+      });
+      await b.flush();
+      await assert.rejects(a.request(`${p}.fail`, null), (e: unknown) => {
+        assert.ok(e instanceof CofferError);
+        assert.equal(e.code, 'invalid-request');
+        assert.equal(e.message, 'bad thing');
+        return true;
+      });
+      sub.unsubscribe();
+    });
+
+    it('hides the text of unexpected errors', async () => {
+      const sub = b.subscribe(`${p}.boom`, () => {
+        throw new Error('password=hunter2 leaked from a stack');
+      });
+      await b.flush();
+      await assert.rejects(a.request(`${p}.boom`, null), (e: unknown) => {
+        assert.ok(e instanceof CofferError);
+        assert.equal(e.code, 'internal');
+        assert.doesNotMatch(e.message, /hunter2/);
+        return true;
+      });
+      sub.unsubscribe();
+    });
+
+    it('fails fast with unavailable when nobody listens', async () => {
+      await assert.rejects(a.request(`${p}.nobody`, null, { timeoutMs: 2_000 }), (e: unknown) => {
+        assert.ok(e instanceof CofferError);
+        assert.equal(e.code, 'unavailable');
+        return true;
+      });
+    });
+
+    it('times out with unavailable when the handler never answers', async () => {
+      const sub = b.subscribe(`${p}.slow`, () => new Promise(() => undefined));
+      await b.flush();
+      await assert.rejects(a.request(`${p}.slow`, null, { timeoutMs: 200 }), (e: unknown) => {
+        assert.ok(e instanceof CofferError);
+        assert.equal(e.code, 'unavailable');
+        assert.match(e.message, /within 200 ms/);
+        return true;
+      });
+      sub.unsubscribe();
+    });
+
+    it('delivers copies: a handler cannot mutate the sender\'s object', async () => {
+      const sub = b.subscribe(`${p}.mutate`, (data) => {
+        (data as { n: number }).n = 99;
+        return data;
+      });
+      await b.flush();
+      const sent = { n: 1 };
+      const got = await a.request<{ n: number }>(`${p}.mutate`, sent);
+      assert.equal(sent.n, 1);
+      assert.equal(got.n, 99);
+      sub.unsubscribe();
+    });
+  });
+}
+
+contract('in-process', async () => {
+  const bus = new InProcessBus();
+  return [bus, bus];
+});
+
+contract('nats', async () => [
+  await NatsBus.connect({ url: NATS_URL, name: 'bus-test-a', log: silent }),
+  await NatsBus.connect({ url: NATS_URL, name: 'bus-test-b', log: silent }),
+]);
+
+describe('subject matching', () => {
+  it('follows NATS wildcards', () => {
+    assert.ok(subjectMatches('coffer.events.*', 'coffer.events.mount-table'));
+    assert.ok(!subjectMatches('coffer.events.*', 'coffer.events.a.b'));
+    assert.ok(subjectMatches('coffer.>', 'coffer.events.a.b'));
+    assert.ok(!subjectMatches('coffer.>', 'coffer'));
+    assert.ok(!subjectMatches('coffer.a', 'coffer.b'));
+  });
+});

@@ -1,0 +1,103 @@
+import type { Bus, BusHandler, RequestOptions, Subscription } from './bus.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, decodeReply, encodeFailure, encodeReply, noResponders, timedOut } from './bus.js';
+import { subjectMatches } from './subject.js';
+
+interface Subscriber {
+  subject: string;
+  queue?: string;
+  handler: BusHandler;
+  active: boolean;
+}
+
+/**
+ * The dev server's bus: NATS semantics inside one process. Payloads go through JSON so a handler can never share
+ * (and mutate) the caller's objects, exactly as over the wire, and delivery is asynchronous so no handler runs
+ * inside its caller's stack.
+ */
+export class InProcessBus implements Bus {
+  readonly kind = 'in-process' as const;
+  private subscribers: Subscriber[] = [];
+  private roundRobin = new Map<string, number>();
+  private inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  async request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
+    const targets = this.pick(subject);
+    if (targets.length === 0) throw noResponders(subject);
+    const payload = JSON.stringify(data ?? null);
+    const ms = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(timedOut(subject, ms)), ms);
+    });
+    try {
+      const replies = targets.map((s) => this.deliver(s, subject, payload, true));
+      const reply = await Promise.race([Promise.any(replies), timeout]);
+      return decodeReply<T>(subject, JSON.parse(reply as string));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  publish(subject: string, data: unknown): void {
+    const payload = JSON.stringify(data ?? null);
+    for (const s of this.pick(subject)) void this.deliver(s, subject, payload, false).catch(() => undefined);
+  }
+
+  subscribe(subject: string, handler: BusHandler, options: { queue?: string } = {}): Subscription {
+    const sub: Subscriber = { subject, queue: options.queue, handler, active: true };
+    this.subscribers.push(sub);
+    return {
+      unsubscribe: () => {
+        sub.active = false;
+        this.subscribers = this.subscribers.filter((s) => s !== sub);
+      },
+    };
+  }
+
+  async flush(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.subscribers = [];
+    await this.flush();
+  }
+
+  /** Every plain subscriber, plus one member of each queue group (round robin). */
+  private pick(subject: string): Subscriber[] {
+    if (this.closed) return [];
+    const plain: Subscriber[] = [];
+    const groups = new Map<string, Subscriber[]>();
+    for (const s of this.subscribers) {
+      if (!subjectMatches(s.subject, subject)) continue;
+      if (s.queue === undefined) plain.push(s);
+      else groups.set(s.queue, [...(groups.get(s.queue) ?? []), s]);
+    }
+    for (const [queue, members] of groups) {
+      const key = `${queue}\u0000${subject}`;
+      const next = ((this.roundRobin.get(key) ?? -1) + 1) % members.length;
+      this.roundRobin.set(key, next);
+      plain.push(members[next]);
+    }
+    return plain;
+  }
+
+  private deliver(sub: Subscriber, subject: string, payload: string, wantsReply: boolean): Promise<string> {
+    const run = (async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!sub.active) throw noResponders(subject);
+      try {
+        const result = await sub.handler(JSON.parse(payload), subject);
+        return JSON.stringify(encodeReply(result));
+      } catch (err) {
+        if (!wantsReply) throw err;
+        return JSON.stringify(encodeFailure(err));
+      }
+    })();
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run)).catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,161 @@
+import { connect, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { Bus, BusHandler, RequestOptions, Subscription } from './bus.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, decodeReply, encodeFailure, encodeReply, noResponders, timedOut } from './bus.js';
+import { CofferError } from '../contracts/errors.js';
+
+export interface NatsBusOptions {
+  /** One URL or several, comma separated. */
+  url: string;
+  /** Shown in the server's connection list: which service and instance this is. */
+  name: string;
+  user?: string;
+  password?: string;
+  token?: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  log: Logger;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The bus over a real NATS server. The client reconnects forever (a restart of nats-server must never need a
+ * restart of ours) and its subscriptions are replayed by the client library after each reconnect.
+ */
+export class NatsBus implements Bus {
+  readonly kind = 'nats' as const;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly log: Logger,
+  ) {
+    void this.watchStatus();
+  }
+
+  /** Connects, waiting for the server as long as it takes (logging each failure): services start before NATS does. */
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    const servers = options.url.split(',').map((s) => s.trim()).filter(Boolean);
+    const connectionOptions: ConnectionOptions = {
+      servers,
+      name: options.name,
+      waitOnFirstConnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      pingInterval: 5_000,
+      maxPingOut: 2,
+      user: options.user,
+      pass: options.password,
+      token: options.token,
+    };
+    if (options.tls) {
+      connectionOptions.tls = {
+        caFile: options.tls.caFile,
+        certFile: options.tls.certFile,
+        keyFile: options.tls.keyFile,
+      };
+    }
+    options.log.info({ servers: servers.map(redactUrl) }, 'connecting to NATS');
+    const nc = await connect(connectionOptions);
+    options.log.info({ server: redactUrl(nc.getServer()) }, 'connected to NATS');
+    return new NatsBus(nc, options.log);
+  }
+
+  async request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
+    const timeout = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    let reply;
+    try {
+      reply = await this.nc.request(subject, encoder.encode(JSON.stringify(data ?? null)), { timeout });
+    } catch (err) {
+      throw translateRequestError(err, subject, timeout);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(decoder.decode(reply.data));
+    } catch {
+      throw new CofferError('internal', `malformed reply on ${subject}`);
+    }
+    return decodeReply<T>(subject, parsed);
+  }
+
+  publish(subject: string, data: unknown): void {
+    try {
+      this.nc.publish(subject, encoder.encode(JSON.stringify(data ?? null)));
+    } catch (err) {
+      // A closed connection only happens during shutdown; a broadcast lost then is caught up by the timers.
+      this.log.warn({ subject, err: String(err) }, 'publish failed');
+    }
+  }
+
+  subscribe(subject: string, handler: BusHandler, options: { queue?: string } = {}): Subscription {
+    const sub = this.nc.subscribe(subject, {
+      queue: options.queue,
+      callback: (err, msg) => {
+        if (err) {
+          this.log.warn({ subject, err: String(err) }, 'subscription error');
+          return;
+        }
+        void (async () => {
+          let reply;
+          try {
+            const data = msg.data.length === 0 ? null : JSON.parse(decoder.decode(msg.data));
+            reply = encodeReply(await handler(data, msg.subject));
+          } catch (e) {
+            if (!msg.reply) {
+              this.log.warn({ subject: msg.subject, err: describe(e) }, 'broadcast handler failed');
+              return;
+            }
+            reply = encodeFailure(e instanceof SyntaxError ? new CofferError('invalid-request', 'malformed message') : e);
+          }
+          if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
+        })();
+      },
+    });
+    return { unsubscribe: () => sub.unsubscribe() };
+  }
+
+  async flush(): Promise<void> {
+    await this.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    // drain lets in-flight handlers reply before the connection goes away.
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      switch (s.type) {
+        case 'disconnect':
+          this.log.warn({ server: redactUrl(String(s.server)) }, 'disconnected from NATS; reconnecting');
+          break;
+        case 'reconnect':
+          this.log.info({ server: redactUrl(String(s.server)) }, 'reconnected to NATS');
+          break;
+        case 'error':
+          this.log.warn({ err: String(s.error) }, 'NATS error');
+          break;
+        default:
+          break;
+      }
+    }
+  }
+}
+
+function translateRequestError(err: unknown, subject: string, timeout: number): CofferError {
+  const name = (err as Error)?.name ?? '';
+  const text = `${name} ${(err as Error)?.message ?? ''} ${String((err as { cause?: unknown })?.cause ?? '')}`;
+  if (/NoResponders|no responders/i.test(text)) return noResponders(subject);
+  if (/Timeout/i.test(text)) return timedOut(subject, timeout);
+  return new CofferError('unavailable', `bus request on ${subject} failed: ${name || 'error'}`);
+}
+
+function describe(e: unknown): string {
+  return e instanceof CofferError ? `${e.code}: ${e.message}` : e instanceof Error ? e.name : 'error';
+}
+
+/** Credentials in a NATS URL are never logged. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,53 @@
+/**
+ * The one error type that crosses service boundaries. Inside Coffer an error is a code and a message; the gateway
+ * alone maps codes to HTTP statuses and Vault's `{"errors": [...]}`, the CLI alone to its "Error making API request."
+ * block. No service formats HTTP.
+ */
+export const ERROR_CODES = [
+  'invalid-request', // 400: the caller sent something wrong
+  'permission-denied', // 403
+  'unsupported-path', // 404: nothing routes there
+  'not-found', // 404 with no message: a read of something absent
+  'unsupported-operation', // 405
+  'conflict', // 400 over HTTP (Vault reports mount conflicts as 400); also optimistic-concurrency losses inside
+  'payload-too-large', // 413
+  'sealed', // 503
+  'unavailable', // 503: a dependency (bus, store, service) did not answer in time
+  'plugin-failed', // 500: a plugin crashed, hung or replied outside the protocol
+  'internal', // 500
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class CofferError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CofferError';
+  }
+
+  toJSON(): WireError {
+    return { code: this.code, message: this.message };
+  }
+
+  static from(wire: WireError): CofferError {
+    return new CofferError(isErrorCode(wire.code) ? wire.code : 'internal', String(wire.message ?? ''));
+  }
+}
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/** Anything thrown becomes a CofferError; unknown errors keep their text out of replies (it may hold internals). */
+export function toCofferError(err: unknown): CofferError {
+  if (err instanceof CofferError) return err;
+  return new CofferError('internal', 'internal error');
+}

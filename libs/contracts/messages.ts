@@ -1,0 +1,44 @@
+import type { ServiceName, StreamName } from './subjects.js';
+import type { WireError } from './errors.js';
+
+/** What crosses the bus as a reply: data, or a coded error. Never a stack trace. */
+export type Reply<T> = { ok: true; data: T } | { ok: false; error: WireError };
+
+export interface ProjectionStatus {
+  /** Last applied version of the stream. */
+  version: number;
+  /** Number of live entries in the projection (catalog entries, mounts, policies). */
+  entries: number;
+}
+
+export interface ServiceStatus {
+  service: ServiceName;
+  /** Identifies the answering process, so callers can tell instances apart. */
+  instance: string;
+  pid: number;
+  startedAt: string;
+  sealed: boolean;
+  projections: Partial<Record<StreamName, ProjectionStatus>>;
+}
+
+export interface StreamAppended {
+  stream: StreamName;
+  version: number;
+  position: string;
+}
+
+export interface CatalogListRequest {
+  type?: 'secret' | 'auth';
+}
+
+export interface CatalogEntrySummary {
+  type: 'secret' | 'auth';
+  name: string;
+  version: string;
+  sha256: string;
+  builtin: boolean;
+}
+
+export interface CatalogListing {
+  entries: CatalogEntrySummary[];
+}

@@ -1,0 +1,30 @@
+/**
+ * Every NATS subject Coffer uses. Request subjects are served by a queue group named after the owning service, so
+ * any number of instances share the work; broadcast subjects reach every instance.
+ */
+export const SERVICE_NAMES = ['gateway', 'catalog', 'mount-manager', 'plugin-runner'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export function isServiceName(value: string): value is ServiceName {
+  return (SERVICE_NAMES as readonly string[]).includes(value);
+}
+
+/** The queue group every instance of a service joins for its request subjects. */
+export function queueGroup(service: ServiceName): string {
+  return `coffer.${service}`;
+}
+
+export const STREAMS = ['plugin-catalog', 'mount-table', 'acl-policies'] as const;
+export type StreamName = (typeof STREAMS)[number];
+
+export const subjects = {
+  /** request → ServiceStatus; answered by one instance of the service. */
+  status: (service: ServiceName) => `coffer.${service}.status`,
+  /** broadcast → StreamAppended; says only that a stream grew: the data is always read from Postgres. */
+  streamAppended: (stream: StreamName) => `coffer.events.${stream}`,
+} as const;
+
+export const catalogSubjects = {
+  /** request `CatalogListRequest` → `CatalogListing` */
+  list: 'coffer.catalog.list',
+} as const;

@@ -1,0 +1,1 @@
+export { mountTableProjection, findMount, type Mount, type MountTableName, type MountTableState } from './projection.js';

@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import type { Bus, Subscription } from '../bus/bus.js';
+import { subjects, type StreamName } from '../contracts/subjects.js';
+import type { StreamAppended } from '../contracts/messages.js';
+import type { ProjectionKeeper } from '../event-store/index.js';
+
+/**
+ * Keeps one projection current in a running service: replay at start, catch up whenever the stream's broadcast says
+ * it grew, and on a timer in case a broadcast was lost (NATS down, instance busy). The broadcast only says *that*
+ * the stream changed; the keeper always reads the events themselves from the store.
+ */
+export class ProjectionHost<S> {
+  private subscription?: Subscription;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    readonly stream: StreamName,
+    readonly keeper: ProjectionKeeper<S>,
+    private readonly bus: Bus,
+    private readonly log: Logger,
+    private readonly intervalMs: number,
+  ) {}
+
+  get state(): S {
+    return this.keeper.state;
+  }
+
+  async start(): Promise<void> {
+    this.subscription = this.bus.subscribe(subjects.streamAppended(this.stream), () => this.catchUp());
+    this.timer = setInterval(() => void this.catchUp(), this.intervalMs);
+    this.timer.unref();
+    const started = Date.now();
+    await this.keeper.replay();
+    this.log.info({ stream: this.stream, version: this.keeper.version, ms: Date.now() - started }, 'projection replayed');
+  }
+
+  /** Never throws: a store outage is logged and the next broadcast or tick tries again. */
+  async catchUp(): Promise<void> {
+    try {
+      await this.keeper.catchUp();
+    } catch (err) {
+      this.log.warn({ stream: this.stream, err: (err as Error)?.message }, 'projection catch-up failed; will retry');
+    }
+  }
+
+  stop(): void {
+    this.subscription?.unsubscribe();
+    clearInterval(this.timer);
+  }
+}
+
+/** Tells every instance that a stream grew, after a successful append. */
+export function announceAppend(bus: Bus, message: StreamAppended): void {
+  bus.publish(subjects.streamAppended(message.stream), message);
+}

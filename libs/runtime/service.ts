@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { Bus } from '../bus/bus.js';
+import type { ServiceName } from '../contracts/subjects.js';
+import type { EventStore } from '../event-store/index.js';
+import type { CofferConfig } from '../config/index.js';
+
+/**
+ * Everything a service is started with. The server command builds it once per process and hands the same bus and
+ * store to every service it starts there, whether that is one service in a container or all four in the dev server.
+ */
+export interface ServiceContext {
+  service: ServiceName;
+  /** Distinguishes instances of one service in status replies and logs. */
+  instance: string;
+  bus: Bus;
+  dataSource: DataSource;
+  events: EventStore;
+  config: CofferConfig;
+  /** Reported as seal-status `storage_type`: the dev server's embedded store is not the production one. */
+  storageType: 'postgresql' | 'pglite';
+  log: Logger;
+  /** Wall-clock start, reported by status. */
+  startedAt: Date;
+  /** Catch-up safety-net period for projections (the broadcast is the fast path). */
+  catchUpIntervalMs: number;
+}
+
+export interface RunningService {
+  readonly service: ServiceName;
+  close(): Promise<void>;
+}
+
+export type ServiceStarter = (ctx: ServiceContext) => Promise<RunningService>;
+
+export function newInstanceId(service: ServiceName): string {
+  return `${service}-${randomUUID().slice(0, 8)}`;
+}
