@@ -1,0 +1,189 @@
+import type { CofferConfig, NatsBusConfig, PostgresStorageConfig, TcpListenerConfig } from './types.js';
+import { SERVICE_NAMES } from '../contracts/subjects.js';
+import { LOG_LEVELS } from './types.js';
+import * as kind from './values.js';
+import type { Kind } from './values.js';
+
+/**
+ * Every key Coffer reads, as data. Parsing, defaults, required keys, environment overrides, error messages,
+ * redaction and what a SIGHUP may change all derive from these tables, so a new key is one line here.
+ */
+
+/** The top-level keys that are single values (blocks are below). */
+export type Settings = Pick<
+  CofferConfig,
+  | 'pluginDirectory'
+  | 'pluginFileUid'
+  | 'pluginFilePermissions'
+  | 'apiAddr'
+  | 'logLevel'
+  | 'defaultLeaseTtl'
+  | 'maxLeaseTtl'
+  | 'services'
+>;
+export type PostgresFields = Omit<PostgresStorageConfig, 'type'>;
+export type TcpListenerFields = Omit<TcpListenerConfig, 'type'>;
+export type NatsBusFields = Omit<NatsBusConfig, 'type'>;
+
+interface FieldSpec<T, F extends keyof T> {
+  field: F;
+  kind: Kind<Exclude<T[F], undefined>>;
+  /** Marks a secret and says how to show it in logs. Errors never show a secret's value at all. */
+  redact?: (value: Exclude<T[F], undefined>) => Exclude<T[F], undefined>;
+  /** A running server can take a new value on SIGHUP; every other key needs a restart. */
+  reloadable?: boolean;
+  required?: boolean;
+  /** Used when no file sets the key. */
+  fallback?: Exclude<T[F], undefined>;
+  /** Environment variables that override the files; the first one set wins. */
+  env?: readonly string[];
+}
+
+/** Accepted so that a Vault config loads unchanged, type-checked, then dropped: Coffer has no use for it. */
+export interface IgnoredKey {
+  ignored: true;
+  kind: Kind<unknown>;
+}
+
+export type KeySpec<T> = { [F in keyof T]-?: FieldSpec<T, F> }[keyof T];
+export type KeyTable<T> = Readonly<Record<string, KeySpec<T> | IgnoredKey>>;
+
+/** A check across the keys of one block; names the key to blame. */
+export type BlockRule<T> = (fields: Partial<T>) => { key: string; problem: string } | undefined;
+
+export interface BlockType<T> {
+  keys: KeyTable<T>;
+  rules: readonly BlockRule<T>[];
+}
+
+/** Replaces a whole secret value; the project logger's censor, so every redaction reads the same. */
+export const REDACTED = '[redacted]';
+/** Replaces a password inside a URL, where brackets would be percent-encoded. */
+const REDACTED_IN_URL = 'redacted';
+
+/** Vault's system default for both lease TTLs: 32 days. */
+export const DEFAULT_LEASE_TTL = 768 * 3600;
+
+export const SETTINGS: KeyTable<Settings> = {
+  plugin_directory: { field: 'pluginDirectory', kind: kind.absolutePath },
+  plugin_file_uid: { field: 'pluginFileUid', kind: kind.integer(0) },
+  plugin_file_permissions: { field: 'pluginFilePermissions', kind: kind.octalMode },
+  api_addr: { field: 'apiAddr', kind: kind.httpUrl, env: ['COFFER_API_ADDR', 'VAULT_API_ADDR'] },
+  log_level: {
+    field: 'logLevel',
+    kind: kind.oneOf(LOG_LEVELS),
+    fallback: 'info',
+    reloadable: true,
+    env: ['COFFER_LOG_LEVEL', 'VAULT_LOG_LEVEL'],
+  },
+  default_lease_ttl: { field: 'defaultLeaseTtl', kind: kind.duration, fallback: DEFAULT_LEASE_TTL, reloadable: true },
+  max_lease_ttl: { field: 'maxLeaseTtl', kind: kind.duration, fallback: DEFAULT_LEASE_TTL, reloadable: true },
+  services: { field: 'services', kind: kind.listOf(kind.oneOf(SERVICE_NAMES)), fallback: [...SERVICE_NAMES] },
+  ui: { ignored: true, kind: kind.boolean },
+  disable_mlock: { ignored: true, kind: kind.boolean },
+};
+
+export const POSTGRESQL: BlockType<PostgresFields> = {
+  keys: {
+    connection_url: {
+      field: 'connectionUrl',
+      kind: kind.postgresUrl,
+      redact: redactUrlPassword,
+      required: true,
+      env: ['COFFER_PG_CONNECTION_URL', 'VAULT_PG_CONNECTION_URL'],
+    },
+    max_connections: { field: 'maxConnections', kind: kind.integer(1) },
+  },
+  rules: [],
+};
+
+export const TCP_LISTENER: BlockType<TcpListenerFields> = {
+  keys: {
+    address: { field: 'address', kind: kind.listenAddress, fallback: '127.0.0.1:8200' },
+    tls_disable: { field: 'tlsDisable', kind: kind.boolean, fallback: false },
+    // A SIGHUP re-reads the certificate files, so rotating a certificate needs no restart (as in Vault).
+    tls_cert_file: { field: 'tlsCertFile', kind: kind.text, reloadable: true },
+    tls_key_file: { field: 'tlsKeyFile', kind: kind.text, reloadable: true },
+    // Vault's default. Vault lets a negative value lift the limit; Coffer does not, an unbounded body is a DoS.
+    max_request_size: { field: 'maxRequestSize', kind: kind.integer(1), fallback: 32 * 1024 * 1024 },
+  },
+  rules: [
+    (l) => (l.tlsDisable || l.tlsCertFile ? undefined : { key: 'tls_cert_file', problem: 'is required unless tls_disable = true' }),
+    (l) => (l.tlsDisable || l.tlsKeyFile ? undefined : { key: 'tls_key_file', problem: 'is required unless tls_disable = true' }),
+  ],
+};
+
+export const NATS_BUS: BlockType<NatsBusFields> = {
+  keys: {
+    url: { field: 'servers', kind: kind.natsServers, redact: (servers) => servers.map(redactUrlCredentials), required: true },
+    name: { field: 'name', kind: kind.text },
+    user: { field: 'user', kind: kind.text },
+    password: { field: 'password', kind: kind.text, redact: () => REDACTED },
+    token: { field: 'token', kind: kind.text, redact: () => REDACTED },
+    tls_ca_file: { field: 'tlsCaFile', kind: kind.text },
+    tls_cert_file: { field: 'tlsCertFile', kind: kind.text },
+    tls_key_file: { field: 'tlsKeyFile', kind: kind.text },
+  },
+  rules: [
+    (b) => (b.user && !b.password ? { key: 'password', problem: 'is required when "user" is set' } : undefined),
+    (b) => (b.password && !b.user ? { key: 'user', problem: 'is required when "password" is set' } : undefined),
+    (b) => (b.token && b.user ? { key: 'token', problem: 'cannot be combined with "user": choose one way to authenticate' } : undefined),
+    (b) => (b.tlsCertFile && !b.tlsKeyFile ? { key: 'tls_key_file', problem: 'is required when "tls_cert_file" is set' } : undefined),
+    (b) => (b.tlsKeyFile && !b.tlsCertFile ? { key: 'tls_cert_file', problem: 'is required when "tls_key_file" is set' } : undefined),
+  ],
+};
+
+/** The block kinds: `storage "postgresql" { ... }` and friends. Only listeners may repeat. */
+export const BLOCKS = {
+  storage: { repeatable: false, types: { postgresql: POSTGRESQL } },
+  listener: { repeatable: true, types: { tcp: TCP_LISTENER } },
+  bus: { repeatable: false, types: { nats: NATS_BUS } },
+} as const;
+export type BlockName = keyof typeof BLOCKS;
+
+export const TOP_LEVEL_KEYS: readonly string[] = [...Object.keys(SETTINGS), ...Object.keys(BLOCKS)];
+
+export function isIgnored<T>(spec: KeySpec<T> | IgnoredKey): spec is IgnoredKey {
+  return 'ignored' in spec;
+}
+
+/** The table's entries that hold a value, with their keys. */
+export function fieldsOf<T>(table: KeyTable<T>): [key: string, spec: KeySpec<T>][] {
+  return Object.entries(table).filter((entry): entry is [string, KeySpec<T>] => !isIgnored(entry[1]));
+}
+
+/**
+ * Hides the password of a URL (userinfo or a `password` query parameter) and keeps the rest, which is what an
+ * operator needs to see which database or server is meant. An unparseable value is hidden whole.
+ */
+export function redactUrlPassword(value: string): string {
+  return redactUrl(value, false);
+}
+
+/** As redactUrlPassword, and also hides a user name that stands alone: NATS reads `nats://TOKEN@host` as a token. */
+export function redactUrlCredentials(value: string): string {
+  return redactUrl(value, true);
+}
+
+function redactUrl(value: string, loneUserIsSecret: boolean): string {
+  if (!value.includes('://')) return value; // host:port carries no credentials
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return REDACTED;
+  }
+  let hidden = false;
+  if (url.password !== '') {
+    url.password = REDACTED_IN_URL;
+    hidden = true;
+  } else if (loneUserIsSecret && url.username !== '') {
+    url.username = REDACTED_IN_URL;
+    hidden = true;
+  }
+  if (url.searchParams.has('password')) {
+    url.searchParams.set('password', REDACTED_IN_URL);
+    hidden = true;
+  }
+  return hidden ? url.toString() : value;
+}

@@ -1,0 +1,63 @@
+import type { ServiceName } from '../contracts/subjects.js';
+
+export type { ServiceName };
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The server's configuration after merging every file, filling defaults and checking it as a whole. */
+export interface CofferConfig {
+  /** Absolute; where plugin executables live. Unset means "no external plugins". */
+  pluginDirectory?: string;
+  pluginFileUid?: number;
+  /** A file mode (e.g. 0o755) as a number, parsed from Vault's octal string. */
+  pluginFilePermissions?: number;
+  apiAddr?: string;
+  logLevel: LogLevel;
+  /** Seconds. */
+  defaultLeaseTtl: number;
+  /** Seconds. */
+  maxLeaseTtl: number;
+  /** Which services this process starts; all of them when the config names none. */
+  services: ServiceName[];
+  /** Unset when no file declares one: the server command decides whether that is an error (the dev server has its own). */
+  storage?: PostgresStorageConfig;
+  bus?: NatsBusConfig;
+  /** Never empty: 127.0.0.1:8200 without TLS when no file declares a listener. */
+  listeners: TcpListenerConfig[];
+  /** The files read, in the order they were merged. */
+  sources: string[];
+}
+
+export interface PostgresStorageConfig {
+  type: 'postgresql';
+  /** Secret: carries the database password. Never log it; see redactConfig. */
+  connectionUrl: string;
+  maxConnections?: number;
+}
+
+export interface TcpListenerConfig {
+  type: 'tcp';
+  /** host:port, IPv6 hosts in brackets. */
+  address: string;
+  tlsDisable: boolean;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** Bytes. */
+  maxRequestSize: number;
+}
+
+export interface NatsBusConfig {
+  type: 'nats';
+  /** From `url`, which may list several servers separated by commas. */
+  servers: string[];
+  name?: string;
+  user?: string;
+  /** Secret. */
+  password?: string;
+  /** Secret. */
+  token?: string;
+  tlsCaFile?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+}

@@ -1,0 +1,175 @@
+import { isAbsolute } from 'node:path';
+import { ValueProblem } from './errors.js';
+
+/**
+ * The kinds of value a config key can hold. A kind turns what the parser produced (HCL and JSON both give strings,
+ * numbers, booleans, lists) into the typed value, or throws a ValueProblem that says what was expected. Problems
+ * never quote the value: the caller adds it for keys that are not secret.
+ */
+export type Kind<T> = (raw: unknown) => T;
+
+export const text: Kind<string> = (raw) => {
+  if (typeof raw !== 'string') throw new ValueProblem('must be a string');
+  return raw;
+};
+
+/** Vault decodes HCL numbers from strings too ("1000"), so a config written for Vault keeps working. */
+export function integer(minimum: number): Kind<number> {
+  return (raw) => {
+    const value = typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new ValueProblem('must be an integer');
+    if (value < minimum) throw new ValueProblem(minimum === 1 ? 'must be a positive integer' : `must be at least ${minimum}`);
+    return value;
+  };
+}
+
+// The spellings Go's strconv.ParseBool accepts, which is what Vault's parseutil.ParseBool uses.
+const TRUE_WORDS = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
+const FALSE_WORDS = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
+
+export const boolean: Kind<boolean> = (raw) => {
+  if (typeof raw === 'boolean') return raw;
+  const word = typeof raw === 'number' ? String(raw) : raw;
+  if (typeof word === 'string' && TRUE_WORDS.has(word)) return true;
+  if (typeof word === 'string' && FALSE_WORDS.has(word)) return false;
+  throw new ValueProblem('must be a boolean (true or false)');
+};
+
+const NANOSECONDS: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3, // U+00B5, as Go accepts
+  μs: 1e3, // U+03BC, as Go accepts
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  h: 3600e9,
+};
+const GO_DURATION = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
+const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g;
+
+/**
+ * Vault's parseutil.ParseDurationSecond: a number of seconds (as a number or a string), a number of days ("7d"), or
+ * a Go duration ("768h", "1h30m", "1.5h"). Sub-second remainders are dropped, as Vault's `/ time.Second` does.
+ */
+export function parseDurationSeconds(raw: unknown): number {
+  if (typeof raw === 'number') {
+    if (!Number.isSafeInteger(raw)) throw new ValueProblem('must be a whole number of seconds');
+    if (raw < 0) throw new ValueProblem('must not be negative');
+    return raw;
+  }
+  if (typeof raw !== 'string') throw new ValueProblem(DURATION_EXPECTED);
+  const value = raw.trim();
+  if (value.startsWith('-')) throw new ValueProblem('must not be negative');
+  if (/^\d+$/.test(value)) return Number(value);
+  const days = /^(\d+)d$/.exec(value);
+  if (days) return Number(days[1]) * 86_400;
+  if (!GO_DURATION.test(value)) throw new ValueProblem(DURATION_EXPECTED);
+  let nanoseconds = 0;
+  for (const [, amount, unit] of value.matchAll(DURATION_PART)) nanoseconds += Number(amount) * NANOSECONDS[unit!]!;
+  const seconds = Math.floor(nanoseconds / 1e9);
+  if (!Number.isSafeInteger(seconds)) throw new ValueProblem('is too long');
+  return seconds;
+}
+const DURATION_EXPECTED = 'must be a duration such as "768h", "30m", "90s" or a number of seconds';
+
+export const duration: Kind<number> = parseDurationSeconds;
+
+/**
+ * A file mode written in octal ("0755", "755"). Vault parses the string base 8; a bare HCL number 0755 reaches us as
+ * 755 (the parser drops the zero), which base 8 reads the same way.
+ */
+export const octalMode: Kind<number> = (raw) => {
+  const digits = typeof raw === 'number' && Number.isInteger(raw) ? String(raw) : raw;
+  if (typeof digits !== 'string' || !/^(0o)?[0-7]{1,5}$/.test(digits.trim())) {
+    throw new ValueProblem('must be an octal file mode such as "0755"');
+  }
+  const mode = parseInt(digits.trim().replace(/^0o/, ''), 8);
+  if (mode > 0o7777) throw new ValueProblem('must be an octal file mode no larger than 7777');
+  return mode;
+};
+
+export const absolutePath: Kind<string> = (raw) => {
+  const path = text(raw);
+  if (!isAbsolute(path)) throw new ValueProblem('must be an absolute path');
+  return path;
+};
+
+export function oneOf<const T extends string>(choices: readonly T[]): Kind<T> {
+  return (raw) => {
+    if (typeof raw !== 'string' || !(choices as readonly string[]).includes(raw)) {
+      throw new ValueProblem(`must be one of ${choices.join(', ')}`);
+    }
+    return raw as T;
+  };
+}
+
+/** A list of distinct values; a repeated entry is dropped rather than refused, since it changes nothing. */
+export function listOf<T>(item: Kind<T>): Kind<T[]> {
+  return (raw) => {
+    if (!Array.isArray(raw)) throw new ValueProblem('must be a list, e.g. ["gateway", "catalog"]');
+    return [...new Set(raw.map(item))];
+  };
+}
+
+export const httpUrl: Kind<string> = (raw) => {
+  const url = parseUrl(text(raw));
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    throw new ValueProblem('must be a URL such as "https://coffer.example.com:8200"');
+  }
+  return text(raw);
+};
+
+/** Only the URL form: node-postgres reads it, and redactConfig can find the password in it. */
+export const postgresUrl: Kind<string> = (raw) => {
+  const url = parseUrl(text(raw));
+  if (url?.protocol !== 'postgres:' && url?.protocol !== 'postgresql:') {
+    throw new ValueProblem('must be a URL starting with postgres:// or postgresql://');
+  }
+  return text(raw);
+};
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** Splits a listener address ("0.0.0.0:8200", "[::]:8200") into what `listen()` takes. */
+export function parseListenAddress(address: string): ListenAddress {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(address);
+  const port = Number(match?.[3]);
+  if (!match || port > 65_535) {
+    throw new ValueProblem('must be host:port, such as "127.0.0.1:8200" or "[::]:8200"');
+  }
+  return { host: match[1] ?? match[2]!, port };
+}
+
+export const listenAddress: Kind<string> = (raw) => {
+  const address = text(raw).trim();
+  parseListenAddress(address);
+  return address;
+};
+
+const NATS_SCHEMES = new Set(['nats:', 'tls:', 'ws:', 'wss:']);
+
+/** One server or several separated by commas, as the NATS clients accept; each with a scheme or as host:port. */
+export const natsServers: Kind<string[]> = (raw) => {
+  const servers = text(raw)
+    .split(',')
+    .map((server) => server.trim())
+    .filter((server) => server !== '');
+  if (servers.length === 0) throw new ValueProblem('must name at least one server');
+  for (const server of servers) {
+    const valid = server.includes('://') ? NATS_SCHEMES.has(parseUrl(server)?.protocol ?? '') : /^[^\s/]+:\d{1,5}$/.test(server);
+    if (!valid) throw new ValueProblem('must be nats://host:port (or tls://, ws://, wss://), several separated by commas');
+  }
+  return servers;
+};
+
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
