@@ -1,0 +1,1 @@
+export const CATALOG_PROJECTION = Symbol('coffer.catalog.projection');

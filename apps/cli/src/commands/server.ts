@@ -1,0 +1,196 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InProcessBus, NatsBus } from '#bus';
+import { loadConfig, watchConfig, type CofferConfig } from '#config';
+import { COFFER_VERSION, CofferError, SERVICE_NAMES, isServiceName, type ServiceName } from '#contracts';
+import { connectWithRetry, createDataSource, runMigrations } from '#event-store';
+import { createLogger } from '#runtime';
+import { parseFlags, type FlagSpec } from '../flags.js';
+import { startServices } from '../server/runtime.js';
+
+const FLAGS: Record<string, FlagSpec> = {
+  config: { kind: 'strings', usage: 'Path to a configuration file or directory (may repeat).' },
+  service: { kind: 'strings', usage: 'Service(s) to start: gateway, catalog, mount-manager, plugin-runner (comma separated or repeated). All when absent.' },
+  dev: { kind: 'bool', usage: 'Start the all-in-one dev server: embedded store, in-process bus, auto-unsealed.', default: false },
+  'dev-listen-address': { kind: 'string', usage: 'Address the dev server listens on.', default: '127.0.0.1:8200' },
+  'dev-root-token-id': { kind: 'string', usage: 'Root token of the dev server (random when absent).' },
+  'dev-plugin-dir': { kind: 'string', usage: 'Plugin directory of the dev server.' },
+  'dev-data-dir': { kind: 'string', usage: 'Keep the dev server\'s data in this directory (in memory when absent).' },
+};
+
+export const SERVER_HELP = `Usage: coffer server [options]
+
+  Starts Coffer services. With -config, the services named by -service (or all
+  four) run in this process against the configured Postgres and NATS. With -dev,
+  everything runs in one process on an embedded store.
+
+Examples:
+  $ coffer server -dev
+  $ coffer server -config=/etc/coffer/config.d -service=gateway
+
+Options:
+${Object.entries(FLAGS).map(([n, f]) => `  -${n}\n      ${f.usage}`).join('\n')}
+`;
+
+export async function serverCommand(argv: string[]): Promise<number> {
+  if (argv.some((a) => ['-h', '-help', '--help'].includes(a))) {
+    process.stdout.write(SERVER_HELP);
+    return 0;
+  }
+  const { flags, args } = parseFlags(argv, FLAGS);
+  if (args.length > 0) throw new CofferError('invalid-request', `Too many arguments (expected 0, got ${args.length})`);
+  if (flags.dev) return runDevServer(flags);
+  const paths = flags.config as string[];
+  if (paths.length === 0) throw new CofferError('invalid-request', 'A configuration file must be specified with -config, or use -dev.');
+  return runConfiguredServer(paths, serviceNames(flags.service as string[]));
+}
+
+function serviceNames(raw: string[]): ServiceName[] | undefined {
+  const names = raw.flatMap((r) => r.split(',')).map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!isServiceName(n)) throw new CofferError('invalid-request', `unknown service "${n}"; expected one of ${SERVICE_NAMES.join(', ')}`);
+  }
+  return names.length ? (names as ServiceName[]) : undefined;
+}
+
+async function runConfiguredServer(paths: string[], requested: ServiceName[] | undefined): Promise<number> {
+  let config: CofferConfig;
+  try {
+    config = await loadConfig(paths);
+  } catch (err) {
+    process.stderr.write(`Error loading configuration from ${paths.join(', ')}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const names = requested ?? (config.services.length ? config.services : [...SERVICE_NAMES]);
+  const log = createLogger('coffer', config.logLevel).child({ process: names.join('+') });
+  if (!config.storage) return fail(log, 'no storage "postgresql" block in the configuration');
+  if (!config.bus) return fail(log, 'no bus "nats" block in the configuration');
+
+  const bus = await NatsBus.connect({
+    url: config.bus.servers.join(','),
+    name: `coffer ${names.join('+')} ${process.pid}`,
+    user: config.bus.user,
+    password: config.bus.password,
+    token: config.bus.token,
+    tls: config.bus.tlsCaFile || config.bus.tlsCertFile ? { caFile: config.bus.tlsCaFile, certFile: config.bus.tlsCertFile, keyFile: config.bus.tlsKeyFile } : undefined,
+    log,
+  });
+  const dataSource = createDataSource({
+    url: config.storage.connectionUrl,
+    poolSize: config.storage.maxConnections,
+    applicationName: `coffer-${names.join('+')}`,
+    logger: log,
+  });
+  await connectWithRetry(dataSource, { attempts: 60, logger: log });
+  await runMigrations(dataSource);
+  const running = await startServices(names, { config, bus, dataSource, storageType: 'postgresql', log });
+  const reload = watchConfig(paths, config, {
+    log,
+    onChange: (next) => {
+      log.level = next.logLevel;
+    },
+  });
+  await untilSignal(log, async () => {
+    reload.close();
+    await running.close();
+    await bus.close();
+    await dataSource.destroy().catch(() => undefined);
+  });
+  return 0;
+}
+
+async function runDevServer(flags: Record<string, unknown>): Promise<number> {
+  const started = Date.now();
+  const log = createLogger('coffer', 'info').child({ process: 'dev' });
+  const { startEmbeddedStore } = await import('../dev/embedded-store.js');
+  const store = await startEmbeddedStore({ dataDir: flags['dev-data-dir'] as string | undefined });
+  const dataSource = createDataSource({ url: store.url, poolSize: 1, applicationName: 'coffer-dev', logger: log });
+  await connectWithRetry(dataSource, { attempts: 5, logger: log });
+  await runMigrations(dataSource);
+  const bus = new InProcessBus();
+  const address = flags['dev-listen-address'] as string;
+  const config = devConfig(address, (flags['dev-plugin-dir'] as string | undefined) ?? defaultPluginDir());
+  const running = await startServices([...SERVICE_NAMES], {
+    config,
+    bus,
+    dataSource,
+    storageType: 'pglite',
+    log,
+    catchUpIntervalMs: 60_000,
+  });
+  const gateway = running.services.find((s) => s.service === 'gateway') as unknown as { address: { host: string; port: number } };
+  const apiAddr = `http://${gateway.address.host}:${gateway.address.port}`;
+  process.stdout.write(devBanner(apiAddr, config, Date.now() - started));
+  await untilSignal(log, async () => {
+    await running.close();
+    await bus.close();
+    await dataSource.destroy().catch(() => undefined);
+    await store.close();
+  });
+  return 0;
+}
+
+function devConfig(address: string, pluginDirectory: string): CofferConfig {
+  return {
+    pluginDirectory,
+    logLevel: 'info',
+    defaultLeaseTtl: 768 * 3600,
+    maxLeaseTtl: 768 * 3600,
+    services: [...SERVICE_NAMES],
+    listeners: [{ type: 'tcp', address, tlsDisable: true, maxRequestSize: 32 * 1024 * 1024 }],
+    sources: [],
+  };
+}
+
+function defaultPluginDir(): string {
+  return resolve(fileURLToPath(new URL('../../../../plugins', import.meta.url)));
+}
+
+function devBanner(apiAddr: string, config: CofferConfig, ms: number): string {
+  return `==> Coffer server configuration:
+
+             Api Address: ${apiAddr}
+                     Cgo: disabled
+         Cluster Address: ${apiAddr}
+              Listener 1: tcp (addr: "${config.listeners[0].address}", tls: "disabled")
+               Log Level: ${config.logLevel}
+        Plugin Directory: ${config.pluginDirectory}
+                 Storage: pglite (embedded, in-process bus)
+                 Version: Coffer v${COFFER_VERSION}
+
+==> Coffer server started in ${ms} ms! Log data will stream in below:
+
+WARNING! dev mode is enabled! In this mode, Coffer runs entirely in one process
+on an embedded store, and starts unsealed. Never use it in production.
+
+You may need to set the following environment variables:
+
+    $ export VAULT_ADDR='${apiAddr}'
+    $ export COFFER_ADDR='${apiAddr}'
+
+`;
+}
+
+function fail(log: { error: (m: string) => void }, message: string): number {
+  log.error(message);
+  process.stderr.write(`Error: ${message}\n`);
+  return 1;
+}
+
+/** Resolves after SIGTERM or SIGINT once `shutdown` has finished; a second signal exits at once. */
+function untilSignal(log: { info: (o: object, m: string) => void }, shutdown: () => Promise<void>): Promise<void> {
+  return new Promise((done) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      void shutdown().finally(() => {
+        log.info({}, 'stopped');
+        done();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -1,0 +1,77 @@
+import http from 'node:http';
+import { Module } from '@nestjs/common';
+import { APP_FILTER, NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { BusModule } from '#bus';
+import { SERVICE_CONTEXT, nestLogger, type RunningService, type ServiceContext } from '#runtime';
+import { ApiController } from './api.controller.js';
+import { listenWithListVerb } from './http/list-verb.js';
+import { Router } from './router.js';
+import { ServiceStatusProbe } from './service-status.js';
+import { SysCatalogHandlers } from './sys-catalog.handlers.js';
+import { SysStatusHandlers } from './sys-status.handlers.js';
+import { VaultExceptionFilter } from './vault-exception.filter.js';
+
+@Module({})
+class GatewayModule {}
+
+export interface RunningGateway extends RunningService {
+  /** The address actually bound (port 0 in tests picks a free one). */
+  readonly address: { host: string; port: number };
+}
+
+/** Starts the HTTP edge on the first configured listener. */
+export async function startGateway(ctx: ServiceContext): Promise<RunningGateway> {
+  const listener = ctx.config.listeners[0];
+  const [host, portText] = splitAddress(listener.address);
+  let server: http.Server | undefined;
+  const adapter = new FastifyAdapter({
+    bodyLimit: listener.maxRequestSize,
+    // The socket layer in front (LIST support) hands connections to this server; Fastify never listens itself.
+    serverFactory: (handler: http.RequestListener) => {
+      server = http.createServer(handler);
+      return server;
+    },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    {
+      module: GatewayModule,
+      imports: [BusModule.forRoot(ctx.bus)],
+      controllers: [ApiController],
+      providers: [
+        { provide: SERVICE_CONTEXT, useValue: ctx },
+        { provide: APP_FILTER, useClass: VaultExceptionFilter },
+        Router,
+        ServiceStatusProbe,
+        SysStatusHandlers,
+        SysCatalogHandlers,
+      ],
+    },
+    adapter,
+    { bodyParser: false, logger: nestLogger(ctx.log) },
+  );
+  const fastify = app.getHttpAdapter().getInstance();
+  // Bodies reach the handler as bytes whatever their type: Vault's own rules decide how to read them.
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  await app.init();
+  await fastify.ready();
+  if (!server) throw new Error('gateway: HTTP server was not created');
+  const front = await listenWithListVerb(server, Number(portText), host);
+  const bound = front.address();
+  const address = { host, port: typeof bound === 'object' && bound ? bound.port : Number(portText) };
+  ctx.log.info({ address: `${host}:${address.port}` }, 'gateway listening');
+  return {
+    service: 'gateway',
+    address,
+    async close() {
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+      server?.closeAllConnections?.();
+      await app.close();
+    },
+  };
+}
+
+function splitAddress(address: string): [string, string] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
+}

@@ -1,0 +1,27 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { BUS, type Bus } from '#bus';
+import { CofferError, subjects, type ServiceName, type ServiceStatus } from '#contracts';
+
+/** The services behind the gateway; each must answer for the cluster to be healthy. */
+export const BACKEND_SERVICES: ServiceName[] = ['catalog', 'mount-manager', 'plugin-runner'];
+
+const STATUS_TIMEOUT_MS = 2_000;
+
+/** Asks every backing service for its status over the bus, so health reflects the cluster, not just this process. */
+@Injectable()
+export class ServiceStatusProbe {
+  constructor(@Inject(BUS) private readonly bus: Bus) {}
+
+  async all(): Promise<ServiceStatus[]> {
+    return Promise.all(
+      BACKEND_SERVICES.map(async (service) => {
+        try {
+          return await this.bus.request<ServiceStatus>(subjects.status(service), null, { timeoutMs: STATUS_TIMEOUT_MS });
+        } catch (err) {
+          const why = err instanceof CofferError ? err.message : 'no answer';
+          throw new CofferError('unavailable', `service ${service} is not answering: ${why}`);
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,163 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CofferError, type ErrorCode } from '#contracts';
+
+/** Vault's logical operations; the HTTP verb and `?list=true` decide which one a request is. */
+export type Operation = 'read' | 'list' | 'update' | 'create' | 'delete' | 'patch' | 'head';
+
+/** A request as the gateway's handlers see it, already decoded from HTTP. */
+export interface VaultRequest {
+  id: string;
+  operation: Operation;
+  /** Path after `/v1/`, percent-decoded, without leading slash (trailing slash kept: it matters for lists). */
+  path: string;
+  data: Record<string, unknown>;
+  query: URLSearchParams;
+  token?: string;
+  headers: FastifyRequest['headers'];
+}
+
+/** What a handler answers: a Vault envelope, a raw body, or nothing (204). */
+export type VaultResponse =
+  | { kind: 'envelope'; status?: number; data: unknown; warnings?: string[]; auth?: unknown; topLevel?: boolean }
+  | { kind: 'json'; status: number; body: unknown }
+  | { kind: 'empty'; status?: number };
+
+const STATUS: Record<ErrorCode, number> = {
+  'invalid-request': 400,
+  'permission-denied': 403,
+  'unsupported-path': 404,
+  'not-found': 404,
+  'unsupported-operation': 405,
+  conflict: 400,
+  'payload-too-large': 413,
+  sealed: 503,
+  unavailable: 503,
+  'plugin-failed': 500,
+  internal: 500,
+};
+
+/** The one place where an error code becomes an HTTP status. */
+export function statusOf(code: ErrorCode): number {
+  return STATUS[code];
+}
+
+export function sendError(reply: FastifyReply, err: unknown): void {
+  const e = err instanceof CofferError ? err : new CofferError('internal', 'internal error');
+  // A read of something absent is Vault's bare 404: no message at all.
+  const errors = e.code === 'not-found' || e.message === '' ? [] : [e.message];
+  void reply.code(statusOf(e.code)).header('cache-control', 'no-store').type('application/json').send({ errors });
+}
+
+export function sendResponse(reply: FastifyReply, request: VaultRequest, response: VaultResponse): void {
+  reply.header('cache-control', 'no-store');
+  switch (response.kind) {
+    case 'empty':
+      void reply.code(response.status ?? 204).send();
+      return;
+    case 'json':
+      void reply.code(response.status).type('application/json').send(response.body);
+      return;
+    case 'envelope': {
+      const envelope = {
+        request_id: request.id,
+        lease_id: '',
+        renewable: false,
+        lease_duration: 0,
+        data: response.data ?? null,
+        wrap_info: null,
+        warnings: response.warnings?.length ? response.warnings : null,
+        auth: response.auth ?? null,
+        mount_type: '',
+      };
+      // Vault repeats data at the top level for some sys paths (its "injector"), and clients read it there.
+      const body =
+        response.topLevel && response.data && typeof response.data === 'object'
+          ? { ...(response.data as object), ...envelope }
+          : envelope;
+      void reply.code(response.status ?? 200).type('application/json').send(body);
+    }
+  }
+}
+
+/** Vault's verb mapping (http/logical.go): GET read (or list), POST/PUT update, DELETE, LIST, PATCH. */
+export function operationOf(method: string, listVerb: boolean, query: URLSearchParams): Operation {
+  if (listVerb) return 'list';
+  switch (method) {
+    case 'GET': {
+      const list = query.get('list');
+      if (list === null) return 'read';
+      const parsed = parseBool(list);
+      if (parsed === undefined) throw new CofferError('invalid-request', `invalid value for "list": ${JSON.stringify(list)}`);
+      return parsed ? 'list' : 'read';
+    }
+    case 'HEAD':
+      return 'head';
+    case 'POST':
+    case 'PUT':
+      return 'update';
+    case 'DELETE':
+      return 'delete';
+    case 'PATCH':
+      return 'patch';
+    default:
+      throw new CofferError('unsupported-operation', '');
+  }
+}
+
+/** Go's strconv.ParseBool, which Vault uses for query flags. */
+export function parseBool(value: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+  return undefined;
+}
+
+/**
+ * The request body as Vault reads it: JSON object, or form fields when form-encoded and not starting with `{`/`[`.
+ * Anything else is `error parsing JSON`, before any handler sees it.
+ */
+export function parseBody(raw: Buffer | undefined, contentType: string | undefined): Record<string, unknown> {
+  if (!raw || raw.length === 0) return {};
+  const text = raw.toString('utf8');
+  const trimmed = text.trimStart();
+  if (contentType?.startsWith('application/x-www-form-urlencoded') && !/^[{[]/.test(trimmed)) {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new CofferError('invalid-request', 'error parsing JSON');
+  }
+  if (value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new CofferError('invalid-request', 'error parsing JSON');
+  return value as Record<string, unknown>;
+}
+
+/** Token from X-Vault-Token, else the first `Authorization: Bearer` (Vault's getTokenFromReq). */
+export function tokenOf(headers: FastifyRequest['headers']): string | undefined {
+  const direct = headers['x-vault-token'];
+  if (typeof direct === 'string' && direct !== '') return direct;
+  const auth = headers.authorization;
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * The logical path of a request, refusing what could escape its mount: `..` or `.` segments, NUL bytes, and
+ * percent-encodings that do not decode. Vault cleans paths; Coffer refuses them, since a plugin must never see one.
+ */
+export function logicalPath(rawPath: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    throw new CofferError('invalid-request', 'invalid request path');
+  }
+  if (decoded.includes('\0')) throw new CofferError('invalid-request', 'invalid request path');
+  const segments = decoded.split('/');
+  if (segments.some((s) => s === '..' || s === '.')) throw new CofferError('invalid-request', 'invalid request path');
+  return decoded.replace(/^\/+/, '').replace(/\/{2,}/g, '/');
+}

@@ -1,0 +1,1 @@
+export const MOUNT_TABLE = Symbol('coffer.mount-manager.mount-table');

@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort } from './support/cluster.js';
+import { rawRequest } from './support/http.js';
+import { REPO_ROOT } from './support/paths.js';
+
+/** `coffer server -dev`: one process, embedded store, in-process bus, and the same API. */
+describe('coffer server -dev', () => {
+  let child: ChildProcess;
+  let url: string;
+  let output = '';
+
+  before(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), 'server', '-dev', `-dev-listen-address=127.0.0.1:${port}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const deadline = Date.now() + 30_000;
+    while (!output.includes('Coffer server started')) {
+      if (child.exitCode !== null) throw new Error(`dev server exited:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`dev server did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  after(async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  });
+
+  it('prints where it listens, as Vault\'s dev server does', () => {
+    assert.match(output, new RegExp(`Api Address: ${url.replace(/[.]/g, '\\.')}`));
+    assert.match(output, /export VAULT_ADDR='http:\/\/127\.0\.0\.1:\d+'/);
+  });
+
+  it('answers sys/health and sys/seal-status through the in-process bus', async () => {
+    const health = await fetch(`${url}/v1/sys/health`);
+    assert.equal(health.status, 200);
+    assert.equal((await health.json()).sealed, false);
+    const seal = await (await fetch(`${url}/v1/sys/seal-status`)).json();
+    assert.equal(seal.storage_type, 'pglite');
+  });
+
+  it('accepts LIST and answers from the embedded store', async () => {
+    const r = await rawRequest(url, 'LIST', '/v1/sys/plugins/catalog/auth');
+    assert.equal(r.status, 404);
+    assert.deepEqual(r.json(), { errors: [] });
+  });
+
+  it('refuses malformed input and keeps serving', async () => {
+    const bad = await rawRequest(url, 'PUT', '/v1/sys/plugins/catalog', 'not json', { 'content-type': 'application/json' });
+    assert.equal(bad.status, 400);
+    assert.equal((await fetch(`${url}/v1/sys/health`)).status, 200);
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    assert.equal(code, 0);
+  });
+});

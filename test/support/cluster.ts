@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { NatsBus } from '#bus';
+import { subjects, type ServiceName, type ServiceStatus } from '#contracts';
+import { createLogger } from '#runtime';
+import { REPO_ROOT } from './paths.js';
+
+export const TEST_DATABASE_URL = process.env.COFFER_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_NATS_URL = process.env.COFFER_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+export interface ClusterOptions {
+  natsUrl?: string;
+  /** Extra HCL appended to the generated config. */
+  extraConfig?: string;
+}
+
+interface Member {
+  name: string;
+  service: ServiceName;
+  child: ChildProcess;
+}
+
+/**
+ * Coffer's services as separate OS processes, started once per test file: each `coffer server -service=NAME`
+ * against a database of its own (created here, dropped at stop) and a real NATS server.
+ */
+export class Cluster {
+  readonly dir = mkdtempSync(join(tmpdir(), 'coffer-e2e-'));
+  readonly configPath = join(this.dir, 'coffer.hcl');
+  readonly databaseUrl: string;
+  private readonly members = new Map<string, Member>();
+  private probeBus?: NatsBus;
+  private exitLog: string[] = [];
+
+  private constructor(
+    readonly databaseName: string,
+    readonly port: number,
+    readonly natsUrl: string,
+  ) {
+    const u = new URL(TEST_DATABASE_URL);
+    u.pathname = `/${databaseName}`;
+    this.databaseUrl = u.toString();
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  static async create(options: ClusterOptions = {}): Promise<Cluster> {
+    const databaseName = `coffer_e2e_${process.pid}_${Date.now().toString(36)}`;
+    await adminQuery(`CREATE DATABASE ${databaseName}`);
+    const cluster = new Cluster(databaseName, await freePort(), options.natsUrl ?? TEST_NATS_URL);
+    cluster.writeConfig(options.extraConfig ?? '');
+    return cluster;
+  }
+
+  writeConfig(extra: string): void {
+    writeFileSync(
+      this.configPath,
+      `storage "postgresql" {\n  connection_url = "${this.databaseUrl}"\n}\n` +
+        `bus "nats" {\n  url = "${this.natsUrl}"\n}\n` +
+        `listener "tcp" {\n  address = "127.0.0.1:${this.port}"\n  tls_disable = true\n  max_request_size = 65536\n}\n` +
+        `plugin_directory = "${this.dir}"\nlog_level = "debug"\n${extra}`,
+    );
+  }
+
+  /** Starts one process running `service`; `name` tells apart two instances of one service. */
+  async start(service: ServiceName, name: string = service): Promise<void> {
+    // The log of a restarted member is appended to: readiness is looked for only in what this start writes.
+    const offset = this.logOf(name).length;
+    const log = createWriteStream(join(this.dir, `${name}.log`), { flags: 'a' });
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), 'server', `-config=${this.configPath}`, `-service=${service}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env },
+    });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    child.on('exit', (code, signal) => this.exitLog.push(`${name} exited code=${code} signal=${signal}`));
+    this.members.set(name, { name, service, child });
+    await this.waitReady(service, name, offset);
+  }
+
+  async startAll(): Promise<void> {
+    for (const s of ['catalog', 'mount-manager', 'plugin-runner', 'gateway'] as ServiceName[]) await this.start(s);
+  }
+
+  pid(name: string): number | undefined {
+    return this.members.get(name)?.child.pid;
+  }
+
+  /** SIGKILL: the process gets no chance to clean up, as in a crash. */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    const m = this.members.get(name);
+    if (!m) return null;
+    this.members.delete(name);
+    if (m.child.exitCode !== null || m.child.signalCode !== null) return m.child.exitCode;
+    const exited = once(m.child, 'exit');
+    m.child.kill(signal);
+    const [code] = await exited;
+    return code as number | null;
+  }
+
+  logOf(name: string): string {
+    try {
+      return readFileSync(join(this.dir, `${name}.log`), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Asks a service for its status over NATS, as the gateway does. */
+  async status(service: ServiceName): Promise<ServiceStatus> {
+    this.probeBus ??= await NatsBus.connect({ url: this.natsUrl, name: 'coffer-test-probe', log: createLogger('test', 'silent') });
+    return this.probeBus.request<ServiceStatus>(subjects.status(service), null, { timeoutMs: 2_000 });
+  }
+
+  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${this.url}${path}`, init);
+  }
+
+  async stop(): Promise<void> {
+    for (const name of [...this.members.keys()]) await this.kill(name, 'SIGTERM');
+    await this.probeBus?.close();
+    await adminQuery(`DROP DATABASE IF EXISTS ${this.databaseName} WITH (FORCE)`).catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Why a start failed: the exits seen and the member's log tail. */
+  describe(name: string): string {
+    return `${this.exitLog.join('; ')}\n--- ${name}.log ---\n${this.logOf(name).slice(-4000)}`;
+  }
+
+  private async waitReady(service: ServiceName, name: string, offset: number): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    const m = this.members.get(name)!;
+    while (Date.now() < deadline) {
+      if (m.child.exitCode !== null) throw new Error(`${name} exited during start\n${this.describe(name)}`);
+      if (this.logOf(name).slice(offset).includes('"msg":"service started"')) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${name} (${service}) did not start within 30 s\n${this.describe(name)}`);
+  }
+}
+
+export async function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    return await client.query(sql, params);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
