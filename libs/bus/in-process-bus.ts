@@ -18,7 +18,6 @@ export class InProcessBus implements Bus {
   readonly kind = 'in-process' as const;
   private subscribers: Subscriber[] = [];
   private roundRobin = new Map<string, number>();
-  private inFlight = new Set<Promise<unknown>>();
   private closed = false;
 
   async request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
@@ -55,14 +54,14 @@ export class InProcessBus implements Bus {
     };
   }
 
+  /** Deliveries start on the next turn of the event loop, in order: one turn later, all earlier ones have begun. */
   async flush(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.subscribers = [];
-    await this.flush();
   }
 
   /** Every plain subscriber, plus one member of each queue group (round robin). */
@@ -84,20 +83,15 @@ export class InProcessBus implements Bus {
     return plain;
   }
 
-  private deliver(sub: Subscriber, subject: string, payload: string, wantsReply: boolean): Promise<string> {
-    const run = (async () => {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (!sub.active) throw noResponders(subject);
-      try {
-        const result = await sub.handler(JSON.parse(payload), subject);
-        return JSON.stringify(encodeReply(result));
-      } catch (err) {
-        if (!wantsReply) throw err;
-        return JSON.stringify(encodeFailure(err));
-      }
-    })();
-    this.inFlight.add(run);
-    void run.finally(() => this.inFlight.delete(run)).catch(() => undefined);
-    return run;
+  private async deliver(sub: Subscriber, subject: string, payload: string, wantsReply: boolean): Promise<string> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (!sub.active) throw noResponders(subject);
+    try {
+      const result = await sub.handler(JSON.parse(payload), subject);
+      return JSON.stringify(encodeReply(result));
+    } catch (err) {
+      if (!wantsReply) throw err;
+      return JSON.stringify(encodeFailure(err));
+    }
   }
 }

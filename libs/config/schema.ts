@@ -115,7 +115,13 @@ export const TCP_LISTENER: BlockType<TcpListenerFields> = {
 
 export const NATS_BUS: BlockType<NatsBusFields> = {
   keys: {
-    url: { field: 'servers', kind: kind.natsServers, redact: (servers) => servers.map(redactUrlCredentials), required: true },
+    url: {
+      field: 'servers',
+      kind: kind.natsServers,
+      redact: (servers) => servers.map(redactUrlCredentials),
+      required: true,
+      env: ['COFFER_NATS_URL'],
+    },
     name: { field: 'name', kind: kind.text },
     user: { field: 'user', kind: kind.text },
     password: { field: 'password', kind: kind.text, redact: () => REDACTED },
