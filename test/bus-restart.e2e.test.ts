@@ -13,6 +13,7 @@ describe('a NATS restart under the running services', () => {
     nats = await OwnNatsServer.start();
     cluster = await Cluster.create({ natsUrl: nats.url });
     await cluster.startAll();
+    await cluster.initAndUnseal();
   });
 
   after(async () => {

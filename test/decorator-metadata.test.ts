@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { ApiController } from '../apps/gateway/src/api.controller.js';
 import { Router } from '../apps/gateway/src/router.js';
 import { CatalogController } from '../apps/catalog/src/catalog.controller.js';
-import { SysStatusHandlers } from '../apps/gateway/src/sys-status.handlers.js';
+import { SealHandlers } from '../apps/gateway/src/seal/seal.handlers.js';
 
 /**
  * Nest injects constructor arguments from `design:paramtypes`, which only tsc emits (esbuild and tsx drop it and
@@ -14,14 +14,14 @@ describe('decorator metadata in the build', () => {
   it('is emitted for injectable classes', () => {
     for (const [cls, count] of [
       [ApiController, 2],
-      [Router, 2],
-      [SysStatusHandlers, 2],
+      [Router, 7],
+      [SealHandlers, 3],
       [CatalogController, 2],
     ] as const) {
       const types = Reflect.getMetadata('design:paramtypes', cls) as unknown[] | undefined;
       assert.ok(Array.isArray(types), `${cls.name} has design:paramtypes`);
       assert.equal(types.length, count, `${cls.name} has ${count} constructor parameters`);
     }
-    assert.equal((Reflect.getMetadata('design:paramtypes', Router) as unknown[])[0], SysStatusHandlers);
+    assert.equal((Reflect.getMetadata('design:paramtypes', Router) as unknown[])[0], SealHandlers);
   });
 });

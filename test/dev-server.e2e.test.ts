@@ -36,9 +36,21 @@ describe('coffer server -dev', () => {
     }
   });
 
-  it('prints where it listens, as Vault\'s dev server does', () => {
+  it('prints where it listens, its unseal key and root token, as Vault\'s dev server does', () => {
     assert.match(output, new RegExp(`Api Address: ${url.replace(/[.]/g, '\\.')}`));
     assert.match(output, /export VAULT_ADDR='http:\/\/127\.0\.0\.1:\d+'/);
+    assert.match(output, /Unseal Key: [A-Za-z0-9+/]{43}=/);
+    assert.match(output, /Root Token: hvs\.[A-Za-z0-9]{24}/);
+  });
+
+  it('starts initialized and unsealed, and its root token works', async () => {
+    const token = /Root Token: (\S+)/.exec(output)![1];
+    const seal = await (await fetch(`${url}/v1/sys/seal-status`)).json();
+    assert.equal(seal.initialized, true);
+    assert.equal(seal.sealed, false);
+    const self = await fetch(`${url}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': token } });
+    assert.equal(self.status, 200);
+    assert.deepEqual((await self.json()).data.policies, ['root']);
   });
 
   it('answers sys/health and sys/seal-status through the in-process bus', async () => {
@@ -50,9 +62,10 @@ describe('coffer server -dev', () => {
   });
 
   it('accepts LIST and answers from the embedded store', async () => {
-    const r = await rawRequest(url, 'LIST', '/v1/sys/plugins/catalog/auth');
-    assert.equal(r.status, 404);
-    assert.deepEqual(r.json(), { errors: [] });
+    const token = /Root Token: (\S+)/.exec(output)![1];
+    const r = await rawRequest(url, 'LIST', '/v1/sys/policies/acl', undefined, { 'x-vault-token': token });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json().data, { keys: ['default'] });
   });
 
   it('refuses malformed input and keeps serving', async () => {

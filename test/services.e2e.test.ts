@@ -1,10 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { NatsBus } from '#bus';
-import { subjects, type PluginRegisteredV1 } from '#contracts';
-import { EventStore, connectWithRetry, createDataSource, jsonCodec } from '#event-store';
-import { createLogger } from '#runtime';
-import type { DataSource } from 'typeorm';
 import { Cluster } from './support/cluster.js';
 import { eventually, rawRequest } from './support/http.js';
 
@@ -14,33 +9,26 @@ import { eventually, rawRequest } from './support/http.js';
  */
 describe('services as separate processes', () => {
   let cluster: Cluster;
-  let dataSource: DataSource;
-  let events: EventStore;
-  let bus: NatsBus;
+  let root: Record<string, string>;
 
   before(async () => {
     cluster = await Cluster.create();
     await cluster.startAll();
-    dataSource = await connectWithRetry(createDataSource({ url: cluster.databaseUrl, poolSize: 2 }), { attempts: 3 });
-    events = new EventStore(dataSource, jsonCodec);
-    bus = await NatsBus.connect({ url: cluster.natsUrl, name: 'e2e-writer', log: createLogger('test', 'silent') });
+    const { rootToken } = await cluster.initAndUnseal();
+    root = { 'x-vault-token': rootToken };
   });
 
   after(async () => {
-    await bus?.close();
-    await dataSource?.destroy();
     await cluster?.stop();
   });
 
-  /** Registers catalog entries the way the catalog service will: append, then announce. */
-  async function register(names: string[]): Promise<void> {
-    const version = await events.version('plugin-catalog');
-    const data = names.map(
-      (name): PluginRegisteredV1 => ({ v: 1, type: 'secret', name, version: '', sha256: 'a'.repeat(64), command: name, args: [], env: [] }),
-    );
-    const r = await events.append('plugin-catalog', version, data.map((d) => ({ type: 'PluginRegistered', data: d })));
-    bus.publish(subjects.streamAppended('plugin-catalog'), { stream: 'plugin-catalog', version: r.toVersion, position: String(r.position) });
-    await bus.flush();
+  async function writePolicy(name: string): Promise<void> {
+    const r = await cluster.fetch(`/v1/sys/policies/acl/${name}`, {
+      method: 'PUT',
+      headers: root,
+      body: JSON.stringify({ policy: `path "${name}/*" { capabilities = ["read"] }` }),
+    });
+    assert.equal(r.status, 204, await r.text());
   }
 
   it('answers sys/health through the gateway in Vault\'s shape, asking every service', async () => {
@@ -77,34 +65,33 @@ describe('services as separate processes', () => {
   });
 
   it('accepts the LIST verb (which Node\'s parser refuses) and answers from the catalog over the bus', async () => {
-    const empty = await rawRequest(cluster.url, 'LIST', '/v1/sys/plugins/catalog/secret');
+    const empty = await rawRequest(cluster.url, 'LIST', '/v1/sys/plugins/catalog/secret', undefined, root);
     assert.equal(empty.status, 404);
     assert.deepEqual(empty.json(), { errors: [] });
+    const all = await (await cluster.fetch('/v1/sys/plugins/catalog', { headers: root })).json();
+    assert.deepEqual(all.data.secret, []);
 
-    await register(['kv-one', 'kv-two']);
-    const listed = await eventually(async () => {
-      const r = await rawRequest(cluster.url, 'LIST', '/v1/sys/plugins/catalog/secret');
-      assert.equal(r.status, 200, r.body);
-      return r.json();
-    });
-    assert.deepEqual(listed.data, { keys: ['kv-one', 'kv-two'] });
+    await writePolicy('kv-one');
+    await writePolicy('kv-two');
+    const listed = (await rawRequest(cluster.url, 'LIST', '/v1/sys/policies/acl', undefined, root)).json();
+    assert.deepEqual(listed.data, { keys: ['default', 'kv-one', 'kv-two'] });
     assert.equal(typeof listed.request_id, 'string');
-
-    const viaQuery = await cluster.fetch('/v1/sys/plugins/catalog/secret?list=true');
-    assert.deepEqual((await viaQuery.json()).data, { keys: ['kv-one', 'kv-two'] });
-    const all = await (await cluster.fetch('/v1/sys/plugins/catalog')).json();
-    assert.deepEqual(all.data.secret, ['kv-one', 'kv-two']);
-    assert.equal(all.data.detailed.length, 2);
+    const viaQuery = await cluster.fetch('/v1/sys/policies/acl?list=true', { headers: root });
+    assert.deepEqual((await viaQuery.json()).data, listed.data);
   });
 
   it('answers bad requests in Vault\'s error shape and keeps serving', async () => {
-    const unknown = await cluster.fetch('/v1/secret/foo');
+    const unknown = await cluster.fetch('/v1/secret/foo', { headers: root });
     assert.equal(unknown.status, 404);
     assert.deepEqual(await unknown.json(), { errors: ['no handler for route "secret/foo". route entry not found.'] });
 
     const outside = await cluster.fetch('/nope');
     assert.equal(outside.status, 404);
     assert.deepEqual(await outside.json(), { errors: [] });
+
+    const noToken = await cluster.fetch('/v1/secret/foo');
+    assert.equal(noToken.status, 403);
+    assert.deepEqual(await noToken.json(), { errors: ['permission denied'] });
 
     const badJson = await rawRequest(cluster.url, 'POST', '/v1/sys/plugins/catalog', '{"broken":', { 'content-type': 'application/json' });
     assert.equal(badJson.status, 400);
@@ -133,20 +120,28 @@ describe('services as separate processes', () => {
   });
 
   it('rebuilds a killed service\'s projection from the events when it starts again', async () => {
-    await register(['kv-three']);
-    const before = await eventually(async () => {
-      const s = await cluster.status('catalog');
-      assert.equal(s.projections['plugin-catalog']?.entries, 3);
-      return s;
+    await writePolicy('kv-three');
+    const before = (await rawRequest(cluster.url, 'LIST', '/v1/sys/policies/acl', undefined, root)).json().data.keys;
+    assert.deepEqual(before, ['default', 'kv-one', 'kv-three', 'kv-two']);
+    const catalogBefore = await cluster.status('catalog');
+
+    await cluster.kill('gateway');
+    await cluster.start('gateway');
+    // The new gateway got the keyring from a peer (nobody unsealed it) and replayed the policy stream.
+    const after = await eventually(async () => {
+      const r = await rawRequest(cluster.url, 'LIST', '/v1/sys/policies/acl', undefined, root);
+      assert.equal(r.status, 200, r.body);
+      return r.json().data.keys;
     });
-    const oldPid = before.pid;
+    assert.deepEqual(after, before);
+    assert.match(cluster.logOf('gateway'), /joined an unsealed cluster/);
+
     await cluster.kill('catalog');
     await cluster.start('catalog');
-    const after = await cluster.status('catalog');
-    assert.notEqual(after.pid, oldPid, 'a new process answers');
-    assert.deepEqual(after.projections['plugin-catalog'], before.projections['plugin-catalog']);
-    const r = await rawRequest(cluster.url, 'LIST', '/v1/sys/plugins/catalog/secret');
-    assert.deepEqual(r.json().data.keys, ['kv-one', 'kv-three', 'kv-two']);
+    const catalogAfter = await cluster.status('catalog');
+    assert.notEqual(catalogAfter.pid, catalogBefore.pid, 'a new process answers');
+    assert.equal(catalogAfter.sealed, false);
+    assert.deepEqual(catalogAfter.projections, catalogBefore.projections);
   });
 
   it('shares requests between two instances of a service through the queue group', async () => {
@@ -155,9 +150,9 @@ describe('services as separate processes', () => {
     for (let i = 0; i < 30 && instances.size < 2; i++) instances.add((await cluster.status('catalog')).instance);
     assert.equal(instances.size, 2, 'both catalog instances answered');
     // Both replayed the same stream, so whichever answers, the catalog is the same.
-    const a = await rawRequest(cluster.url, 'LIST', '/v1/sys/plugins/catalog/secret');
-    const b = await rawRequest(cluster.url, 'LIST', '/v1/sys/plugins/catalog/secret');
-    assert.deepEqual(a.json().data, b.json().data);
+    const a = await cluster.fetch('/v1/sys/plugins/catalog', { headers: root });
+    const b = await cluster.fetch('/v1/sys/plugins/catalog', { headers: root });
+    assert.deepEqual((await a.json()).data, (await b.json()).data);
     await cluster.kill('catalog-2', 'SIGTERM');
   });
 

@@ -41,7 +41,7 @@ export function encodeReply(result: unknown): Reply<unknown> {
 
 export function encodeFailure(err: unknown): Reply<never> {
   if (err instanceof CofferError) return { ok: false, error: err.toJSON() };
-  if (isWireError(err)) return { ok: false, error: { code: err.code, message: err.message } };
+  if (isWireError(err)) return { ok: false, error: CofferError.from(err).toJSON() };
   return { ok: false, error: { code: 'internal', message: 'internal error' } };
 }
 

@@ -23,23 +23,27 @@ export class CofferError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Further messages Vault lists beside the first (a bad token is `permission denied` and `invalid token`). */
+    readonly also: string[] = [],
   ) {
     super(message);
     this.name = 'CofferError';
   }
 
   toJSON(): WireError {
-    return { code: this.code, message: this.message };
+    return this.also.length ? { code: this.code, message: this.message, also: this.also } : { code: this.code, message: this.message };
   }
 
   static from(wire: WireError): CofferError {
-    return new CofferError(isErrorCode(wire.code) ? wire.code : 'internal', String(wire.message ?? ''));
+    const also = Array.isArray(wire.also) ? wire.also.map(String) : [];
+    return new CofferError(isErrorCode(wire.code) ? wire.code : 'internal', String(wire.message ?? ''), also);
   }
 }
 
 export interface WireError {
   code: ErrorCode;
   message: string;
+  also?: string[];
 }
 
 export function isErrorCode(value: unknown): value is ErrorCode {

@@ -42,3 +42,8 @@ export interface CatalogEntrySummary {
 export interface CatalogListing {
   entries: CatalogEntrySummary[];
 }
+
+/** The keyring on its way between processes (base64 of its serialized form). NATS must be private: see docs. */
+export interface KeyringMessage {
+  keyring: string;
+}

@@ -28,3 +28,12 @@ export const catalogSubjects = {
   /** request `CatalogListRequest` → `CatalogListing` */
   list: 'coffer.catalog.list',
 } as const;
+
+export const barrierSubjects = {
+  /** broadcast `KeyringMessage`: the cluster is unsealed; every process keeps the keyring in memory and replays. */
+  unsealed: 'coffer.barrier.unsealed',
+  /** broadcast: seal now; every process forgets the keyring and stops its plugins. */
+  sealed: 'coffer.barrier.sealed',
+  /** request → `KeyringMessage`; answered only by unsealed processes, so a late starter can join an unsealed cluster. */
+  keyring: 'coffer.barrier.keyring',
+} as const;

@@ -19,3 +19,4 @@ export {
 export type { StoreLogger } from './logger.js';
 export { migrations } from './migrations/index.js';
 export { ProjectionKeeper, type Projection } from './projection.js';
+export { qualifiedTable } from './sql.js';

@@ -3,11 +3,13 @@ import type { Bus, Subscription } from '../bus/bus.js';
 import { subjects, type StreamName } from '../contracts/subjects.js';
 import type { StreamAppended } from '../contracts/messages.js';
 import type { ProjectionKeeper } from '../event-store/index.js';
+import type { BarrierState } from './barrier-state.js';
 
 /**
- * Keeps one projection current in a running service: replay at start, catch up whenever the stream's broadcast says
- * it grew, and on a timer in case a broadcast was lost (NATS down, instance busy). The broadcast only says *that*
- * the stream changed; the keeper always reads the events themselves from the store.
+ * Keeps one projection current in a running service: replay on unseal (events are encrypted: before it there is
+ * nothing to read), catch up whenever the stream's broadcast says it grew, and on a timer in case a broadcast was
+ * lost (NATS down, instance busy); forget everything on seal. The broadcast only says *that* the stream changed;
+ * the keeper always reads the events themselves from the store.
  */
 export class ProjectionHost<S> {
   private subscription?: Subscription;
@@ -19,6 +21,7 @@ export class ProjectionHost<S> {
     private readonly bus: Bus,
     private readonly log: Logger,
     private readonly intervalMs: number,
+    private readonly barrier: BarrierState,
   ) {}
 
   get state(): S {
@@ -29,13 +32,21 @@ export class ProjectionHost<S> {
     this.subscription = this.bus.subscribe(subjects.streamAppended(this.stream), () => this.catchUp());
     this.timer = setInterval(() => void this.catchUp(), this.intervalMs);
     this.timer.unref();
+    this.barrier.onUnseal(() => this.replay());
+    this.barrier.onSeal(() => this.keeper.reset());
+    if (!this.barrier.sealed) await this.replay();
+  }
+
+  private async replay(): Promise<void> {
     const started = Date.now();
+    this.keeper.reset();
     await this.keeper.replay();
     this.log.info({ stream: this.stream, version: this.keeper.version, ms: Date.now() - started }, 'projection replayed');
   }
 
   /** Never throws: a store outage is logged and the next broadcast or tick tries again. */
   async catchUp(): Promise<void> {
+    if (this.barrier.sealed) return;
     try {
       await this.keeper.catchUp();
     } catch (err) {

@@ -5,6 +5,7 @@ import type { Bus } from '../bus/bus.js';
 import type { ServiceName } from '../contracts/subjects.js';
 import type { EventStore } from '../event-store/index.js';
 import type { CofferConfig } from '../config/index.js';
+import type { BarrierLink, BarrierState } from './barrier-state.js';
 
 /**
  * Everything a service is started with. The server command builds it once per process and hands the same bus and
@@ -17,6 +18,9 @@ export interface ServiceContext {
   bus: Bus;
   dataSource: DataSource;
   events: EventStore;
+  /** This process's barrier: sealed until the cluster unseals; shared by the services of the process. */
+  barrier: BarrierState;
+  barrierLink: BarrierLink;
   config: CofferConfig;
   /** Reported as seal-status `storage_type`: the dev server's embedded store is not the production one. */
   storageType: 'postgresql' | 'pglite';

@@ -59,6 +59,21 @@ export class Cluster {
     return cluster;
   }
 
+  /** Each gateway instance listens on a port of its own, so each gets a config file of its own. */
+  private readonly gatewayPorts = new Map<string, number>();
+
+  urlOf(gatewayName: string): string {
+    return `http://127.0.0.1:${this.gatewayPorts.get(gatewayName) ?? this.port}`;
+  }
+
+  private configFor(name: string, service: ServiceName): string {
+    if (service !== 'gateway' || name === 'gateway') return this.configPath;
+    const port = this.gatewayPorts.get(name)!;
+    const path = join(this.dir, `${name}.hcl`);
+    writeFileSync(path, readFileSync(this.configPath, 'utf8').replace(`127.0.0.1:${this.port}`, `127.0.0.1:${port}`));
+    return path;
+  }
+
   writeConfig(extra: string): void {
     writeFileSync(
       this.configPath,
@@ -71,10 +86,11 @@ export class Cluster {
 
   /** Starts one process running `service`; `name` tells apart two instances of one service. */
   async start(service: ServiceName, name: string = service): Promise<void> {
+    if (service === 'gateway' && name !== 'gateway' && !this.gatewayPorts.has(name)) this.gatewayPorts.set(name, await freePort());
     // The log of a restarted member is appended to: readiness is looked for only in what this start writes.
     const offset = this.logOf(name).length;
     const log = createWriteStream(join(this.dir, `${name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), 'server', `-config=${this.configPath}`, `-service=${service}`], {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), 'server', `-config=${this.configFor(name, service)}`, `-service=${service}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env },
     });
@@ -87,6 +103,30 @@ export class Cluster {
 
   async startAll(): Promise<void> {
     for (const s of ['catalog', 'mount-manager', 'plugin-runner', 'gateway'] as ServiceName[]) await this.start(s);
+  }
+
+  /** Every member, as it was started, in start order. */
+  running(): { name: string; service: ServiceName }[] {
+    return [...this.members.values()].map(({ name, service }) => ({ name, service }));
+  }
+
+  /** `sys/init` then `sys/unseal` with the first `threshold` keys, through the gateway named. */
+  async initAndUnseal(shares = 1, threshold = 1, gateway = 'gateway'): Promise<{ keys: string[]; rootToken: string }> {
+    const init = await fetch(`${this.urlOf(gateway)}/v1/sys/init`, {
+      method: 'PUT',
+      body: JSON.stringify({ secret_shares: shares, secret_threshold: threshold }),
+    });
+    if (init.status !== 200) throw new Error(`init failed: ${init.status} ${await init.text()}`);
+    const { keys_base64: keys, root_token: rootToken } = (await init.json()) as { keys_base64: string[]; root_token: string };
+    await this.unseal(keys.slice(0, threshold), gateway);
+    return { keys, rootToken };
+  }
+
+  async unseal(keys: string[], gateway = 'gateway'): Promise<void> {
+    for (const key of keys) {
+      const r = await fetch(`${this.urlOf(gateway)}/v1/sys/unseal`, { method: 'PUT', body: JSON.stringify({ key }) });
+      if (r.status !== 200) throw new Error(`unseal failed: ${r.status} ${await r.text()}`);
+    }
   }
 
   pid(name: string): number | undefined {

@@ -19,7 +19,7 @@ export class CatalogController {
       instance: this.ctx.instance,
       pid: process.pid,
       startedAt: this.ctx.startedAt.toISOString(),
-      sealed: false,
+      sealed: this.ctx.barrier.sealed,
       projections: {
         'plugin-catalog': {
           version: this.catalog.keeper.version,

@@ -12,6 +12,7 @@ export async function startCatalog(ctx: ServiceContext): Promise<RunningService>
     ctx.bus,
     ctx.log,
     ctx.catchUpIntervalMs,
+    ctx.barrier,
   );
   await catalog.start();
   const app = await startMicroservice(

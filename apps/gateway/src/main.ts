@@ -9,7 +9,13 @@ import { listenWithListVerb } from './http/list-verb.js';
 import { Router } from './router.js';
 import { ServiceStatusProbe } from './service-status.js';
 import { SysCatalogHandlers } from './sys-catalog.handlers.js';
-import { SysStatusHandlers } from './sys-status.handlers.js';
+import { Authenticator } from './auth/authenticator.js';
+import { tokenStoreProviders } from './auth/token-store.provider.js';
+import { PolicyHandlers } from './policies/policies.handlers.js';
+import { PolicyService } from './policies/policy.service.js';
+import { SealHandlers } from './seal/seal.handlers.js';
+import { SealService } from './seal/seal.service.js';
+import { SealStore } from './seal/seal.store.js';
 import { VaultExceptionFilter } from './vault-exception.filter.js';
 
 @Module({})
@@ -18,6 +24,8 @@ class GatewayModule {}
 export interface RunningGateway extends RunningService {
   /** The address actually bound (port 0 in tests picks a free one). */
   readonly address: { host: string; port: number };
+  /** For the dev server, which initializes and unseals itself at start. */
+  readonly seal: SealService;
 }
 
 /** Starts the HTTP edge on the first configured listener. */
@@ -27,7 +35,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   let server: http.Server | undefined;
   const adapter = new FastifyAdapter({
     bodyLimit: listener.maxRequestSize,
-    // The socket layer in front (LIST support) hands connections to this server; Fastify never listens itself.
+    // We keep the http.Server so that listenWithListVerb can hook its sockets (LIST support) and listen itself.
     serverFactory: (handler: http.RequestListener) => {
       server = http.createServer(handler);
       return server;
@@ -43,8 +51,14 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
         { provide: APP_FILTER, useClass: VaultExceptionFilter },
         Router,
         ServiceStatusProbe,
-        SysStatusHandlers,
         SysCatalogHandlers,
+        { provide: SealStore, inject: [SERVICE_CONTEXT], useFactory: (c: ServiceContext) => new SealStore(c.dataSource) },
+        SealService,
+        SealHandlers,
+        ...tokenStoreProviders,
+        PolicyService,
+        PolicyHandlers,
+        Authenticator,
       ],
     },
     adapter,
@@ -55,6 +69,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   await app.init();
   await fastify.ready();
+  await app.get(PolicyService).start();
   if (!server) throw new Error('gateway: HTTP server was not created');
   const front = await listenWithListVerb(server, Number(portText), host);
   const bound = front.address();
@@ -63,9 +78,12 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   return {
     service: 'gateway',
     address,
+    seal: app.get(SealService),
     async close() {
-      await new Promise<void>((resolve) => front.close(() => resolve()));
-      server?.closeAllConnections?.();
+      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
+      // Keep-alive connections would hold close() open until their clients leave.
+      front.closeAllConnections();
+      await closed;
       await app.close();
     },
   };

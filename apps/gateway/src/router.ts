@@ -1,59 +1,166 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { CofferError } from '#contracts';
+import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
+import type { AclOperation } from './acl/index.js';
+import { Authenticator, type Caller } from './auth/authenticator.js';
+import { TOKEN_STORE } from './auth/token-store.provider.js';
+import { PolicyHandlers } from './policies/policies.handlers.js';
+import { PolicyService } from './policies/policy.service.js';
+import { SealHandlers } from './seal/seal.handlers.js';
 import { SysCatalogHandlers } from './sys-catalog.handlers.js';
-import { SysStatusHandlers } from './sys-status.handlers.js';
+import * as token from './tokens/token.handlers.js';
+import type { TokenStore } from './tokens/token-store.js';
 import type { Operation, VaultRequest, VaultResponse } from './vault-http.js';
 
-type Handler = (req: VaultRequest, params: Record<string, string>) => Promise<VaultResponse>;
+type Handler = (req: VaultRequest, params: Record<string, string>, caller: Caller | undefined) => Promise<VaultResponse> | VaultResponse;
 
 interface Route {
   pattern: RegExp;
   operations: Partial<Record<Operation, Handler>>;
   /** Answered without a token (Vault's unauthenticated sys paths). */
   unauthenticated?: boolean;
+  /** Served while sealed: everything else answers 503 until the cluster is unsealed. */
+  whileSealed?: boolean;
   /** One of Vault's non-logical handlers (health, seal status, init...): a wrong verb there is a bare 405. */
   plain?: boolean;
+  /** Root-protected (Vault's PathsSpecial.Root): the ACL must grant sudo besides the operation's capability. */
+  sudo?: boolean;
+  /** Turns an update into a create when the target does not exist yet, as Vault's existence checks do. */
+  exists?: (params: Record<string, string>) => boolean;
 }
 
 /**
- * The gateway's own paths, as data: a pattern and the operations it serves. Everything else goes to a mount (the
- * mounts issue); a known path with an operation it lacks is `unsupported operation` (405), as in Vault.
+ * The gateway's own paths, as data: a pattern, the operations it serves, and what guards it. Every request goes
+ * through the same steps: sealed gate, token, route, ACL, handler. Mounted paths join this table with the mounts
+ * issue; until then an authenticated request for anything else is Vault's `no handler for route`.
  */
 @Injectable()
 export class Router {
   private readonly routes: Route[];
 
-  constructor(status: SysStatusHandlers, catalog: SysCatalogHandlers) {
+  constructor(
+    seal: SealHandlers,
+    catalog: SysCatalogHandlers,
+    policyHandlers: PolicyHandlers,
+    policies: PolicyService,
+    private readonly auth: Authenticator,
+    @Inject(TOKEN_STORE) tokens: TokenStore,
+    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+  ) {
+    const open = { unauthenticated: true, whileSealed: true, plain: true };
+    const policyExists = (p: Record<string, string>) => policies.text(p.name.toLowerCase()) !== undefined;
+    const tokenHandler =
+      (h: token.TokenHandler): Handler =>
+      (req, _p, caller) =>
+        h(req, caller!.token, tokens, {
+          hasSudo: (c, path) => caller!.acl.check(path, 'update').rootPrivs,
+          policyExists: (name) => policies.text(name) !== undefined,
+        });
+
     this.routes = [
-      {
-        pattern: /^sys\/health$/,
-        operations: { read: (r) => status.health(r), head: (r) => status.health(r) },
-        unauthenticated: true,
-        plain: true,
-      },
-      {
-        pattern: /^sys\/seal-status$/,
-        operations: { read: () => status.sealStatus() },
-        unauthenticated: true,
-        plain: true,
-      },
+      { pattern: /^sys\/health$/, operations: { read: (r) => seal.health(r), head: (r) => seal.health(r) }, ...open },
+      { pattern: /^sys\/seal-status$/, operations: { read: () => seal.sealStatus() }, ...open },
+      { pattern: /^sys\/init$/, operations: { read: () => seal.readInit(), update: (r) => seal.init(r) }, ...open },
+      { pattern: /^sys\/unseal$/, operations: { update: (r) => seal.unseal(r) }, ...open },
+      { pattern: /^sys\/seal$/, operations: { update: () => seal.sealNow() }, plain: true, sudo: true },
+
       { pattern: /^sys\/plugins\/catalog\/?$/, operations: { read: () => catalog.readAll() } },
+      { pattern: /^sys\/plugins\/catalog\/(?<type>[^/]+)\/?$/, operations: { list: (r, p) => catalog.listType(r, p.type) }, sudo: true },
+
+      { pattern: /^sys\/policies\/acl\/?$/, operations: { list: () => policyHandlers.list() } },
       {
-        pattern: /^sys\/plugins\/catalog\/(?<type>[^/]+)\/?$/,
-        operations: { list: (r, p) => catalog.listType(r, p.type) },
+        pattern: /^sys\/policies\/acl\/(?<name>[^/]+)$/,
+        operations: {
+          read: (_r, p) => policyHandlers.read(p.name, false),
+          create: (r, p) => policyHandlers.write(r, p.name, false),
+          update: (r, p) => policyHandlers.write(r, p.name, false),
+          delete: (_r, p) => policyHandlers.delete(p.name),
+        },
+        exists: policyExists,
       },
+      { pattern: /^sys\/policy\/?$/, operations: { read: () => policyHandlers.listLegacy() } },
+      {
+        pattern: /^sys\/policy\/(?<name>[^/]+)$/,
+        operations: {
+          read: (_r, p) => policyHandlers.read(p.name, true),
+          create: (r, p) => policyHandlers.write(r, p.name, true),
+          update: (r, p) => policyHandlers.write(r, p.name, true),
+          delete: (_r, p) => policyHandlers.delete(p.name),
+        },
+        exists: policyExists,
+      },
+      {
+        pattern: /^sys\/capabilities-self$/,
+        operations: { update: (r, _p, caller) => capabilitiesSelf(r, caller!) },
+      },
+
+      ...tokenRoutes(tokenHandler),
     ];
   }
 
   async dispatch(req: VaultRequest): Promise<VaultResponse> {
-    for (const route of this.routes) {
-      const match = route.pattern.exec(req.path);
-      if (!match) continue;
-      const handler = route.operations[req.operation];
-      if (!handler) throw new CofferError('unsupported-operation', route.plain ? '' : 'unsupported operation');
-      return handler(req, { ...match.groups });
+    const matched = this.match(req.path);
+    if (this.ctx.barrier.sealed && !matched?.route.whileSealed) throw new CofferError('sealed', 'Vault is sealed');
+    const caller = matched?.route.unauthenticated ? undefined : await this.auth.authenticate(req);
+    if (!matched) {
+      // The ACL comes first, as in Vault: a token that may not touch the path learns nothing about what is there.
+      this.auth.authorize(caller!, req, aclOperation(req.operation), false);
+      if (req.path.startsWith('sys/')) throw new CofferError('unsupported-path', '1 error occurred:\n\t* unsupported path\n\n');
+      throw new CofferError('unsupported-path', `no handler for route "${req.path}". route entry not found.`);
     }
-    if (req.path.startsWith('sys/')) throw new CofferError('unsupported-path', 'unsupported path');
-    throw new CofferError('unsupported-path', `no handler for route "${req.path}". route entry not found.`);
+    const { route, params } = matched;
+    let operation = req.operation;
+    if (operation === 'update' && route.exists && !route.exists(params)) operation = 'create';
+    const handler = route.operations[operation];
+    if (!handler) {
+      throw new CofferError('unsupported-operation', route.plain ? '' : '1 error occurred:\n\t* unsupported operation\n\n');
+    }
+    if (caller) this.auth.authorize(caller, req, aclOperation(operation), route.sudo === true);
+    return handler({ ...req, operation }, params, caller);
   }
+
+  private match(path: string): { route: Route; params: Record<string, string> } | undefined {
+    for (const route of this.routes) {
+      const m = route.pattern.exec(path);
+      if (m) return { route, params: { ...m.groups } };
+    }
+    return undefined;
+  }
+}
+
+function aclOperation(operation: Operation): AclOperation {
+  return operation === 'head' ? 'read' : operation;
+}
+
+/** `sys/capabilities-self`: the caller's capabilities on each path asked about. */
+function capabilitiesSelf(req: VaultRequest, caller: Caller): VaultResponse {
+  const raw = req.data.paths ?? req.data.path;
+  const paths = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(',').map((p) => p.trim()) : [];
+  if (paths.length === 0) throw new CofferError('invalid-request', "'paths' must be specified");
+  const data: Record<string, string[]> = {};
+  for (const path of paths) data[path] = caller.acl.capabilities(path.replace(/^\/+/, ''));
+  if (paths.length === 1) data.capabilities = data[paths[0]];
+  return { kind: 'envelope', data, topLevel: true };
+}
+
+/** Vault's token endpoints under auth/token/. */
+function tokenRoutes(wrap: (h: token.TokenHandler) => Handler): Route[] {
+  const t = (name: string, operations: Partial<Record<Operation, token.TokenHandler>>): Route => ({
+    pattern: new RegExp(`^auth/token/${name}$`),
+    operations: Object.fromEntries(Object.entries(operations).map(([op, h]) => [op, wrap(h!)])),
+  });
+  return [
+    t('create', { update: token.create }),
+    t('create-orphan', { update: token.createOrphan }),
+    t('lookup', { read: token.lookup, update: token.lookup }),
+    t('lookup-self', { read: token.lookupSelf, update: token.lookupSelf }),
+    t('lookup-accessor', { update: token.lookupAccessor }),
+    t('renew', { update: token.renew }),
+    t('renew-self', { update: token.renewSelf }),
+    t('renew-accessor', { update: token.renewAccessor }),
+    t('revoke', { update: token.revoke }),
+    t('revoke-self', { update: token.revokeSelf }),
+    t('revoke-accessor', { update: token.revokeAccessor }),
+    t('revoke-orphan', { update: token.revokeOrphan }),
+  ];
 }

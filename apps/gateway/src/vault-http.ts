@@ -44,7 +44,7 @@ export function statusOf(code: ErrorCode): number {
 export function sendError(reply: FastifyReply, err: unknown): void {
   const e = err instanceof CofferError ? err : new CofferError('internal', 'internal error');
   // A read of something absent is Vault's bare 404: no message at all.
-  const errors = e.code === 'not-found' || e.message === '' ? [] : [e.message];
+  const errors = e.code === 'not-found' || e.message === '' ? [] : [e.message, ...e.also];
   void reply.code(statusOf(e.code)).header('cache-control', 'no-store').type('application/json').send({ errors });
 }
 

@@ -12,6 +12,7 @@ export async function startMountManager(ctx: ServiceContext): Promise<RunningSer
     ctx.bus,
     ctx.log,
     ctx.catchUpIntervalMs,
+    ctx.barrier,
   );
   await mounts.start();
   const app = await startMicroservice(

@@ -20,7 +20,7 @@ export class MountManagerController {
       instance: this.ctx.instance,
       pid: process.pid,
       startedAt: this.ctx.startedAt.toISOString(),
-      sealed: false,
+      sealed: this.ctx.barrier.sealed,
       projections: {
         'mount-table': {
           version: this.mounts.keeper.version,

@@ -14,7 +14,7 @@ export class PluginRunnerController {
       instance: this.ctx.instance,
       pid: process.pid,
       startedAt: this.ctx.startedAt.toISOString(),
-      sealed: false,
+      sealed: this.ctx.barrier.sealed,
       projections: {},
     };
   }

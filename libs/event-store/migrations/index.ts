@@ -1,8 +1,12 @@
 import type { MigrationInterface } from 'typeorm';
 import { CreateCofferEvents1795910400000 } from './1795910400000-create-coffer-events.js';
+import { CreateSealAndTokens1795968000000 } from './1795968000000-create-seal-and-tokens.js';
 
 /**
  * Every schema change, oldest first. A new table (keyring, tokens, plugin storage) is a new class appended here,
  * named `<Name><13-digit ms timestamp>`; a migration that has run is never edited.
  */
-export const migrations: (new () => MigrationInterface)[] = [CreateCofferEvents1795910400000];
+export const migrations: (new () => MigrationInterface)[] = [
+  CreateCofferEvents1795910400000,
+  CreateSealAndTokens1795968000000,
+];

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InProcessBus, NatsBus } from '#bus';
 import { loadConfig, watchConfig, type CofferConfig } from '#config';
@@ -7,6 +8,7 @@ import { connectWithRetry, createDataSource, runMigrations } from '#event-store'
 import { createLogger } from '#runtime';
 import { parseFlags, type FlagSpec } from '../flags.js';
 import { startServices } from '../server/runtime.js';
+import type { RunningGateway } from '../../../gateway/src/main.js';
 
 const FLAGS: Record<string, FlagSpec> = {
   config: { kind: 'strings', usage: 'Path to a configuration file or directory (may repeat).' },
@@ -103,7 +105,7 @@ async function runDevServer(flags: Record<string, unknown>): Promise<number> {
   const started = Date.now();
   const log = createLogger('coffer', 'info').child({ process: 'dev' });
   const { startEmbeddedStore } = await import('../dev/embedded-store.js');
-  const store = await startEmbeddedStore({ dataDir: flags['dev-data-dir'] as string | undefined });
+  const store = await startEmbeddedStore({ dataDir: flags['dev-data-dir'] as string | undefined, logger: log });
   const dataSource = createDataSource({ url: store.url, poolSize: 1, applicationName: 'coffer-dev', logger: log });
   await connectWithRetry(dataSource, { attempts: 5, logger: log });
   await runMigrations(dataSource);
@@ -118,9 +120,10 @@ async function runDevServer(flags: Record<string, unknown>): Promise<number> {
     log,
     catchUpIntervalMs: 60_000,
   });
-  const gateway = running.services.find((s) => s.service === 'gateway') as unknown as { address: { host: string; port: number } };
+  const gateway = running.services.find((s) => s.service === 'gateway') as RunningGateway;
   const apiAddr = `http://${gateway.address.host}:${gateway.address.port}`;
-  process.stdout.write(devBanner(apiAddr, config, Date.now() - started));
+  const keys = await devUnseal(gateway, flags['dev-data-dir'] as string | undefined, flags['dev-root-token-id'] as string | undefined);
+  process.stdout.write(devBanner(apiAddr, config, Date.now() - started, keys));
   await untilSignal(log, async () => {
     await running.close();
     await bus.close();
@@ -128,6 +131,30 @@ async function runDevServer(flags: Record<string, unknown>): Promise<number> {
     await store.close();
   });
   return 0;
+}
+
+interface DevKeys {
+  unsealKey: string;
+  rootToken: string;
+}
+
+/**
+ * The dev server initializes itself with one key share and unseals at once. With a data directory the keys are kept
+ * beside the data (dev mode only: that is exactly what production must never do), so a restart can unseal again.
+ */
+async function devUnseal(gateway: RunningGateway, dataDir: string | undefined, rootTokenId: string | undefined): Promise<DevKeys> {
+  const keyFile = dataDir ? join(dataDir, 'dev-keys.json') : undefined;
+  let keys: DevKeys;
+  if (await gateway.seal.initialized()) {
+    if (!keyFile || !existsSync(keyFile)) throw new Error('the dev data directory is initialized but its dev-keys.json is missing');
+    keys = JSON.parse(readFileSync(keyFile, 'utf8')) as DevKeys;
+  } else {
+    const init = await gateway.seal.init({ secretShares: 1, secretThreshold: 1, rootTokenId });
+    keys = { unsealKey: init.keys_base64[0], rootToken: init.root_token };
+    if (keyFile) writeFileSync(keyFile, JSON.stringify(keys), { mode: 0o600 });
+  }
+  await gateway.seal.unseal(keys.unsealKey, false);
+  return keys;
 }
 
 function devConfig(address: string, pluginDirectory: string): CofferConfig {
@@ -146,7 +173,7 @@ function defaultPluginDir(): string {
   return resolve(fileURLToPath(new URL('../../../../plugins', import.meta.url)));
 }
 
-function devBanner(apiAddr: string, config: CofferConfig, ms: number): string {
+function devBanner(apiAddr: string, config: CofferConfig, ms: number, keys: DevKeys): string {
   return `==> Coffer server configuration:
 
              Api Address: ${apiAddr}
@@ -167,6 +194,14 @@ You may need to set the following environment variables:
 
     $ export VAULT_ADDR='${apiAddr}'
     $ export COFFER_ADDR='${apiAddr}'
+
+The unseal key and root token are displayed below in case you want to
+seal/unseal the Vault or re-authenticate.
+
+Unseal Key: ${keys.unsealKey}
+Root Token: ${keys.rootToken}
+
+Development mode should NOT be used in production installations!
 
 `;
 }

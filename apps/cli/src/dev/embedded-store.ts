@@ -1,6 +1,6 @@
 import { openAsBlob } from 'node:fs';
 import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -106,9 +106,10 @@ async function openDatabase({ dataDir, seed, logger }: EmbeddedStoreOptions): Pr
   const fresh = () => PGlite.create(dataDir === undefined ? {} : { dataDir });
   if (seed === false) return fresh();
 
-  // Only a new database starts from the seed: an existing dataDir is reopened as it is.
+  // Only a new database starts from the seed: an existing dataDir is reopened as it is, and one that cannot be
+  // created (its parent missing) fails as it would without a seed.
   const target = dataDir === undefined ? 'memory' : await directoryState(dataDir);
-  if (target === 'in use') return fresh();
+  if (target === 'other') return fresh();
 
   const file = seed ?? (await defaultSeedFile());
   if (file === undefined) {
@@ -145,14 +146,15 @@ async function readSeed(file: string): Promise<Blob> {
   return blob.slice(0, blob.size, 'application/x-tar');
 }
 
-type DirectoryState = 'absent' | 'empty' | 'in use';
+/** absent: PGlite can create it (its parent exists); other: in use, or PGlite will report why it cannot use it. */
+type DirectoryState = 'absent' | 'empty' | 'other';
 
 async function directoryState(dir: string): Promise<DirectoryState> {
   try {
-    return (await readdir(dir)).length === 0 ? 'empty' : 'in use';
+    return (await readdir(dir)).length === 0 ? 'empty' : 'other';
   } catch (error) {
-    // Not there (or not a folder, or unreadable: then PGlite reports it, as without a seed).
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'in use';
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return 'other';
+    return (await isDirectory(dirname(resolve(dir)))) ? 'absent' : 'other';
   }
 }
 
@@ -192,6 +194,14 @@ async function serve(db: PGlite, { closeDatabase = true } = {}): Promise<Embedde
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
   } catch {
     return false;
   }

@@ -3,8 +3,9 @@ import type { DataSource } from 'typeorm';
 import type { Bus } from '#bus';
 import type { CofferConfig } from '#config';
 import type { ServiceName } from '#contracts';
-import { EventStore, jsonCodec } from '#event-store';
-import { newInstanceId, type RunningService } from '#runtime';
+import { barrierCodec } from '#barrier';
+import { EventStore } from '#event-store';
+import { BarrierLink, BarrierState, newInstanceId, type RunningService } from '#runtime';
 import { SERVICE_STARTERS, START_ORDER } from './services.js';
 
 export interface ProcessParts {
@@ -16,17 +17,22 @@ export interface ProcessParts {
   catchUpIntervalMs?: number;
 }
 
-/** The services running in one process, sharing its bus connection and its store pool. */
+/** The services running in one process, sharing its bus connection, its store pool and its barrier. */
 export interface RunningServices {
   services: RunningService[];
+  barrier: BarrierState;
+  barrierLink: BarrierLink;
   close(): Promise<void>;
 }
 
 /** Starts the named services in dependency order on shared parts; closes what started if one fails. */
 export async function startServices(names: ServiceName[], parts: ProcessParts): Promise<RunningServices> {
-  const events = new EventStore(parts.dataSource, jsonCodec);
+  const barrier = new BarrierState(parts.log);
+  const barrierLink = new BarrierLink(barrier, parts.bus, parts.log);
+  const events = new EventStore(parts.dataSource, barrierCodec(barrier.current));
   const started: RunningService[] = [];
   const close = async () => {
+    barrierLink.stop();
     for (const s of [...started].reverse()) {
       await s.close().catch((err: unknown) => parts.log.warn({ service: s.service, err: String(err) }, 'close failed'));
     }
@@ -42,6 +48,8 @@ export async function startServices(names: ServiceName[], parts: ProcessParts): 
           bus: parts.bus,
           dataSource: parts.dataSource,
           events,
+          barrier,
+          barrierLink,
           config: parts.config,
           storageType: parts.storageType,
           log,
@@ -51,9 +59,11 @@ export async function startServices(names: ServiceName[], parts: ProcessParts): 
       );
       log.info('service started');
     }
+    // Last: services have registered their unseal hooks by now, so joining an unsealed cluster replays them.
+    await barrierLink.start();
   } catch (err) {
     await close();
     throw err;
   }
-  return { services: started, close };
+  return { services: started, barrier, barrierLink, close };
 }

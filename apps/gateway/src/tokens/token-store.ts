@@ -1,0 +1,689 @@
+import { randomBytes } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import type { Barrier } from '#barrier';
+import { CofferError } from '#contracts';
+import { qualifiedTable } from '#event-store';
+import { calculateTtl, parseDurationSeconds } from './ttl.js';
+
+/**
+ * A service token as stored (encrypted) and as handlers see it. The token itself is never part of it: the store
+ * only ever holds an HMAC of it, so an entry read back cannot be turned into a credential.
+ */
+export interface TokenEntry {
+  id?: never;
+  accessor: string;
+  /** Sorted, deduplicated, lower case; `['root']` alone for root tokens. */
+  policies: string[];
+  /** The path that issued it: `auth/token/create`, `auth/token/root`, ... */
+  path: string;
+  meta: Record<string, string> | null;
+  displayName: string;
+  /** 0 = unlimited. -1 = this request was its last use: it is already revoked (Vault's "revocation pending"). */
+  numUses: number;
+  /** Unix seconds. */
+  creationTime: number;
+  /** Seconds; the TTL granted at creation (Vault's `creation_ttl`). */
+  creationTtl: number;
+  explicitMaxTtl: number;
+  /** Seconds; 0 unless periodic. */
+  period: number;
+  /** Seconds; the TTL last granted (creation or renewal): a renewal without an increment grants it again. */
+  ttl: number;
+  renewable: boolean;
+  /** ISO time, or null for a token that never expires (root tokens without a TTL). */
+  expireTime: string | null;
+  /** ISO time of creation (Vault's lease issue time). */
+  issueTime: string;
+  /** Unix seconds of the last renewal, if any. */
+  lastRenewalTime: number | null;
+  orphan: boolean;
+  parentAccessor?: string;
+  type: 'service';
+  entityId: '';
+}
+
+/** The token a request came with, looked up: its entry plus the token, which only the request itself carries. */
+export type CallerToken = TokenEntry & { token: string };
+
+/** `auth/token/create` parameters, typed. Durations are Vault's: "1h", "30m", "90s", "2d" or integer seconds. */
+export interface CreateTokenParams {
+  /** A chosen token id (root or sudo only); random `hvs.` + 24 base62 characters otherwise. */
+  id?: string;
+  policies?: string[];
+  meta?: Record<string, string> | null;
+  noParent?: boolean;
+  noDefaultPolicy?: boolean;
+  renewable?: boolean;
+  ttl?: string | number;
+  /** Vault's deprecated spelling of `ttl`, used only when `ttl` is absent. */
+  lease?: string;
+  explicitMaxTtl?: string | number;
+  period?: string | number;
+  displayName?: string;
+  numUses?: number;
+  /** "service" (or empty). Batch tokens are not implemented. */
+  type?: string;
+  /** Only valid with token roles, which are not implemented: always refused, in Vault's words. */
+  entityAlias?: string;
+  /** Issued through `create-orphan`: the ACL on that path is the gate, so no sudo is needed. */
+  orphan?: boolean;
+  /** The caller holds `sudo` on the creation path. Root tokens always count as sudo. */
+  parentHasSudo?: boolean;
+  /** The issuing path, recorded in the entry. Default `auth/token/create`. */
+  path?: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  entry: TokenEntry;
+  warnings: string[];
+}
+
+export interface RenewedToken {
+  entry: TokenEntry;
+  warnings: string[];
+}
+
+export interface TokenStoreOptions {
+  /** The unsealed barrier, or undefined while sealed: every method then refuses with `sealed`. */
+  barrier: () => Barrier | undefined;
+  /** Vault's `default_lease_ttl`, seconds: the TTL of a token created without one. Vault's default is 768h. */
+  defaultLeaseTtl?: number;
+  /** Vault's `max_lease_ttl`, seconds: no non-periodic token lives longer. Vault's default is 768h. */
+  maxLeaseTtl?: number;
+  /** Milliseconds since the epoch; tests move it instead of sleeping. */
+  now?: () => number;
+}
+
+const DEFAULT_LEASE_TTL = 768 * 3600;
+const TOKEN_LENGTH = 24;
+const SERVICE_TOKEN_PREFIX = 'hvs.';
+/** Policies Vault keeps for its own machinery; a token may never be given them. */
+const NON_ASSIGNABLE_POLICIES = ['response-wrapping', 'control-group'];
+const UNIQUE_VIOLATION = '23505';
+
+interface TokenRow {
+  id_hmac: string;
+  accessor_hmac: string;
+  parent_hmac: string | null;
+  expires_at: Date | null;
+  data: Buffer;
+}
+
+type Query = (sql: string, params?: unknown[]) => Promise<TokenRow[]>;
+
+const COLUMNS = 'id_hmac, accessor_hmac, parent_hmac, expires_at, data';
+
+/**
+ * Vault's token store over `coffer_tokens`. A row is found by `hmac('id:' + token)` or `hmac('accessor:' +
+ * accessor)` and holds the entry encrypted under the barrier, bound to its row by the associated data, so the table
+ * never holds a token, an accessor, a policy or metadata in the clear. `expires_at` and `parent_hmac` stay plain so
+ * expiry and subtrees can be found in SQL; the encrypted `expireTime` is still the authority, so editing the
+ * plain column cannot extend a token's life.
+ *
+ * There are no timers: expiry is enforced when a token is looked up (an expired token is revoked on sight) and
+ * `sweepExpired()` is for a periodic clean-up. Every read-modify-write locks its row, so concurrent renewals and
+ * uses do not lose each other's updates.
+ */
+export class TokenStore {
+  readonly now: () => number;
+  private readonly defaultLeaseTtl: number;
+  private readonly maxLeaseTtl: number;
+  private tableName?: string;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly options: TokenStoreOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.defaultLeaseTtl = options.defaultLeaseTtl ?? DEFAULT_LEASE_TTL;
+    this.maxLeaseTtl = options.maxLeaseTtl ?? this.defaultLeaseTtl;
+  }
+
+  /**
+   * The root token: policies `['root']`, no TTL, no parent, display name `root`, path `auth/token/root`. `barrier`
+   * overrides the store's, for `sys/init`, which issues it before the cluster is unsealed; `id` is the dev server's
+   * `-dev-root-token-id`.
+   */
+  async createRoot(options: { id?: string; barrier?: Barrier } = {}): Promise<IssuedToken> {
+    const barrier = this.barrier(options.barrier);
+    const nowMs = this.now();
+    const token = options.id === undefined ? newTokenId() : checkCustomId(options.id);
+    const entry: TokenEntry = {
+      accessor: randomBase62(TOKEN_LENGTH),
+      policies: ['root'],
+      path: 'auth/token/root',
+      meta: null,
+      displayName: 'root',
+      numUses: 0,
+      creationTime: Math.floor(nowMs / 1000),
+      creationTtl: 0,
+      explicitMaxTtl: 0,
+      period: 0,
+      ttl: 0,
+      renewable: false,
+      expireTime: null,
+      issueTime: new Date(nowMs).toISOString(),
+      lastRenewalTime: null,
+      orphan: true,
+      type: 'service',
+      entityId: '',
+    };
+    await this.insert((sql, params) => this.query(sql, params), barrier, token, entry, null);
+    return { token, entry, warnings: [] };
+  }
+
+  /**
+   * A child of `parent` (or an orphan), by Vault's rules (`handleCreateCommon`): policies default to the parent's
+   * and must be a subset of them unless the caller has sudo; `default` is added as Vault adds it; the TTL defaults to
+   * the default lease TTL (none for root tokens), never exceeds the max lease TTL or the explicit max TTL, and, unless
+   * the token is an orphan, never outlives the parent. The parent is re-read and share-locked, so a token revoked
+   * meanwhile cannot gain a child, and a revocation running at the same time sees the child and takes it too.
+   */
+  async create(params: CreateTokenParams, parent: CallerToken): Promise<IssuedToken> {
+    const barrier = this.barrier();
+    const nowMs = this.now();
+    const now = Math.floor(nowMs / 1000);
+    const parentIdHmac = idHmacOf(barrier, parent.token);
+    return this.transaction(async (q) => {
+      const [parentRow] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE id_hmac = $1 FOR SHARE`, [parentIdHmac]);
+      const from = parentRow && this.open(barrier, parentRow);
+      if (!parentRow || !from || isExpired(parentRow, from, nowMs)) throw invalid('parent token lookup failed: no parent found');
+      const parentExpiry = expiryOf(parentRow, from);
+      if (from.numUses > 0) throw invalid('restricted use token cannot generate child tokens');
+      const sudo = params.parentHasSudo === true || isRootPolicy(from.policies);
+
+      switch (params.type ?? '') {
+        case '':
+        case 'service':
+          break;
+        case 'batch':
+          throw invalid('batch tokens are not supported');
+        default:
+          throw invalid("invalid 'token_type' value");
+      }
+      const numUses = params.numUses ?? 0;
+      if (!Number.isInteger(numUses)) throw invalid('num_uses must be an integer');
+      if (numUses < 0) throw invalid('number of uses cannot be negative');
+      if (params.entityAlias) throw invalid("'entity_alias' is only allowed in combination with token role");
+
+      let displayName = 'token';
+      if (params.displayName) {
+        displayName = `token-${params.displayName}`.replace(/[^a-zA-Z0-9-]/g, '-');
+        if (displayName.endsWith('-')) displayName = displayName.slice(0, -1);
+      }
+
+      let token: string | undefined;
+      if (params.id) {
+        if (!sudo) throw invalid('root or sudo privileges required to specify token id');
+        token = checkCustomId(params.id);
+      }
+
+      const policies = childPolicies(params, from.policies, sudo);
+      for (const policy of policies) {
+        if (NON_ASSIGNABLE_POLICIES.includes(policy)) throw invalid(`cannot assign policy ${JSON.stringify(policy)}`);
+      }
+      if (policies.includes('root') && !from.policies.includes('root')) {
+        throw invalid('root tokens may not be created without parent token being root');
+      }
+
+      let orphan = params.orphan === true;
+      if (params.noParent) {
+        if (!sudo) throw invalid('root or sudo privileges required to create orphan token');
+        orphan = true;
+      }
+
+      let explicitMaxTtl = 0;
+      const explicit = parseDurationSeconds(params.explicitMaxTtl);
+      if (explicit !== undefined) {
+        if (explicit < 0) throw invalid('explicit_max_ttl must be positive');
+        explicitMaxTtl = explicit;
+      }
+      let period = 0;
+      const periodGiven = parseDurationSeconds(params.period);
+      if (periodGiven !== undefined) {
+        if (periodGiven < 0) throw invalid('period must be positive');
+        if (periodGiven > 0) {
+          if (!sudo) throw invalid('root or sudo privileges required to create periodic token');
+          period = periodGiven;
+        }
+      }
+      let ttl = 0;
+      const ttlGiven = parseDurationSeconds(params.ttl === '' || params.ttl === undefined ? params.lease : params.ttl);
+      if (ttlGiven !== undefined) {
+        if (ttlGiven < 0) throw invalid(params.ttl === undefined || params.ttl === '' ? 'lease must be positive' : 'ttl must be positive');
+        ttl = ttlGiven;
+      }
+
+      const warnings: string[] = [];
+      // Root tokens without a TTL are the only tokens that never expire, as in Vault.
+      if (period > 0 || ttl > 0 || !policies.includes('root')) {
+        const computed = calculateTtl({
+          increment: 0,
+          backendTtl: ttl,
+          period,
+          explicitMaxTtl,
+          start: now,
+          now,
+          defaultLeaseTtl: this.defaultLeaseTtl,
+          maxLeaseTtl: this.maxLeaseTtl,
+        });
+        ttl = computed.ttl;
+        warnings.push(...computed.warnings);
+      }
+      if (ttl === 0 && explicitMaxTtl > 0) ttl = explicitMaxTtl;
+      let renewable = params.renewable ?? true;
+      if (ttl === 0) {
+        if (from.expireTime !== null) throw invalid('expiring root tokens cannot create non-expiring root tokens');
+        renewable = false;
+      }
+
+      let expiresAt = ttl === 0 ? null : nowMs + ttl * 1000;
+      // Vault revokes children with their parent; capping the child keeps that true without timers or ancestor walks.
+      if (!orphan && parentExpiry !== null && expiresAt !== null && expiresAt > parentExpiry) {
+        expiresAt = parentExpiry;
+        ttl = Math.max(0, Math.floor((parentExpiry - nowMs) / 1000));
+      }
+
+      const entry: TokenEntry = {
+        accessor: randomBase62(TOKEN_LENGTH),
+        policies,
+        path: params.path ?? 'auth/token/create',
+        meta: params.meta ? { ...params.meta } : null,
+        displayName,
+        numUses,
+        creationTime: now,
+        creationTtl: ttl,
+        explicitMaxTtl,
+        period,
+        ttl,
+        renewable,
+        expireTime: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+        issueTime: new Date(nowMs).toISOString(),
+        lastRenewalTime: null,
+        orphan,
+        ...(orphan ? {} : { parentAccessor: from.accessor }),
+        type: 'service',
+        entityId: '',
+      };
+      const id = token ?? newTokenId();
+      await this.insert(q, barrier, id, entry, orphan ? null : parentIdHmac);
+      return { token: id, entry, warnings };
+    });
+  }
+
+  /** The entry of a live token; an expired one is revoked (with its subtree) on sight and reads as absent. */
+  async lookup(token: string): Promise<TokenEntry | undefined> {
+    const barrier = this.barrier();
+    if (!token) return undefined;
+    return this.lookupWhere(barrier, 'id_hmac', idHmacOf(barrier, token));
+  }
+
+  async lookupByAccessor(accessor: string): Promise<TokenEntry | undefined> {
+    const barrier = this.barrier();
+    if (!accessor) return undefined;
+    return this.lookupWhere(barrier, 'accessor_hmac', accessorHmacOf(barrier, accessor));
+  }
+
+  /**
+   * Vault's token renewal: the increment (a duration; else the TTL last granted; else the default) from now, bounded
+   * by the max lease TTL or explicit max TTL counted from issue, and by the parent's remaining life. A periodic token
+   * gets its period. `undefined` when there is no such live token; `lease is not renewable` for a token created
+   * non-renewable or one that never expires.
+   */
+  async renew(token: string, increment?: string | number): Promise<RenewedToken | undefined> {
+    const barrier = this.barrier();
+    if (!token) return undefined;
+    return this.renewWhere(barrier, 'id_hmac', idHmacOf(barrier, token), increment);
+  }
+
+  async renewByAccessor(accessor: string, increment?: string | number): Promise<RenewedToken | undefined> {
+    const barrier = this.barrier();
+    if (!accessor) return undefined;
+    return this.renewWhere(barrier, 'accessor_hmac', accessorHmacOf(barrier, accessor), increment);
+  }
+
+  /** Revokes the token and every descendant, in one transaction. Returns how many tokens went (0: none known). */
+  async revoke(token: string): Promise<number> {
+    const barrier = this.barrier();
+    if (!token) return 0;
+    return this.transaction((q) => this.deleteTrees(q, 'id_hmac = $1', [idHmacOf(barrier, token)]));
+  }
+
+  async revokeByAccessor(accessor: string): Promise<number> {
+    const barrier = this.barrier();
+    if (!accessor) return 0;
+    return this.transaction((q) => this.deleteTrees(q, 'accessor_hmac = $1', [accessorHmacOf(barrier, accessor)]));
+  }
+
+  /**
+   * Revokes the token alone; its children become orphans (their entries re-encrypted without the parent). False when
+   * there is no such live token. The lock on the row keeps a concurrent create from adding a child this misses.
+   */
+  async revokeOrphan(token: string): Promise<boolean> {
+    const barrier = this.barrier();
+    if (!token) return false;
+    const idHmac = idHmacOf(barrier, token);
+    const nowMs = this.now();
+    return this.transaction(async (q) => {
+      const [row] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE id_hmac = $1 FOR UPDATE`, [idHmac]);
+      if (!row) return false;
+      if (isExpired(row, this.open(barrier, row), nowMs)) {
+        await this.deleteTrees(q, 'id_hmac = $1', [idHmac]);
+        return false;
+      }
+      await q(`DELETE FROM ${this.table} WHERE id_hmac = $1`, [idHmac]);
+      const children = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE parent_hmac = $1 FOR UPDATE`, [idHmac]);
+      for (const child of children) {
+        const entry = this.open(barrier, child);
+        entry.orphan = true;
+        delete entry.parentAccessor;
+        await q(`UPDATE ${this.table} SET parent_hmac = NULL, data = $2 WHERE id_hmac = $1`, [
+          child.id_hmac,
+          sealEntry(barrier, child.id_hmac, entry),
+        ]);
+      }
+      return true;
+    });
+  }
+
+  /**
+   * One use of a token, for every authenticated request: the entry as of this request, or undefined when the token
+   * is not (or no longer) valid. A limited token's count goes down under a row lock, so N concurrent requests on an
+   * N-use token all pass and the next fails; on the last use the token (and subtree) is revoked at once and the
+   * returned entry says `numUses: -1`.
+   */
+  async useOnce(token: string): Promise<TokenEntry | undefined> {
+    const entry = await this.lookup(token);
+    if (!entry || entry.numUses === 0) return entry;
+    const barrier = this.barrier();
+    const idHmac = idHmacOf(barrier, token);
+    const nowMs = this.now();
+    return this.transaction(async (q) => {
+      const [row] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE id_hmac = $1 FOR UPDATE`, [idHmac]);
+      if (!row) return undefined;
+      const current = this.open(barrier, row);
+      if (isExpired(row, current, nowMs)) {
+        await this.deleteTrees(q, 'id_hmac = $1', [idHmac]);
+        return undefined;
+      }
+      if (current.numUses === 0) return current;
+      if (current.numUses > 1) {
+        current.numUses -= 1;
+        await q(`UPDATE ${this.table} SET data = $2 WHERE id_hmac = $1`, [idHmac, sealEntry(barrier, idHmac, current)]);
+        return current;
+      }
+      await this.deleteTrees(q, 'id_hmac = $1', [idHmac]);
+      return { ...current, numUses: -1 };
+    });
+  }
+
+  /** Revokes every token past its expiry, with its subtree. Returns how many tokens went. */
+  async sweepExpired(): Promise<number> {
+    this.barrier();
+    const now = new Date(this.now()).toISOString();
+    return this.transaction((q) => this.deleteTrees(q, 'expires_at <= $1', [now]));
+  }
+
+  private get table(): string {
+    this.tableName ??= qualifiedTable(this.dataSource, 'coffer_tokens');
+    return this.tableName;
+  }
+
+  private barrier(override?: Barrier): Barrier {
+    const barrier = override ?? this.options.barrier();
+    if (!barrier) throw new CofferError('sealed', 'Vault is sealed');
+    return barrier;
+  }
+
+  private open(barrier: Barrier, row: TokenRow): TokenEntry {
+    return JSON.parse(barrier.decrypt(row.data, aadOf(row.id_hmac)).toString('utf8')) as TokenEntry;
+  }
+
+  private async lookupWhere(barrier: Barrier, column: 'id_hmac' | 'accessor_hmac', hmac: string): Promise<TokenEntry | undefined> {
+    const [row] = await this.query(`SELECT ${COLUMNS} FROM ${this.table} WHERE ${column} = $1`, [hmac]);
+    if (!row) return undefined;
+    const entry = this.open(barrier, row);
+    if (isExpired(row, entry, this.now())) {
+      await this.transaction((q) => this.deleteTrees(q, 'id_hmac = $1', [row.id_hmac]));
+      return undefined;
+    }
+    return entry;
+  }
+
+  private async renewWhere(
+    barrier: Barrier,
+    column: 'id_hmac' | 'accessor_hmac',
+    hmac: string,
+    increment: string | number | undefined,
+  ): Promise<RenewedToken | undefined> {
+    const requested = parseDurationSeconds(increment) ?? 0;
+    if (requested < 0) throw invalid('increment must be positive');
+    const nowMs = this.now();
+    const now = Math.floor(nowMs / 1000);
+    return this.transaction(async (q) => {
+      const [row] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE ${column} = $1 FOR UPDATE`, [hmac]);
+      if (!row) return undefined;
+      const entry = this.open(barrier, row);
+      if (isExpired(row, entry, nowMs)) {
+        await this.deleteTrees(q, 'id_hmac = $1', [row.id_hmac]);
+        return undefined;
+      }
+      if (entry.expireTime === null || !entry.renewable) throw invalid('lease is not renewable');
+      const { ttl, warnings } = calculateTtl({
+        increment: requested,
+        backendTtl: entry.ttl,
+        period: entry.period,
+        explicitMaxTtl: entry.explicitMaxTtl,
+        start: entry.creationTime,
+        now,
+        defaultLeaseTtl: this.defaultLeaseTtl,
+        maxLeaseTtl: this.maxLeaseTtl,
+      });
+      let expiresAt = nowMs + ttl * 1000;
+      let granted = ttl;
+      if (row.parent_hmac !== null) {
+        const [parentRow] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE id_hmac = $1`, [row.parent_hmac]);
+        const parentExpiry = parentRow ? expiryOf(parentRow, this.open(barrier, parentRow)) : null;
+        if (parentExpiry !== null && parentExpiry < expiresAt) {
+          expiresAt = parentExpiry;
+          granted = Math.max(0, Math.floor((parentExpiry - nowMs) / 1000));
+        }
+      }
+      entry.ttl = granted;
+      entry.expireTime = new Date(expiresAt).toISOString();
+      entry.lastRenewalTime = now;
+      await q(`UPDATE ${this.table} SET expires_at = $2, data = $3 WHERE id_hmac = $1`, [
+        row.id_hmac,
+        entry.expireTime,
+        sealEntry(barrier, row.id_hmac, entry),
+      ]);
+      return { entry, warnings };
+    });
+  }
+
+  private async insert(q: Query, barrier: Barrier, token: string, entry: TokenEntry, parentIdHmac: string | null): Promise<void> {
+    const idHmac = idHmacOf(barrier, token);
+    try {
+      await q(
+        `INSERT INTO ${this.table} (id_hmac, accessor_hmac, parent_hmac, expires_at, data) VALUES ($1, $2, $3, $4, $5)`,
+        [idHmac, accessorHmacOf(barrier, entry.accessor), parentIdHmac, entry.expireTime, sealEntry(barrier, idHmac, entry)],
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) throw invalid('cannot create a token with a duplicate ID');
+      throw err;
+    }
+  }
+
+  /**
+   * Deletes the rows matching `seed` and all their descendants. One recursive statement takes the subtree as it
+   * stands; a create that had already share-locked a parent commits its child while the delete waits on that lock,
+   * so further rounds take the children of what the previous round deleted until none are left. A create arriving
+   * after the delete waits on the deleted parent and then finds it gone.
+   */
+  private async deleteTrees(q: Query, seed: string, params: unknown[]): Promise<number> {
+    let total = 0;
+    let where = seed;
+    let args = params;
+    for (;;) {
+      const deleted = await q(
+        `WITH RECURSIVE tree(id_hmac) AS (
+           SELECT id_hmac FROM ${this.table} WHERE ${where}
+           UNION
+           SELECT c.id_hmac FROM ${this.table} c JOIN tree p ON c.parent_hmac = p.id_hmac
+         )
+         DELETE FROM ${this.table} WHERE id_hmac IN (SELECT id_hmac FROM tree) RETURNING id_hmac`,
+        args,
+      );
+      if (deleted.length === 0) return total;
+      total += deleted.length;
+      where = 'parent_hmac = ANY($1::text[])';
+      args = [deleted.map((row) => row.id_hmac)];
+    }
+  }
+
+  private async query(sql: string, params?: unknown[]): Promise<TokenRow[]> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      return ((await runner.query(sql, params, true)).records ?? []) as TokenRow[];
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /**
+   * Runs `work` in a transaction, again when Postgres aborts it as a deadlock: two revocations of overlapping
+   * subtrees may lock the same rows in opposite orders, and every piece of work here is safe to repeat.
+   */
+  private async transaction<T>(work: (q: Query) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const runner = this.dataSource.createQueryRunner();
+      try {
+        await runner.startTransaction();
+        try {
+          const result = await work(async (sql, params) => ((await runner.query(sql, params, true)).records ?? []) as TokenRow[]);
+          await runner.commitTransaction();
+          return result;
+        } catch (err) {
+          if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+          throw err;
+        }
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+      } finally {
+        await runner.release();
+      }
+    }
+  }
+}
+
+/** Vault's policy rules for a child without a role (`handleCreateCommon`). */
+function childPolicies(params: CreateTokenParams, parentPolicies: string[], sudo: boolean): string[] {
+  let requested = params.policies ?? [];
+  let addDefault = false;
+  if (requested.length === 0) {
+    // Inheriting: `default` only if the parent has it.
+    requested = sanitizePolicies(parentPolicies, false);
+  } else if (!sudo) {
+    const parent = sanitizePolicies(parentPolicies, false);
+    if (!sanitizePolicies(requested, false).every((p) => parent.includes(p))) {
+      throw invalid('child policies must be subset of parent');
+    }
+    addDefault = !params.noDefaultPolicy && parentPolicies.includes('default');
+  } else {
+    addDefault = !params.noDefaultPolicy;
+  }
+  let policies = sanitizePolicies(requested, addDefault);
+  if (params.noDefaultPolicy) policies = policies.filter((p) => p !== 'default');
+  return policies;
+}
+
+/** Vault's policyutil.SanitizePolicies: trimmed, lower case, no blanks, `root` swallows the rest, sorted, unique. */
+export function sanitizePolicies(policies: readonly string[], addDefault: boolean): string[] {
+  const list = policies.map((p) => p.trim().toLowerCase()).filter((p) => p !== '');
+  if (list.includes('root')) return ['root'];
+  if (addDefault && !list.includes('default')) list.push('default');
+  return [...new Set(list)].sort();
+}
+
+function isRootPolicy(policies: readonly string[]): boolean {
+  return policies.includes('root');
+}
+
+/** Vault's rules for a chosen id; the `hvs.` prefix is reserved so a chosen id never passes for a generated one. */
+function checkCustomId(id: string): string {
+  if (id.startsWith(SERVICE_TOKEN_PREFIX)) throw invalid("custom token ID cannot have the 'hvs.' prefix");
+  if (id.startsWith('s.')) throw invalid("custom token ID cannot have the 's.' prefix");
+  if (id.includes('.')) throw invalid("custom token ID cannot have a '.' in the value");
+  return id;
+}
+
+function newTokenId(): string {
+  return SERVICE_TOKEN_PREFIX + randomBase62(TOKEN_LENGTH);
+}
+
+const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** Uniform base62 from the CSPRNG: bytes of 248 and above are dropped, so `% 62` has no bias. */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248) out += BASE62[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+function idHmacOf(barrier: Barrier, token: string): string {
+  return barrier.hmac(`id:${token}`);
+}
+
+function accessorHmacOf(barrier: Barrier, accessor: string): string {
+  return barrier.hmac(`accessor:${accessor}`);
+}
+
+/** Binds the ciphertext to its row: a blob copied onto another token's row does not decrypt. */
+function aadOf(idHmac: string): string {
+  return `token:${idHmac}`;
+}
+
+function sealEntry(barrier: Barrier, idHmac: string, entry: TokenEntry): Buffer {
+  return barrier.encrypt(Buffer.from(JSON.stringify(entry), 'utf8'), aadOf(idHmac));
+}
+
+/** The earlier of the plain column and the encrypted expiry, in ms; null when neither says the token expires. */
+function expiryOf(row: TokenRow, entry: TokenEntry): number | null {
+  const times = [row.expires_at?.getTime(), entry.expireTime === null ? undefined : Date.parse(entry.expireTime)].filter(
+    (t): t is number => t !== undefined && !Number.isNaN(t),
+  );
+  return times.length === 0 ? null : Math.min(...times);
+}
+
+function isExpired(row: TokenRow, entry: TokenEntry, nowMs: number): boolean {
+  const expiry = expiryOf(row, entry);
+  return expiry !== null && expiry <= nowMs;
+}
+
+const MAX_ATTEMPTS = 5;
+const DEADLOCK_DETECTED = '40P01';
+const SERIALIZATION_FAILURE = '40001';
+
+function isRetryable(err: unknown): boolean {
+  const code = sqlStateOf(err);
+  return code === DEADLOCK_DETECTED || code === SERIALIZATION_FAILURE;
+}
+
+function sqlStateOf(err: unknown): string | undefined {
+  const e = err as { code?: string; driverError?: { code?: string } } | undefined;
+  return e?.driverError?.code ?? e?.code;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return sqlStateOf(err) === UNIQUE_VIOLATION;
+}
+
+function invalid(message: string): CofferError {
+  return new CofferError('invalid-request', message);
+}
