@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { CofferError } from '../contracts/errors.js';
 import { connectWithRetry, createDataSource, runMigrations } from './data-source.js';
+import { migrations } from './migrations/index.js';
 import {
   openTestStore,
   recordingLogger,
@@ -13,6 +14,8 @@ import {
   uniqueName,
   type LogLine,
 } from './testing.js';
+
+const migrationNames = migrations.map((m) => new m().name as string);
 
 describe('data source', () => {
   test('migrations run once however often and however concurrently they are started', async () => {
@@ -22,11 +25,11 @@ describe('data source', () => {
     try {
       await Promise.all(instances.map((dataSource) => dataSource.initialize()));
       const applied = (await Promise.all(instances.map(runMigrations))).flat();
-      assert.deepEqual(applied, ['CreateCofferEvents1795910400000']);
+      assert.deepEqual(applied, migrationNames, 'each migration ran exactly once, in order');
       assert.deepEqual(await runMigrations(instances[0]), []);
       assert.deepEqual(await runMigrations(instances[1]), []);
       const [{ count }] = await instances[0].query(`SELECT count(*)::int AS count FROM "${schema}".coffer_migrations`);
-      assert.equal(count, 1);
+      assert.equal(count, migrationNames.length);
     } finally {
       await instances[0].query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await Promise.all(instances.map((dataSource) => dataSource.destroy()));
