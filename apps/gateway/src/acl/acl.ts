@@ -40,9 +40,12 @@ interface SegmentRule {
 
 type Ranked = Pick<SegmentRule, 'pattern' | 'isPrefix' | 'firstWildcard' | 'wildcards'>;
 
-const ROOT: AclResult = Object.freeze({ allowed: true, rootPrivs: true });
-const DENIED: AclResult = Object.freeze({ allowed: false, rootPrivs: false });
-const HELP: AclResult = Object.freeze({ allowed: true, rootPrivs: false });
+// The four possible answers, shared and frozen: a check allocates no result.
+const result = (allowed: boolean, rootPrivs: boolean): AclResult => Object.freeze({ allowed, rootPrivs });
+const RESULTS = [result(false, false), result(true, false), result(false, true), result(true, true)] as const;
+const ROOT = RESULTS[3];
+const DENIED = RESULTS[0];
+const HELP = RESULTS[1];
 
 /**
  * A token's policies compiled once into lookup tables: exact paths in a map; `*` prefixes in a map, probed by
@@ -65,7 +68,9 @@ export class Acl {
   constructor(policies: readonly Policy[]) {
     this.isRoot = policies.some((p) => p.name === ROOT_POLICY_NAME);
     // Vault refuses to build this: a root token carries `root` alone, so anything else means a bug upstream.
-    if (this.isRoot && policies.length !== 1) throw new CofferError('internal', 'other policies present along with root');
+    if (this.isRoot && policies.length !== 1) {
+      throw new CofferError('internal', 'other policies present along with root');
+    }
 
     const segments = new Map<string, SegmentRule>();
     for (const policy of policies) {
@@ -80,7 +85,8 @@ export class Acl {
       if (slash < 0) short.push(prefix.length);
       else {
         const first = prefix.slice(0, slash);
-        this.prefixLengthsByFirst.set(first, longestFirst([...(this.prefixLengthsByFirst.get(first) ?? []), prefix.length]));
+        const lengths = this.prefixLengthsByFirst.get(first) ?? [];
+        this.prefixLengthsByFirst.set(first, longestFirst([...lengths, prefix.length]));
       }
     }
     this.shortPrefixLengths = longestFirst(short);
@@ -106,7 +112,7 @@ export class Acl {
       (permissions.bits & rule.capability) !== 0 &&
       wrappingAllows(permissions, request.wrapTtl) &&
       (!rule.parameters || parametersAllow(permissions, request.data));
-    return { allowed, rootPrivs: (permissions.bits & SUDO) !== 0 };
+    return RESULTS[(allowed ? 1 : 0) | ((permissions.bits & SUDO) !== 0 ? 2 : 0)]!;
   }
 
   /**
@@ -149,7 +155,7 @@ export class Acl {
     });
   }
 
-  /** Vault's lookup order: exact, then (lists) exact without the trailing slash, then globs, trimmed first for lists. */
+  /** Vault's order: exact, then (lists) exact without the trailing slash, then globs (lists: trimmed path first). */
   private lookup(path: string, isList: boolean): Permissions | undefined {
     const exact = this.exact.get(path) ?? (isList ? this.exact.get(trimOneSlash(path)) : undefined);
     if (exact !== undefined) return exact;
@@ -164,7 +170,8 @@ export class Acl {
   private nonExact(path: string): Permissions | undefined {
     const slash = path.indexOf('/');
     const first = slash < 0 ? path : path.slice(0, slash);
-    const prefix = this.longestPrefix(path, this.prefixLengthsByFirst.get(first)) ?? this.longestPrefix(path, this.shortPrefixLengths);
+    const byFirst = this.prefixLengthsByFirst.get(first);
+    const prefix = this.longestPrefix(path, byFirst) ?? this.longestPrefix(path, this.shortPrefixLengths);
     const segment = this.bestSegment(path, first);
     if (segment === undefined) return prefix === undefined ? undefined : this.prefixes.get(prefix);
     if (prefix === undefined) return segment.permissions;
@@ -246,10 +253,14 @@ function permissionsOf(rule: PathRule): Permissions {
     bits: bitsOf(rule.capabilities),
     minWrapTtl: rule.minWrappingTtl ?? 0,
     maxWrapTtl: rule.maxWrappingTtl ?? 0,
-    allowed: rule.allowedParameters ? new Map(Object.entries(rule.allowedParameters).map(([k, v]) => [k, [...v]])) : null,
-    denied: rule.deniedParameters ? new Map(Object.entries(rule.deniedParameters).map(([k, v]) => [k, [...v]])) : null,
+    allowed: parameterMap(rule.allowedParameters),
+    denied: parameterMap(rule.deniedParameters),
     required: [...(rule.requiredParameters ?? [])],
   };
+}
+
+function parameterMap(parameters: Record<string, unknown[]> | undefined): Map<string, unknown[]> | null {
+  return parameters ? new Map(Object.entries(parameters).map(([name, values]) => [name, [...values]])) : null;
 }
 
 /**
@@ -359,10 +370,8 @@ function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  return (
-    ka.length === kb.length &&
-    ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
-  );
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x);
+  return keys.length === Object.keys(y).length && keys.every((k) => Object.hasOwn(y, k) && deepEqual(x[k], y[k]));
 }

@@ -11,7 +11,12 @@ export const DEFAULT_POLICY_NAME = 'default';
 const IMMUTABLE_POLICY_NAMES: ReadonlySet<string> = new Set([ROOT_POLICY_NAME, 'response-wrapping', 'control-group']);
 
 /** The root policy: no rules, recognised by name. An Acl holding it allows everything. */
-export const ROOT_POLICY: Readonly<Policy> = Object.freeze({ name: ROOT_POLICY_NAME, raw: '', paths: [], templated: false });
+export const ROOT_POLICY: Readonly<Policy> = Object.freeze({
+  name: ROOT_POLICY_NAME,
+  raw: '',
+  paths: [],
+  templated: false,
+});
 
 /** Vault stores names trimmed and lower-cased, so `Admin ` and `admin` are one policy. */
 export function normalizePolicyName(name: string): string {

@@ -45,12 +45,12 @@ export function namesOf(bits: number): Capability[] {
  * The deprecated `policy = "..."` shorthand, expanded as Vault expands it. `deny` comes first so that it wins before
  * any other listed capability is even validated, which is what Vault's replace-then-validate order amounts to.
  */
-export const LEGACY_POLICY: Readonly<Record<string, readonly Capability[]>> = Object.freeze({
-  deny: ['deny'],
-  read: ['read', 'list'],
-  write: ['create', 'read', 'update', 'delete', 'list'],
-  sudo: ['create', 'read', 'update', 'delete', 'list', 'sudo'],
-});
+export const LEGACY_POLICY: ReadonlyMap<string, readonly Capability[]> = new Map([
+  ['deny', ['deny']],
+  ['read', ['read', 'list']],
+  ['write', ['create', 'read', 'update', 'delete', 'list']],
+  ['sudo', ['create', 'read', 'update', 'delete', 'list', 'sudo']],
+]);
 
 /**
  * What each operation the gateway can ask about needs. `capability: 0` means no capability grants it; `always`

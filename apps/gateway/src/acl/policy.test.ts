@@ -87,7 +87,9 @@ test('unknown keys, in a path block or at the top, are refused in go-multierror 
   await assert.rejects(
     parsePolicy('p', 'path "a" {\n  zeta = 1\n  alpha = 2\n}'),
     rejects(
-      'failed to parse policy: 2 errors occurred:\n\t* path "a": invalid key "zeta" on line 2\n\t* path "a": invalid key "alpha" on line 3\n\n',
+      'failed to parse policy: 2 errors occurred:\n' +
+        '\t* path "a": invalid key "zeta" on line 2\n' +
+        '\t* path "a": invalid key "alpha" on line 3\n\n',
     ),
   );
   await assert.rejects(
@@ -103,7 +105,15 @@ test('unknown keys, in a path block or at the top, are refused in go-multierror 
 test('the keys Vault accepts but Coffer does not enforce (comment, mfa_methods, control_group) parse', async () => {
   const policy = await parsePolicy(
     'p',
-    'name = "ignored"\npath "a" {\n  comment = "x"\n  capabilities = ["read"]\n  mfa_methods = ["m"]\n  control_group {\n    ttl = "4h"\n  }\n}',
+    `name = "ignored"
+path "a" {
+  comment = "x"
+  capabilities = ["read"]
+  mfa_methods = ["m"]
+  control_group {
+    ttl = "4h"
+  }
+}`,
   );
   assert.deepEqual(policy.paths, [{ path: 'a', capabilities: ['read'], templated: false }]);
 });
@@ -117,7 +127,10 @@ test('the deprecated policy shorthand expands as Vault expands it', async () => 
   // Shorthand and capabilities add up (the docs' own example).
   const both = await parsePolicy('p', 'path "a" {\n  policy = "read"\n  capabilities = ["create", "sudo"]\n}');
   assert.deepEqual(both.paths[0]!.capabilities, ['read', 'list', 'create', 'sudo']);
-  await assert.rejects(parsePolicy('p', 'path "a" { policy = "admin" }'), rejects('failed to parse policy: path "a": invalid policy "admin"'));
+  await assert.rejects(
+    parsePolicy('p', 'path "a" { policy = "admin" }'),
+    rejects('failed to parse policy: path "a": invalid policy "admin"'),
+  );
 });
 
 test('deny swallows every other capability and stops validation there, as in Vault', async () => {
@@ -128,8 +141,16 @@ test('deny swallows every other capability and stops validation there, as in Vau
 });
 
 test('subscribe and recover are capabilities; a lone string counts as a list of one', async () => {
-  const policy = await parsePolicy('p', 'path "a" {\n  capabilities = ["subscribe", "recover"]\n  subscribe_event_types = ["kv*"]\n}');
-  assert.deepEqual(policy.paths[0], { path: 'a', capabilities: ['subscribe', 'recover'], templated: false, subscribeEventTypes: ['kv*'] });
+  const policy = await parsePolicy(
+    'p',
+    'path "a" {\n  capabilities = ["subscribe", "recover"]\n  subscribe_event_types = ["kv*"]\n}',
+  );
+  assert.deepEqual(policy.paths[0], {
+    path: 'a',
+    capabilities: ['subscribe', 'recover'],
+    templated: false,
+    subscribeEventTypes: ['kv*'],
+  });
   assert.deepEqual((await parsePolicy('p', 'path "a" { capabilities = "read" }')).paths[0]!.capabilities, ['read']);
 });
 

@@ -30,7 +30,7 @@ export interface Policy {
 
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(['name', 'path']);
 
-/** Vault's list for a path block; control_group and mfa_methods are Enterprise and, as in Vault OSS, accepted and unused. */
+/** Vault's list for a path block. control_group and mfa_methods are Enterprise: accepted, unused (as Vault OSS). */
 const PATH_KEYS: ReadonlySet<string> = new Set([
   'comment',
   'policy',
@@ -83,7 +83,7 @@ async function decode(text: string): Promise<Block> {
   }
 }
 
-/** `parse config: [policy.hcl:1,17-18: Summary; detail]` becomes `At 1:17: Summary; detail`, HCL1's way of placing it. */
+/** `parse config: [policy.hcl:1,17-18: Summary; detail]` becomes `At 1:17: Summary; detail`, HCL1's placing. */
 function hclDiagnostic(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message
@@ -118,7 +118,7 @@ function pathRule(label: string, body: Block, text: string): PathRule {
   if (path.includes('+*')) fail(`path ${quote(path)}: invalid use of wildcards ('+*' is forbidden)`);
 
   const legacy = optionalString(body['policy'], label, 'policy');
-  const shorthand = legacy === undefined ? [] : LEGACY_POLICY[legacy];
+  const shorthand = legacy === undefined ? [] : LEGACY_POLICY.get(legacy);
   if (shorthand === undefined) fail(`path ${quote(label)}: invalid policy ${quote(legacy!)}`);
 
   const capabilities = new Set<Capability>();
@@ -132,18 +132,18 @@ function pathRule(label: string, body: Block, text: string): PathRule {
   const rule: PathRule = { path, capabilities: [...capabilities], templated };
   const allowed = parameters(body['allowed_parameters'], path, 'allowed_parameters');
   const denied = parameters(body['denied_parameters'], path, 'denied_parameters');
-  const required = body['required_parameters'] === undefined ? undefined : stringList(body['required_parameters'], label, 'required_parameters');
+  const required = stringList(body['required_parameters'], label, 'required_parameters');
   const minTtl = ttl(body['min_wrapping_ttl'], 'min_wrapping_ttl');
   const maxTtl = ttl(body['max_wrapping_ttl'], 'max_wrapping_ttl');
-  const eventTypes = body['subscribe_event_types'] === undefined ? undefined : stringList(body['subscribe_event_types'], label, 'subscribe_event_types');
+  const eventTypes = stringList(body['subscribe_event_types'], label, 'subscribe_event_types');
   if (minTtl && maxTtl && maxTtl < minTtl) fail('max_wrapping_ttl cannot be less than min_wrapping_ttl');
 
   if (allowed) rule.allowedParameters = allowed;
   if (denied) rule.deniedParameters = denied;
-  if (required?.length) rule.requiredParameters = required;
+  if (required.length) rule.requiredParameters = required;
   if (minTtl) rule.minWrappingTtl = minTtl;
   if (maxTtl) rule.maxWrappingTtl = maxTtl;
-  if (eventTypes?.length) rule.subscribeEventTypes = eventTypes;
+  if (eventTypes.length) rule.subscribeEventTypes = eventTypes;
   return rule;
 }
 
@@ -196,27 +196,31 @@ function optionalString(value: unknown, label: string, key: string): string | un
 function stringList(value: unknown, label: string, key: string): string[] {
   if (value === undefined || value === null) return [];
   const items = Array.isArray(value) ? value : [value];
-  return items.map((item) =>
-    ['string', 'number', 'boolean'].includes(typeof item) ? String(item) : fail(`path ${quote(label)}: ${key} must be a list of strings`),
-  );
+  const scalar = (item: unknown) => ['string', 'number', 'boolean'].includes(typeof item);
+  const bad = () => fail(`path ${quote(label)}: ${key} must be a list of strings`);
+  return items.map((item) => (scalar(item) ? String(item) : bad()));
 }
 
 /** `{name = [values]}`, block form (hcl2json: a list of objects) merged; names lower-cased as Vault does. */
 function parameters(value: unknown, path: string, key: string): Record<string, unknown[]> | undefined {
   if (value === undefined || value === null) return undefined;
   const blocks = Array.isArray(value) ? value : [value];
-  const out: Record<string, unknown[]> = {};
+  // Entries, not assignments: a parameter may well be called `__proto__`.
+  const out: Array<[string, unknown[]]> = [];
   for (const block of blocks) {
-    if (!isBlock(block)) fail(`path ${quote(path)}: ${key}: expected a map of parameter names to lists of values`);
+    const where = `path ${quote(path)}: ${key}`;
+    if (!isBlock(block)) fail(`${where}: expected a map of parameter names to lists of values`);
     for (const [name, values] of Object.entries(block)) {
       // Vault's JSON-pointer keys (`/a/b`) address nested request fields; we match top-level names only, so refuse
       // them rather than let a denied_parameters entry silently never match.
-      if (name.startsWith('/')) fail(`path ${quote(path)}: ${key}: parameter key ${quote(name)}: JSON pointer keys are not supported`);
-      if (name.includes('*') && name !== '*') fail(`path ${quote(path)}: ${key}: parameter key ${quote(name)} cannot contain non-tail wildcards`);
-      out[name.toLowerCase()] = values === null || values === undefined ? [] : Array.isArray(values) ? values : [values];
+      if (name.startsWith('/')) fail(`${where}: parameter key ${quote(name)}: JSON pointer keys are not supported`);
+      if (name.includes('*') && name !== '*') {
+        fail(`${where}: parameter key ${quote(name)} cannot contain non-tail wildcards`);
+      }
+      out.push([name.toLowerCase(), values === null || values === undefined ? [] : [values].flat()]);
     }
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 const GO_DURATION = /^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$/;
