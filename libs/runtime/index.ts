@@ -1,6 +1,6 @@
 export { createLogger, nestLogger } from './logger.js';
 export { retry, type RetryOptions } from './retry.js';
-export { type ServiceContext, type RunningService, type ServiceStarter, newInstanceId } from './service.js';
+export { type ServiceContext, type RunningService, type ServiceStarter, newInstanceId, serviceStatus } from './service.js';
 export { ProjectionHost, announceAppend } from './projection-host.js';
 export { SERVICE_CONTEXT, serviceModule, startMicroservice, type ServiceModuleParts } from './nest-service.js';
 export { BarrierState, BarrierLink } from './barrier-state.js';

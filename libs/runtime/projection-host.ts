@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import type { Bus, Subscription } from '../bus/bus.js';
 import { subjects, type StreamName } from '../contracts/subjects.js';
 import type { StreamAppended } from '../contracts/messages.js';
-import type { ProjectionKeeper } from '../event-store/index.js';
+import { ProjectionKeeper, type Projection } from '../event-store/index.js';
 import type { BarrierState } from './barrier-state.js';
+import type { ServiceContext } from './service.js';
 
 /**
  * Keeps one projection current in a running service: replay on unseal (events are encrypted: before it there is
@@ -23,6 +24,18 @@ export class ProjectionHost<S> {
     private readonly intervalMs: number,
     private readonly barrier: BarrierState,
   ) {}
+
+  /** A host for `projection` in a service, on the service's store, bus, barrier and catch-up period. */
+  static of<S>(ctx: ServiceContext, projection: Projection<S>): ProjectionHost<S> {
+    return new ProjectionHost(
+      projection.stream as StreamName,
+      new ProjectionKeeper(ctx.events, projection),
+      ctx.bus,
+      ctx.log,
+      ctx.catchUpIntervalMs,
+      ctx.barrier,
+    );
+  }
 
   get state(): S {
     return this.keeper.state;

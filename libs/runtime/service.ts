@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { Bus } from '../bus/bus.js';
 import type { ServiceName } from '../contracts/subjects.js';
+import type { ServiceStatus } from '../contracts/messages.js';
 import type { EventStore } from '../event-store/index.js';
 import type { CofferConfig } from '../config/index.js';
 import type { BarrierLink, BarrierState } from './barrier-state.js';
@@ -40,4 +41,16 @@ export type ServiceStarter = (ctx: ServiceContext) => Promise<RunningService>;
 
 export function newInstanceId(service: ServiceName): string {
   return `${service}-${randomUUID().slice(0, 8)}`;
+}
+
+/** A service's answer to `coffer.<service>.status`: the same fields from every service. */
+export function serviceStatus(ctx: ServiceContext, projections: ServiceStatus['projections'] = {}): ServiceStatus {
+  return {
+    service: ctx.service,
+    instance: ctx.instance,
+    pid: process.pid,
+    startedAt: ctx.startedAt.toISOString(),
+    sealed: ctx.barrier.sealed,
+    projections,
+  };
 }

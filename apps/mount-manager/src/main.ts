@@ -1,4 +1,3 @@
-import { ProjectionKeeper } from '#event-store';
 import { mountTableProjection } from '#mount-table';
 import { ProjectionHost, serviceModule, startMicroservice, type ServiceContext, type RunningService } from '#runtime';
 import { MountManagerController } from './mount-manager.controller.js';
@@ -6,14 +5,7 @@ import { MOUNT_TABLE } from './tokens.js';
 
 /** Starts one mount-manager instance: replays the mount-table stream, then answers on the bus. */
 export async function startMountManager(ctx: ServiceContext): Promise<RunningService> {
-  const mounts = new ProjectionHost(
-    'mount-table',
-    new ProjectionKeeper(ctx.events, mountTableProjection),
-    ctx.bus,
-    ctx.log,
-    ctx.catchUpIntervalMs,
-    ctx.barrier,
-  );
+  const mounts = ProjectionHost.of(ctx, mountTableProjection);
   await mounts.start();
   const app = await startMicroservice(
     ctx,

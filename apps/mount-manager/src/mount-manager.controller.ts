@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import { subjects, type ServiceStatus } from '#contracts';
-import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
+import { SERVICE_CONTEXT, serviceStatus, type ProjectionHost, type ServiceContext } from '#runtime';
 import type { MountTableState } from '#mount-table';
 import { MOUNT_TABLE } from './tokens.js';
 
@@ -15,18 +15,11 @@ export class MountManagerController {
   @MessagePattern(subjects.status('mount-manager'))
   status(): ServiceStatus {
     const state = this.mounts.state;
-    return {
-      service: 'mount-manager',
-      instance: this.ctx.instance,
-      pid: process.pid,
-      startedAt: this.ctx.startedAt.toISOString(),
-      sealed: this.ctx.barrier.sealed,
-      projections: {
-        'mount-table': {
-          version: this.mounts.keeper.version,
-          entries: Object.keys(state.secret).length + Object.keys(state.auth).length,
-        },
+    return serviceStatus(this.ctx, {
+      'mount-table': {
+        version: this.mounts.keeper.version,
+        entries: Object.keys(state.secret).length + Object.keys(state.auth).length,
       },
-    };
+    });
   }
 }

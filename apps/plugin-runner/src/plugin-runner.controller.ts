@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import { subjects, type ServiceStatus } from '#contracts';
-import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
+import { SERVICE_CONTEXT, serviceStatus, type ServiceContext } from '#runtime';
 
 @Controller()
 export class PluginRunnerController {
@@ -9,13 +9,6 @@ export class PluginRunnerController {
 
   @MessagePattern(subjects.status('plugin-runner'))
   status(): ServiceStatus {
-    return {
-      service: 'plugin-runner',
-      instance: this.ctx.instance,
-      pid: process.pid,
-      startedAt: this.ctx.startedAt.toISOString(),
-      sealed: this.ctx.barrier.sealed,
-      projections: {},
-    };
+    return serviceStatus(this.ctx);
   }
 }

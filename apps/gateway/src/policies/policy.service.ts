@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { CofferError, type EventOf } from '#contracts';
-import { ProjectionKeeper } from '#event-store';
 import { ProjectionHost, SERVICE_CONTEXT, announceAppend, type ServiceContext } from '#runtime';
 import {
   Acl,
@@ -29,14 +28,7 @@ export class PolicyService implements OnModuleDestroy {
   private readonly acls = new Map<string, Acl>();
 
   constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {
-    this.host = new ProjectionHost(
-      'acl-policies',
-      new ProjectionKeeper(ctx.events, policiesProjection),
-      ctx.bus,
-      ctx.log,
-      ctx.catchUpIntervalMs,
-      ctx.barrier,
-    );
+    this.host = ProjectionHost.of(ctx, policiesProjection);
   }
 
   start(): Promise<void> {
