@@ -1,2 +1,5 @@
 export * from './messages.js';
 export * from './plugin-side.js';
+export * from './host-side.js';
+export * from './schemas.js';
+export { validate, isStrictBase64, type JsonSchema, type JsonType } from './validate.js';

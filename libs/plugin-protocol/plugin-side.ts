@@ -1,4 +1,21 @@
-import type { Hello, HostToPlugin, MountInfo, PluginErrorKind, PluginRequest, PluginResponse, PluginToHost } from './messages.js';
+import { LineSplitter } from './framing.js';
+import {
+  MAGIC_ENV,
+  MAGIC_VALUE,
+  PLUGIN_ERROR_KINDS,
+  PROTOCOL_ENV,
+  PROTOCOL_VERSION,
+  RPC_ERRORS,
+  type Hello,
+  type HostToPlugin,
+  type MountInfo,
+  type PluginErrorKind,
+  type PluginRequest,
+  type PluginResponse,
+  type PluginToHost,
+} from './messages.js';
+import { LIMITS, helloSchema, hostToPluginSchemas } from './schemas.js';
+import { validate } from './validate.js';
 
 /** What a plugin can ask of its host while handling a call. */
 export interface HostCalls {
@@ -31,12 +48,228 @@ export interface ServeOptions {
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
   env?: NodeJS.ProcessEnv;
+  /** Where the plugin's own diagnostics go (default process.stderr): the host logs it. */
+  stderr?: NodeJS.WritableStream;
+  /** How serve ends the process (default process.exit); a test running serve in-process passes its own. */
+  exit?: (code: number) => void;
+}
+
+export const NOT_BY_HAND_MESSAGE = 'This binary is a Coffer plugin. It is meant to be run by a Coffer server, not by hand.';
+
+/** What a handler's unexpected failure tells the user; the details go to stderr, where only the operator reads them. */
+export const INTERNAL_ERROR_MESSAGE = 'internal error';
+
+interface RpcMessage {
+  jsonrpc?: unknown;
+  id?: unknown;
+  method?: unknown;
+  params?: unknown;
+  result?: unknown;
+  error?: { code?: unknown; message?: unknown; data?: { kind?: unknown } };
+}
+
+function isKind(value: unknown): value is PluginErrorKind {
+  return typeof value === 'string' && (PLUGIN_ERROR_KINDS as readonly string[]).includes(value);
+}
+
+function clip(message: string): string {
+  return message.length > LIMITS.errorMessage ? `${message.slice(0, LIMITS.errorMessage - 1)}…` : message;
 }
 
 /**
  * Runs a plugin on stdin/stdout: refuses to run when not started by a Coffer host (magic env), prints the hello
  * line, then serves JSON-RPC calls (many in flight) and routes its own calls to the host.
  */
-export function serve(_impl: PluginImplementation, _options: ServeOptions = {}): void {
-  throw new Error('not implemented yet');
+export function serve(impl: PluginImplementation, options: ServeOptions = {}): void {
+  const env = options.env ?? process.env;
+  const stderr = options.stderr ?? process.stderr;
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const say = (text: string) => stderr.write(`${text}\n`);
+
+  if (env[MAGIC_ENV] !== MAGIC_VALUE) {
+    say(NOT_BY_HAND_MESSAGE);
+    exit(1);
+    return;
+  }
+  const hostProtocol = env[PROTOCOL_ENV];
+  if (hostProtocol !== undefined && hostProtocol !== String(PROTOCOL_VERSION)) {
+    say(`this plugin speaks Coffer plugin protocol ${PROTOCOL_VERSION}, the host asked for ${hostProtocol}`);
+    exit(1);
+    return;
+  }
+
+  const hello: Hello = {
+    coffer: 'plugin',
+    protocol: PROTOCOL_VERSION,
+    type: impl.hello.type,
+    name: impl.hello.name,
+    version: impl.hello.version,
+    multiplex: impl.hello.multiplex,
+  };
+  const helloError = validate(helloSchema, hello, 'hello');
+  if (helloError) {
+    // The host would refuse it anyway; saying why here saves the author a trip through the server's log.
+    say(`invalid plugin hello: ${helloError}`);
+    exit(1);
+    return;
+  }
+
+  const stdin = options.stdin ?? process.stdin;
+  const out = options.stdout ?? process.stdout;
+  let writeOut: (text: string, done?: () => void) => void;
+  if (out === process.stdout) {
+    // stdout is the protocol channel: anything the plugin's own code prints there (console.log, a library's
+    // progress output, a direct process.stdout.write) would corrupt it and get the process killed. Send all of
+    // that to stderr, which the host logs, and keep the real write for protocol lines only.
+    const realWrite = process.stdout.write.bind(process.stdout);
+    const errWrite = process.stderr.write.bind(process.stderr);
+    (process.stdout as { write: unknown }).write = (...args: unknown[]) => (errWrite as (...a: unknown[]) => boolean)(...args);
+    writeOut = (text, done) => void realWrite(text, done && (() => done()));
+  } else {
+    writeOut = (text, done) => void out.write(text, done && (() => done()));
+  }
+
+  let closing = false;
+  let exited = false;
+  const finish = (code: number) => {
+    if (exited) return;
+    exited = true;
+    closing = true;
+    // Exit only once stdout has taken every queued line: a shutdown reply lost in a buffer would look like a hang.
+    writeOut('', () => exit(code));
+  };
+  out.on('error', () => {
+    // The host closed our stdout: it is gone or has given up on us, and nobody is left to answer.
+    exited = true;
+    exit(0);
+  });
+
+  const send = (message: object) => {
+    if (exited) return;
+    writeOut(`${JSON.stringify(message)}\n`);
+  };
+  const sendError = (id: unknown, code: number, kind: PluginErrorKind, message: string) =>
+    send({ jsonrpc: '2.0', id, error: { code, message: clip(message), data: { kind } } });
+
+  let nextId = 1;
+  const waiting = new Map<number, { resolve: (value: never) => void; reject: (err: Error) => void }>();
+  const host: HostCalls = {
+    call(method, params) {
+      if (closing) return Promise.reject(new PluginError('internal', 'the plugin is shutting down'));
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve: resolve as (value: never) => void, reject });
+        send({ jsonrpc: '2.0', id, method, params });
+      });
+    },
+  };
+
+  const run = async (method: keyof HostToPlugin, params: Record<string, unknown>): Promise<unknown> => {
+    switch (method) {
+      case 'setup':
+        await impl.setup(params.mount as MountInfo, host);
+        return {};
+      case 'handle':
+        return { response: (await impl.handle(params.mount as string, params.request as PluginRequest, host)) ?? null };
+      case 'exists': {
+        const r = await impl.exists(params.mount as string, params.request as PluginRequest, host);
+        return { checkFound: r.checkFound, exists: r.exists };
+      }
+      case 'specialPaths':
+        return { unauthenticated: impl.specialPaths() };
+      case 'invalidate':
+        impl.invalidate?.(params.mount as string, params.key as string);
+        return {};
+      case 'cleanup':
+        await impl.cleanup?.(params.mount as string, host);
+        return {};
+      case 'shutdown':
+        return {};
+    }
+  };
+
+  const dispatch = async (id: unknown, method: string, params: unknown) => {
+    if (!Object.prototype.hasOwnProperty.call(hostToPluginSchemas, method)) {
+      sendError(id, RPC_ERRORS.methodNotFound, 'unsupported-operation', `unknown method ${JSON.stringify(method)}`);
+      return;
+    }
+    const name = method as keyof HostToPlugin;
+    const schemas = hostToPluginSchemas[name];
+    const given = params ?? {};
+    const paramsError = validate(schemas.params, given, 'params');
+    if (paramsError) {
+      sendError(id, RPC_ERRORS.invalidParams, 'invalid-request', paramsError);
+      return;
+    }
+    if (closing && name !== 'shutdown') {
+      sendError(id, RPC_ERRORS.plugin, 'internal', 'the plugin is shutting down');
+      return;
+    }
+    try {
+      const result = await run(name, given as Record<string, unknown>);
+      const resultError = validate(schemas.result, result, 'result');
+      if (resultError) {
+        say(`${name} returned something outside the protocol, refused: ${resultError}`);
+        sendError(id, RPC_ERRORS.plugin, 'internal', INTERNAL_ERROR_MESSAGE);
+        return;
+      }
+      send({ jsonrpc: '2.0', id, result });
+      if (name === 'shutdown') finish(0);
+    } catch (err) {
+      if (err instanceof PluginError && isKind(err.kind)) {
+        sendError(id, RPC_ERRORS.plugin, err.kind, err.message);
+      } else {
+        say(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        sendError(id, RPC_ERRORS.plugin, 'internal', INTERNAL_ERROR_MESSAGE);
+      }
+    }
+  };
+
+  const onLine = (buffer: Buffer) => {
+    const text = buffer.toString('utf8').trim();
+    if (!text) return;
+    let message: RpcMessage;
+    try {
+      message = JSON.parse(text) as RpcMessage;
+    } catch {
+      sendError(null, RPC_ERRORS.parse, 'invalid-request', 'parse error');
+      return;
+    }
+    if (typeof message !== 'object' || message === null || Array.isArray(message) || message.jsonrpc !== '2.0') {
+      sendError(null, RPC_ERRORS.invalidRequest, 'invalid-request', 'not a JSON-RPC 2.0 message');
+      return;
+    }
+    if (typeof message.method === 'string') {
+      // A message without an id is a notification: protocol v1 defines none, and a notification gets no answer.
+      if (message.id === undefined || message.id === null) return;
+      void dispatch(message.id, message.method, message.params);
+      return;
+    }
+    const entry = typeof message.id === 'number' ? waiting.get(message.id) : undefined;
+    if (!entry) {
+      say(`ignored a reply to an unknown call id ${JSON.stringify(message.id)}`);
+      return;
+    }
+    waiting.delete(message.id as number);
+    if (message.error && typeof message.error === 'object') {
+      const kind = isKind(message.error.data?.kind) ? message.error.data.kind : 'internal';
+      entry.reject(new PluginError(kind, typeof message.error.message === 'string' ? message.error.message : 'host call failed'));
+    } else {
+      entry.resolve(message.result as never);
+    }
+  };
+
+  const splitter = new LineSplitter(LIMITS.maxMessageBytes, (line, discarded) => {
+    if (discarded > 0) {
+      sendError(null, RPC_ERRORS.invalidRequest, 'invalid-request', `message longer than ${LIMITS.maxMessageBytes} bytes`);
+      return;
+    }
+    onLine(line);
+  });
+  stdin.on('data', (chunk: Buffer | string) => splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+  // The host closed our stdin: it is gone or wants us gone. Lingering would leave an orphan nobody talks to.
+  stdin.on('end', () => finish(0));
+  stdin.on('error', () => finish(0));
+
+  writeOut(`${JSON.stringify(hello)}\n`);
 }
