@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import type { HostCalls, MountInfo, Operation, PluginImplementation, PluginRequest, PluginResponse, PluginToHost } from '#plugin-protocol';
+import { PluginError } from '#plugin-protocol';
+import type { Backend } from './backend.js';
+import { toPluginImplementation } from './implementation.js';
+import type { SystemInfo } from './types.js';
+
+/**
+ * One mount's storage in memory, with the host's listing rule. Tests read it directly to see exactly what a plugin
+ * stored (`entries()` gives the bytes).
+ */
+export class MemoryStorage {
+  readonly #entries = new Map<string, Buffer>();
+
+  get(key: string): Buffer | null {
+    const value = this.#entries.get(key);
+    return value === undefined ? null : Buffer.from(value);
+  }
+
+  put(key: string, value: Uint8Array | string): void {
+    this.#entries.set(key, typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value));
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  /** Vault's rule: names directly under `prefix`, deeper keys folded into `folder/`, sorted, no duplicates. */
+  list(prefix: string): string[] {
+    const names = new Set<string>();
+    for (const key of this.#entries.keys()) {
+      if (!key.startsWith(prefix)) continue;
+      const rest = key.slice(prefix.length);
+      const slash = rest.indexOf('/');
+      names.add(slash === -1 ? rest : rest.slice(0, slash + 1));
+    }
+    return [...names].sort();
+  }
+
+  keys(): string[] {
+    return [...this.#entries.keys()].sort();
+  }
+
+  entries(): [string, Buffer][] {
+    return this.keys().map((key) => [key, Buffer.from(this.#entries.get(key)!)]);
+  }
+}
+
+export type HarnessResult =
+  | { response: PluginResponse | null; error?: undefined }
+  | { response?: undefined; error: PluginError };
+
+export interface HarnessRequestOptions {
+  /** Default: "" on the backend's unauthenticated paths, else a fixed test accessor. */
+  tokenAccessor?: string;
+  /**
+   * Default true: a create or update first asks `exists` and then sends create or update as the host does. false
+   * sends the operation as given.
+   */
+  existenceCheck?: boolean;
+}
+
+export interface HarnessOptions {
+  mount?: Partial<MountInfo>;
+  system?: Partial<SystemInfo>;
+}
+
+export interface Harness {
+  /**
+   * One request through the plugin side of the protocol, as the host would send it: data and response cross a JSON
+   * round trip. A PluginError comes back as `{ error }`; any other throw is a bug in the backend and is rethrown.
+   */
+  request(operation: Operation, path: string, data?: Record<string, unknown>, options?: HarnessRequestOptions): Promise<HarnessResult>;
+  exists(path: string, data?: Record<string, unknown>): Promise<{ checkFound: boolean; exists: boolean }>;
+  invalidate(key: string): void;
+  cleanup(): Promise<void>;
+  specialPaths(): string[];
+  help(path: string): string;
+  readonly storage: MemoryStorage;
+  readonly mount: MountInfo;
+  readonly implementation: PluginImplementation;
+  /** The host side the harness plays: storage scoped to `mount`, system info. */
+  readonly host: HostCalls;
+}
+
+export const HARNESS_TOKEN_ACCESSOR = 'harness-token-accessor';
+
+/** Runs a backend in-process against in-memory storage: a plugin author's unit tests need no server. */
+export function createHarness(backend: Backend, options: HarnessOptions = {}): Harness {
+  const mount: MountInfo = {
+    id: 'harness-mount',
+    path: `${backend.hello.type === 'auth' ? 'auth/' : ''}${backend.hello.name}/`,
+    accessor: `${backend.hello.type === 'auth' ? 'auth_' : ''}${backend.hello.name}_0123abcd`,
+    type: backend.hello.name,
+    config: { defaultLeaseTtl: 0, maxLeaseTtl: 0 },
+    options: {},
+    ...options.mount,
+  };
+  const system: SystemInfo = { defaultLeaseTtl: 2_764_800, maxLeaseTtl: 2_764_800, version: '0.0.0-harness', ...options.system };
+  const storage = new MemoryStorage();
+  const implementation = toPluginImplementation(backend);
+
+  const host: HostCalls = {
+    async call<M extends keyof PluginToHost>(method: M, params: PluginToHost[M]['params']): Promise<PluginToHost[M]['result']> {
+      // The host scopes storage to the calling mount: a call naming another mount is refused, as the runner does.
+      if (params.mount !== mount.id) throw new Error(`${method}: mount ${params.mount} is not this plugin's mount`);
+      return wire(serveHostCall(method, params as never)) as PluginToHost[M]['result'];
+    },
+  };
+
+  function serveHostCall(method: keyof PluginToHost, params: Record<string, string>): unknown {
+    switch (method) {
+      case 'storage.get': {
+        const value = storage.get(params.key!);
+        return { value: value === null ? null : value.toString('base64') };
+      }
+      case 'storage.put':
+        storage.put(params.key!, Buffer.from(params.value!, 'base64'));
+        return {};
+      case 'storage.delete':
+        storage.delete(params.key!);
+        return {};
+      case 'storage.list':
+        return { keys: storage.list(params.prefix!) };
+      case 'system.info':
+        return system;
+    }
+  }
+
+  const ready = implementation.setup(wire(mount), host);
+  // A failing setup surfaces on the first request that awaits it, not as an unhandled rejection before.
+  ready.catch(() => {});
+
+  async function call<T>(fn: () => Promise<T>): Promise<{ value: T } | { error: PluginError }> {
+    await ready;
+    try {
+      return { value: await fn() };
+    } catch (err) {
+      if (err instanceof PluginError) return { error: err };
+      throw err;
+    }
+  }
+
+  function pluginRequest(operation: Operation, path: string, data: Record<string, unknown>, tokenAccessor?: string): PluginRequest {
+    return wire({
+      operation,
+      path,
+      data,
+      tokenAccessor: tokenAccessor ?? (backend.isUnauthenticated(path) ? '' : HARNESS_TOKEN_ACCESSOR),
+      requestId: randomUUID(),
+    });
+  }
+
+  return {
+    storage,
+    mount,
+    implementation,
+    host,
+    async request(operation, path, data = {}, requestOptions = {}) {
+      let op = operation;
+      if ((op === 'create' || op === 'update') && requestOptions.existenceCheck !== false) {
+        const check = await call(() => implementation.exists(mount.id, pluginRequest('update', path, data, requestOptions.tokenAccessor), host));
+        if ('error' in check) return { error: check.error };
+        op = check.value.checkFound && !check.value.exists ? 'create' : 'update';
+      }
+      const result = await call(() => implementation.handle(mount.id, pluginRequest(op, path, data, requestOptions.tokenAccessor), host));
+      if ('error' in result) return { error: result.error };
+      return { response: result.value === null ? null : wire(result.value) };
+    },
+    async exists(path, data = {}) {
+      await ready;
+      return wire(await implementation.exists(mount.id, pluginRequest('update', path, data), host));
+    },
+    invalidate(key) {
+      implementation.invalidate?.(mount.id, key);
+    },
+    async cleanup() {
+      await ready;
+      await implementation.cleanup?.(mount.id, host);
+    },
+    specialPaths: () => implementation.specialPaths(),
+    help: (path) => backend.help(path),
+  };
+}
+
+/** What survives the trip through JSON-RPC: a response that holds a Buffer or undefined shows up here as it would. */
+function wire<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}

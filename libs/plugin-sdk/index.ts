@@ -1,0 +1,20 @@
+export {
+  Backend,
+  defineBackend,
+  definePath,
+  genericNameRegex,
+  listResponse,
+  matchesSpecialPath,
+  OPERATIONS,
+  UNSUPPORTED_OPERATION,
+  UNSUPPORTED_PATH,
+  type RequestContext,
+} from './backend.js';
+export { FIELD_TYPES, type FieldSpec, type FieldType, type FieldTypeValues } from './fields.js';
+export { createHarness, HARNESS_TOKEN_ACCESSOR, MemoryStorage } from './harness.js';
+export type { Harness, HarnessOptions, HarnessRequestOptions, HarnessResult } from './harness.js';
+export { hostStorage, serve, toPluginImplementation } from './implementation.js';
+export type * from './types.js';
+// What handlers throw and return, so a plugin imports only the SDK.
+export { PluginError } from '#plugin-protocol';
+export type { MountInfo, Operation, PluginAuth, PluginErrorKind, PluginResponse } from '#plugin-protocol';

@@ -1,0 +1,78 @@
+/**
+ * The built plugins (scripts/build-plugins.mjs): one executable file each under dist/plugins/, holding all of its
+ * code, so the SHA-256 the catalog checks covers everything that runs.
+ */
+import assert from 'node:assert/strict';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root, found from wherever this test was compiled to. */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'coffer') return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find the repository root');
+    dir = parent;
+  }
+}
+
+const root = repoRoot();
+const plugins = readdirSync(join(root, 'plugins'), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && existsSync(join(root, 'plugins', entry.name, 'src', 'main.ts')))
+  .map((entry) => entry.name)
+  .sort();
+
+/** Every module specifier the bundle text loads: static imports and exports, side-effect imports, import(), require(). */
+function loadedSpecifiers(text: string): string[] {
+  const patterns = [
+    /^\s*(?:import|export)\s[^'";]*?\sfrom\s*['"]([^'"]+)['"]/gm,
+    /^\s*import\s*['"]([^'"]+)['"]/gm,
+    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
+  return patterns.flatMap((pattern) => [...text.matchAll(pattern)].map((m) => m[1]!));
+}
+
+const isBuiltin = (specifier: string) => specifier.startsWith('node:') || builtinModules.includes(specifier);
+
+test('the reference plugins have sources', () => {
+  for (const name of ['mock-plugin', 'userpass', 'template']) assert.ok(plugins.includes(name), name);
+});
+
+for (const name of plugins) {
+  test(`dist/plugins/${name}: one executable file with a shebang, loading nothing but Node built-ins`, () => {
+    const file = join(root, 'dist', 'plugins', name);
+    assert.ok(existsSync(file), `${file} is missing: run node scripts/build-plugins.mjs`);
+    const stats = statSync(file);
+    assert.ok(stats.isFile(), `${file} is not a file`);
+    assert.equal(stats.mode & 0o777, 0o755);
+    accessSync(file, constants.X_OK);
+
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.startsWith('#!/usr/bin/env node\n'), 'starts with the node shebang');
+    const specifiers = loadedSpecifiers(text);
+    assert.ok(specifiers.includes('node:module'), 'the specifier scan sees the banner import');
+    const foreign = specifiers.filter((specifier) => !isBuiltin(specifier));
+    assert.deepEqual(foreign, [], 'no package or relative file is loaded at run time');
+    // The SDK and the protocol are inside, from their sources.
+    assert.match(text, /^\/\/ libs\/plugin-sdk\/backend\.ts$/m);
+    assert.match(text, /^\/\/ libs\/plugin-protocol\/plugin-side\.ts$/m);
+  });
+}
+
+test('the specifier scan finds what it must refuse', () => {
+  const sample = [
+    'import { a } from "pino";',
+    "import './side-effect.js';",
+    'export * from "../x.js";',
+    'const m = await import("yaml");',
+    'const r = require("pg");',
+    'import { createHash } from "node:crypto";',
+  ].join('\n');
+  assert.deepEqual(loadedSpecifiers(sample).filter((s) => !isBuiltin(s)).sort(), ['../x.js', './side-effect.js', 'pg', 'pino', 'yaml']);
+});

@@ -1,0 +1,167 @@
+/**
+ * Vault's mock plugin (sdk/plugin/mock), the reference plugin: every path Vault's own plugin tests drive, with the
+ * same answers, so the server can be tested against the behaviour Vault documents.
+ */
+import { defineBackend, definePath, genericNameRegex, listResponse, PluginError, type PluginErrorKind, type Request } from '#plugin-sdk';
+
+export const MOCK_VERSION = 'v0.0.0+mock';
+/** Vault's override, for tests of version pinning and upgrades. */
+export const MOCK_VERSION_ENV = 'TESTING_MOCK_VAULT_PLUGIN_VERSION';
+export const INTERNAL_DEFAULT = 'bar';
+
+/** errors/type: Vault's err_type numbers (sdk/plugin/pb ErrType*) and what each one reports. */
+export const ERROR_TYPES: readonly { kind: PluginErrorKind; message: string }[] = [
+  { kind: 'internal', message: 'test' }, // 0 unknown: a plain Go error
+  { kind: 'invalid-request', message: 'test' }, // 1 UserError
+  { kind: 'internal', message: 'test' }, // 2 InternalError
+  { kind: 'permission-denied', message: 'test' }, // 3 CodedError(403, "test")
+  { kind: 'invalid-request', message: 'test' }, // 4 StatusBadRequest
+  { kind: 'unsupported-operation', message: 'unsupported operation' }, // 5
+  { kind: 'unsupported-path', message: 'unsupported path' }, // 6
+  { kind: 'invalid-request', message: 'invalid request' }, // 7
+  { kind: 'permission-denied', message: 'permission denied' }, // 8
+  { kind: 'internal', message: 'request needs further approval' }, // 9 ErrMultiAuthzPending
+];
+
+export interface MockOptions {
+  /** What errors/kill and errors/rpc do; tests replace it. */
+  exit?: (code: number) => never;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function createMockBackend(options: MockOptions = {}) {
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const env = options.env ?? process.env;
+  // Vault runs one mock process per mount; here one process serves all mounts, so the in-memory value is per mount.
+  const internal = new Map<string, string>();
+
+  // Vault's mock answers these with rpc.ErrShutdown, which its host treats as a dead plugin; a real exit is the
+  // honest equivalent and lets the host's crash handling be tested.
+  const die = () => exit(1);
+
+  return defineBackend({
+    type: 'secret',
+    name: 'mock-plugin',
+    version: env[MOCK_VERSION_ENV] || MOCK_VERSION,
+    help: "Vault's mock plugin: a small key/value store plus paths that exercise the plugin system.",
+    unauthenticated: ['special'],
+    setup({ mount }) {
+      internal.set(mount.id, INTERNAL_DEFAULT);
+    },
+    invalidate(key, mount) {
+      if (key === 'internal') internal.set(mount.id, '');
+    },
+    cleanup({ mount }) {
+      internal.delete(mount.id);
+    },
+    paths: [
+      definePath({
+        pattern: 'errors/rpc',
+        operations: { read: die },
+        help: 'Kills the plugin process (Vault: a shut-down RPC connection).',
+      }),
+      definePath({
+        pattern: 'errors/kill',
+        operations: { read: die },
+        help: 'Kills the plugin process.',
+      }),
+      definePath({
+        pattern: 'errors/type',
+        fields: { err_type: { type: 'int', description: 'Which error to return, 0 to 9.' } },
+        operations: {
+          create: errorOfType,
+          update: errorOfType,
+        },
+        help: 'Returns the error of the given type.',
+      }),
+      definePath({
+        pattern: 'kv/?',
+        operations: {
+          list: async (req) => listResponse(await req.storage.list('kv/')),
+        },
+        help: 'Lists the keys.',
+      }),
+      definePath({
+        pattern: `kv/${genericNameRegex('key')}`,
+        fields: {
+          key: { type: 'string', description: 'The key.' },
+          value: { type: 'string', description: 'The value to keep.' },
+          version: { type: 'int', description: 'Echoed back by a read.' },
+        },
+        exists: (req) => req.storage.has(req.path),
+        operations: {
+          read: async (req) => {
+            const value = await req.storage.getString(req.path);
+            if (value === null) return null;
+            return { data: { value, version: req.data.version } };
+          },
+          create: writeEntry,
+          update: writeEntry,
+          delete: async (req) => {
+            await req.storage.delete(req.path);
+            return null;
+          },
+        },
+        help: 'One string value.',
+        description: 'Stores the raw string of `value` under the request path; a read also echoes `version` (default 0).',
+      }),
+      definePath({
+        pattern: 'internal',
+        fields: { value: { type: 'string', description: 'The in-memory value.' } },
+        operations: {
+          update: (req) => {
+            internal.set(req.mount.id, req.data.value);
+            return null;
+          },
+          read: (req) => ({ data: { value: internal.get(req.mount.id) ?? '' } }),
+        },
+        help: 'An in-memory value: "bar" after setup, cleared by invalidating the key "internal" (a restart detector).',
+      }),
+      definePath({
+        pattern: 'special',
+        operations: { read: () => ({ data: { data: 'foo' } }) },
+        help: 'Served without a token.',
+      }),
+      definePath({
+        pattern: 'raw',
+        operations: { read: () => ({ raw: { status: 200, contentType: 'text/plain', body: 'Response' } }) },
+        help: 'A raw HTTP answer.',
+      }),
+      definePath({
+        pattern: `env/${genericNameRegex('key')}`,
+        fields: { key: { type: 'string', required: true, description: 'The name of the environment variable to read.' } },
+        operations: { read: (req) => ({ data: { key: env[req.data.key] ?? '' } }) },
+        help: "An environment variable of the plugin process (proves the host's clean environment).",
+      }),
+      definePath({
+        pattern: 'init-req',
+        operations: {
+          read: (req) => ({
+            data: {
+              mount_point: req.mount.path,
+              mount_type: req.mount.type,
+              mount_accessor: req.mount.accessor,
+              backend_uuid: req.mount.id,
+              mount_running_version: env[MOCK_VERSION_ENV] || MOCK_VERSION,
+            },
+          }),
+        },
+        help: 'What the host told the plugin about this mount.',
+      }),
+    ],
+  });
+
+  function errorOfType(req: Request<{ err_type: number }>): null {
+    // Like Vault's mock, a request without err_type is the dead-connection case.
+    if (!req.has('err_type')) die();
+    const error = ERROR_TYPES[req.data.err_type];
+    // Vault returns no error (204) for numbers it does not know.
+    if (!error) return null;
+    throw new PluginError(error.kind, error.message);
+  }
+
+  async function writeEntry(req: Request<{ value: string }>) {
+    await req.storage.put(req.path, req.data.value);
+    return { data: { value: req.data.value } };
+  }
+}

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createHarness, type HarnessResult } from '#plugin-sdk';
+import { INVALID_CREDENTIALS, userpassBackend, type UserEntry } from './backend.js';
+import { parseHash, SCRYPT } from './password.js';
+
+function ok(result: HarnessResult) {
+  assert.ok(!result.error, `unexpected error: ${result.error?.kind} ${result.error?.message}`);
+  return result.response;
+}
+
+function failure(result: HarnessResult) {
+  return [result.error?.kind, result.error?.message];
+}
+
+test('hello: an auth plugin; login/* needs no token', () => {
+  const harness = createHarness(userpassBackend);
+  assert.deepEqual(harness.implementation.hello, { type: 'auth', name: 'userpass', version: 'v0.1.0', multiplex: true });
+  assert.deepEqual(harness.specialPaths(), ['login/*']);
+});
+
+test('create a user, then log in: policies, metadata, display name and TTL', async () => {
+  const harness = createHarness(userpassBackend);
+  assert.equal(ok(await harness.request('update', 'users/alice', { password: 's3cret', policies: 'dev, ops', ttl: '1h' })), null);
+  assert.deepEqual(ok(await harness.request('update', 'login/alice', { password: 's3cret' })), {
+    auth: { policies: ['dev', 'ops'], metadata: { username: 'alice' }, displayName: 'userpass-alice', ttl: 3600, renewable: true },
+  });
+});
+
+test('policies may be a list; names are folded to lower case as in Vault', async () => {
+  const harness = createHarness(userpassBackend);
+  await harness.request('update', 'users/Bob', { password: 'pw', policies: ['a', 'B', 'a', ' '] });
+  assert.deepEqual(ok(await harness.request('read', 'users/bob')), { data: { policies: ['a', 'b'], ttl: 0 } });
+  const login = ok(await harness.request('update', 'login/BOB', { password: 'pw' }));
+  assert.deepEqual(login?.auth?.metadata, { username: 'bob' });
+});
+
+test('a wrong password and an unknown user get the same answer', async () => {
+  const harness = createHarness(userpassBackend);
+  await harness.request('update', 'users/alice', { password: 'right' });
+  assert.deepEqual(failure(await harness.request('update', 'login/alice', { password: 'wrong' })), ['invalid-request', INVALID_CREDENTIALS]);
+  assert.deepEqual(failure(await harness.request('update', 'login/mallory', { password: 'right' })), ['invalid-request', INVALID_CREDENTIALS]);
+  assert.deepEqual(failure(await harness.request('update', 'login/alice', {})), ['invalid-request', 'missing password']);
+});
+
+test('an unknown user costs a full scrypt, like a wrong password', async () => {
+  const harness = createHarness(userpassBackend);
+  await harness.request('update', 'users/alice', { password: 'right' });
+  const time = async (name: string) => {
+    const start = performance.now();
+    await harness.request('update', `login/${name}`, { password: 'wrong' });
+    return performance.now() - start;
+  };
+  await time('alice'); // warm up
+  const known = Math.min(await time('alice'), await time('alice'));
+  const unknown = Math.min(await time('nobody'), await time('nobody'));
+  // Generous bounds: the point is that the unknown user is not answered without hashing.
+  assert.ok(unknown > known / 3, `unknown user took ${unknown.toFixed(1)} ms, known ${known.toFixed(1)} ms`);
+});
+
+test('read never returns the password or its hash; the stored entry holds only a salted scrypt hash', async () => {
+  const harness = createHarness(userpassBackend);
+  await harness.request('update', 'users/alice', { password: 'correct horse battery staple', policies: 'p' });
+  const read = ok(await harness.request('read', 'users/alice'));
+  assert.deepEqual(read, { data: { policies: ['p'], ttl: 0 } });
+  assert.doesNotMatch(JSON.stringify(read), /correct horse|scrypt|hash/);
+
+  const entries = harness.storage.entries();
+  assert.deepEqual(entries.map(([key]) => key), ['user/alice']);
+  const stored = entries[0]![1];
+  assert.equal(stored.includes('correct horse'), false, 'the password is not stored');
+  assert.equal(stored.includes(Buffer.from('correct horse battery staple').toString('base64')), false);
+  const entry = JSON.parse(stored.toString('utf8')) as UserEntry;
+  const hash = parseHash(entry.password_hash);
+  assert.ok(hash, entry.password_hash);
+  assert.ok(hash.N >= 2 ** 14, `scrypt N = ${hash.N}`);
+  assert.equal(hash.N, SCRYPT.N);
+  assert.ok(hash.salt.length >= 16);
+
+  // Same password, another user: another salt, another hash.
+  await harness.request('update', 'users/bob', { password: 'correct horse battery staple' });
+  const bob = JSON.parse(harness.storage.get('user/bob')!.toString()) as UserEntry;
+  assert.notEqual(bob.password_hash, entry.password_hash);
+});
+
+test('create needs a password; an update without one keeps it and changes only what it names', async () => {
+  const harness = createHarness(userpassBackend);
+  assert.deepEqual(failure(await harness.request('update', 'users/alice', { policies: 'p' })), ['invalid-request', 'missing password']);
+  await harness.request('update', 'users/alice', { password: 'pw', policies: 'p', ttl: 60 });
+  await harness.request('update', 'users/alice', { ttl: '2m' });
+  assert.deepEqual(ok(await harness.request('read', 'users/alice')), { data: { policies: ['p'], ttl: 120 } });
+  ok(await harness.request('update', 'login/alice', { password: 'pw' }));
+  assert.deepEqual(failure(await harness.request('update', 'users/alice', { password: '' })), ['invalid-request', 'missing password']);
+
+  await harness.request('update', 'users/alice', { password: 'new' });
+  assert.deepEqual(failure(await harness.request('update', 'login/alice', { password: 'pw' })), ['invalid-request', INVALID_CREDENTIALS]);
+  ok(await harness.request('update', 'login/alice', { password: 'new' }));
+});
+
+test('list and delete users; a deleted user cannot log in', async () => {
+  const harness = createHarness(userpassBackend);
+  assert.equal(ok(await harness.request('list', 'users/')), null);
+  await harness.request('update', 'users/bob', { password: 'pw' });
+  await harness.request('update', 'users/alice', { password: 'pw' });
+  assert.deepEqual(ok(await harness.request('list', 'users')), { data: { keys: ['alice', 'bob'] } });
+  assert.equal(ok(await harness.request('delete', 'users/bob')), null);
+  assert.equal(ok(await harness.request('read', 'users/bob')), null);
+  assert.deepEqual(failure(await harness.request('update', 'login/bob', { password: 'pw' })), ['invalid-request', INVALID_CREDENTIALS]);
+});
+
+test('a bad TTL is refused with the field validation text', async () => {
+  const harness = createHarness(userpassBackend);
+  assert.deepEqual(failure(await harness.request('update', 'users/alice', { password: 'pw', ttl: 'forever' })), [
+    'invalid-request',
+    'error converting input forever for field "ttl": time: invalid duration "forever"',
+  ]);
+});
