@@ -29,6 +29,7 @@ bash scripts/ensure-services.sh
 # 4. Which test files. A compiled test whose source is gone (dist/ is not cleaned between builds) is skipped.
 has_source() {
 	local rel=${1#dist/}
+	rel=${rel#plugin-tests/} # plugins/ compile to dist/plugin-tests/plugins/ (dist/plugins/ holds the bundles)
 	rel=${rel%.js}
 	[[ -e $rel.ts || -e $rel.mts || -e $rel.tsx || -e $rel.js ]]
 }
@@ -76,6 +77,7 @@ while (($#)); do
 	if [[ $path != dist && $path != dist/* && $path != /* ]]; then
 		# a source path: libs/config -> dist/libs/config, test/x.test.ts -> dist/test/x.test.js
 		mapped=dist/$path
+		[[ $path == plugins || $path == plugins/* ]] && mapped=dist/plugin-tests/$path
 		case $mapped in
 		*.ts) mapped=${mapped%.ts}.js ;;
 		*.mts) mapped=${mapped%.mts}.mjs ;;

@@ -16,7 +16,7 @@ describe('decorator metadata in the build', () => {
       [ApiController, 2],
       [Router, 7],
       [SealHandlers, 3],
-      [CatalogController, 2],
+      [CatalogController, 3],
     ] as const) {
       const types = Reflect.getMetadata('design:paramtypes', cls) as unknown[] | undefined;
       assert.ok(Array.isArray(types), `${cls.name} has design:paramtypes`);

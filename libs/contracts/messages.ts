@@ -47,3 +47,45 @@ export interface CatalogListing {
 export interface KeyringMessage {
   keyring: string;
 }
+
+export interface CatalogRegisterRequest {
+  /** Absent for the legacy untyped endpoint: learnt by running the plugin. */
+  type?: 'secret' | 'auth';
+  name: string;
+  version?: string;
+  sha256?: string;
+  command?: string;
+  args?: string[];
+  env?: string[];
+}
+
+export interface CatalogEntryKey {
+  type?: 'secret' | 'auth';
+  name: string;
+  version?: string;
+}
+
+export interface CatalogEntryView {
+  type: 'secret' | 'auth';
+  name: string;
+  version: string;
+  sha256: string;
+  command: string;
+  args: string[];
+  builtin: false;
+}
+
+export interface PluginProbeRequest {
+  name: string;
+  command: string;
+  args: string[];
+  env: string[];
+  sha256: string;
+}
+
+export interface PluginProbeResult {
+  type: 'secret' | 'auth';
+  name: string;
+  version: string;
+  multiplex: boolean;
+}

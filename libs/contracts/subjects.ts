@@ -27,6 +27,17 @@ export const subjects = {
 export const catalogSubjects = {
   /** request `CatalogListRequest` → `CatalogListing` */
   list: 'coffer.catalog.list',
+  /** request `CatalogRegisterRequest` → `CatalogEntryView` (what was stored, with the learnt type and version) */
+  register: 'coffer.catalog.register',
+  /** request `CatalogEntryKey` → `CatalogEntryView | null` */
+  read: 'coffer.catalog.read',
+  /** request `CatalogEntryKey` → null (absent is fine) */
+  deregister: 'coffer.catalog.deregister',
+} as const;
+
+export const runnerSubjects = {
+  /** request `PluginProbeRequest` → `PluginProbeResult`: launch the plugin (hash checked), read its hello, stop it. */
+  probe: 'coffer.plugin-runner.probe',
 } as const;
 
 export const barrierSubjects = {

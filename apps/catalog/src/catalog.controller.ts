@@ -1,7 +1,18 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
-import { catalogSubjects, subjects, type CatalogListRequest, type CatalogListing, type ServiceStatus } from '#contracts';
-import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
+import {
+  CofferError,
+  catalogSubjects,
+  subjects,
+  type CatalogEntryKey,
+  type CatalogEntryView,
+  type CatalogListRequest,
+  type CatalogListing,
+  type CatalogRegisterRequest,
+  type ServiceStatus,
+} from '#contracts';
+import { CatalogCommands } from './catalog.commands.js';
+import { SERVICE_CONTEXT, serviceStatus, type ProjectionHost, type ServiceContext } from '#runtime';
 import { CATALOG_PROJECTION } from './tokens.js';
 import type { CatalogState } from './catalog.projection.js';
 
@@ -10,31 +21,41 @@ export class CatalogController {
   constructor(
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
     @Inject(CATALOG_PROJECTION) private readonly catalog: ProjectionHost<CatalogState>,
+    private readonly commands: CatalogCommands,
   ) {}
 
   @MessagePattern(subjects.status('catalog'))
   status(): ServiceStatus {
-    return {
-      service: 'catalog',
-      instance: this.ctx.instance,
-      pid: process.pid,
-      startedAt: this.ctx.startedAt.toISOString(),
-      sealed: this.ctx.barrier.sealed,
-      projections: {
-        'plugin-catalog': {
-          version: this.catalog.keeper.version,
-          entries: Object.keys(this.catalog.state.entries).length,
-        },
+    return serviceStatus(this.ctx, {
+      'plugin-catalog': {
+        version: this.catalog.keeper.version,
+        entries: Object.keys(this.catalog.state.entries).length,
       },
-    };
+    });
   }
 
   @MessagePattern(catalogSubjects.list)
   list(request: CatalogListRequest | null): CatalogListing {
+    if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
     const entries = Object.values(this.catalog.state.entries)
       .filter((e) => !request?.type || e.type === request.type)
       .map((e) => ({ type: e.type, name: e.name, version: e.version, sha256: e.sha256, builtin: false }))
       .sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
     return { entries };
+  }
+
+  @MessagePattern(catalogSubjects.register)
+  register(request: CatalogRegisterRequest): Promise<CatalogEntryView> {
+    return this.commands.register(request ?? ({} as CatalogRegisterRequest));
+  }
+
+  @MessagePattern(catalogSubjects.read)
+  read(key: CatalogEntryKey): CatalogEntryView | null {
+    return this.commands.read(key);
+  }
+
+  @MessagePattern(catalogSubjects.deregister)
+  deregister(key: CatalogEntryKey): Promise<null> {
+    return this.commands.deregister(key);
   }
 }

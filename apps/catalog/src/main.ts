@@ -1,25 +1,18 @@
-import { ProjectionKeeper } from '#event-store';
 import { ProjectionHost, serviceModule, startMicroservice, type ServiceContext, type RunningService } from '#runtime';
+import { CatalogCommands } from './catalog.commands.js';
 import { CatalogController } from './catalog.controller.js';
 import { catalogProjection } from './catalog.projection.js';
 import { CATALOG_PROJECTION } from './tokens.js';
 
 /** Starts one catalog instance: replays the plugin-catalog stream, then answers on the bus. */
 export async function startCatalog(ctx: ServiceContext): Promise<RunningService> {
-  const catalog = new ProjectionHost(
-    'plugin-catalog',
-    new ProjectionKeeper(ctx.events, catalogProjection),
-    ctx.bus,
-    ctx.log,
-    ctx.catchUpIntervalMs,
-    ctx.barrier,
-  );
+  const catalog = ProjectionHost.of(ctx, catalogProjection);
   await catalog.start();
   const app = await startMicroservice(
     ctx,
     serviceModule(ctx, {
       controllers: [CatalogController],
-      providers: [{ provide: CATALOG_PROJECTION, useValue: catalog }],
+      providers: [{ provide: CATALOG_PROJECTION, useValue: catalog }, CatalogCommands],
     }),
   );
   return {

@@ -65,7 +65,30 @@ export class Router {
       { pattern: /^sys\/seal$/, operations: { update: () => seal.sealNow() }, plain: true, sudo: true },
 
       { pattern: /^sys\/plugins\/catalog\/?$/, operations: { read: () => catalog.readAll() } },
-      { pattern: /^sys\/plugins\/catalog\/(?<type>[^/]+)\/?$/, operations: { list: (r, p) => catalog.listType(r, p.type) }, sudo: true },
+      {
+        pattern: /^sys\/plugins\/catalog\/(?<type>auth|secret|database)\/?$/,
+        operations: { list: (r, p) => catalog.listType(r, p.type) },
+        sudo: true,
+      },
+      {
+        pattern: /^sys\/plugins\/catalog\/(?<type>auth|secret|database)\/(?<name>[^/]+)$/,
+        operations: {
+          read: (r, p) => catalog.read(r, p.type, p.name),
+          update: (r, p) => catalog.register(r, p.type, p.name),
+          delete: (r, p) => catalog.deregister(r, p.type, p.name),
+        },
+        sudo: true,
+      },
+      {
+        // The legacy untyped endpoint of Vault's plugin guide: the type is learnt by running the plugin.
+        pattern: /^sys\/plugins\/catalog\/(?<name>[^/]+)$/,
+        operations: {
+          read: (r, p) => catalog.read(r, undefined, p.name),
+          update: (r, p) => catalog.register(r, undefined, p.name),
+          delete: (r, p) => catalog.deregister(r, undefined, p.name),
+        },
+        sudo: true,
+      },
 
       { pattern: /^sys\/policies\/acl\/?$/, operations: { list: () => policyHandlers.list() } },
       {

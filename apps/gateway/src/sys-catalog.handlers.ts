@@ -1,6 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BUS, type Bus } from '#bus';
-import { CofferError, catalogSubjects, type CatalogListRequest, type CatalogListing } from '#contracts';
+import {
+  CofferError,
+  catalogSubjects,
+  type CatalogEntryKey,
+  type CatalogEntryView,
+  type CatalogListRequest,
+  type CatalogListing,
+  type CatalogRegisterRequest,
+} from '#contracts';
 import type { VaultRequest, VaultResponse } from './vault-http.js';
 
 const PLUGIN_TYPES = ['auth', 'database', 'secret'] as const;
@@ -38,4 +46,56 @@ export class SysCatalogHandlers {
     if (keys.length === 0) throw new CofferError('not-found', '');
     return { kind: 'envelope', data: { keys } };
   }
+
+  /** Register (typed, or legacy untyped when `type` is undefined): Vault answers 204. */
+  async register(req: VaultRequest, type: string | undefined, name: string): Promise<VaultResponse> {
+    const pluginType = this.pluginType(type);
+    const d = req.data;
+    const request: CatalogRegisterRequest = {
+      type: pluginType,
+      name,
+      version: optionalString(d.version, 'version'),
+      sha256: optionalString(d.sha256 ?? d.sha_256, 'sha256'),
+      command: optionalString(d.command, 'command'),
+      args: d.args as string[] | undefined,
+      env: d.env as string[] | undefined,
+    };
+    // Registration runs the plugin to learn its type and version, which can take a while on a cold machine.
+    await this.bus.request<CatalogEntryView>(catalogSubjects.register, request, { timeoutMs: 30_000 });
+    return { kind: 'empty' };
+  }
+
+  async read(req: VaultRequest, type: string | undefined, name: string): Promise<VaultResponse> {
+    const key: CatalogEntryKey = { type: this.pluginType(type), name, version: req.query.get('version') ?? undefined };
+    if (type === undefined) {
+      return { kind: 'envelope', data: null, warnings: [`Deprecated API endpoint, cannot read plugin information from catalog for "${name}"`] };
+    }
+    const entry = await this.bus.request<CatalogEntryView | null>(catalogSubjects.read, key);
+    if (!entry) throw new CofferError('not-found', '');
+    const { type: _t, ...data } = entry;
+    return { kind: 'envelope', data: { ...data, deprecation_status: '' } };
+  }
+
+  async deregister(req: VaultRequest, type: string | undefined, name: string): Promise<VaultResponse> {
+    const key: CatalogEntryKey = { type: this.pluginType(type), name, version: (req.data.version as string) ?? req.query.get('version') ?? undefined };
+    await this.bus.request(catalogSubjects.deregister, key);
+    if (type === undefined) {
+      return { kind: 'envelope', data: null, warnings: [`Deprecated API endpoint, cannot deregister plugin from catalog for "${name}"`] };
+    }
+    return { kind: 'empty' };
+  }
+
+  private pluginType(type: string | undefined): CatalogRegisterRequest['type'] {
+    if (type === undefined) return undefined;
+    if (type === 'secret' || type === 'auth') return type;
+    if (type === 'database') throw new CofferError('invalid-request', 'database plugins are not supported by Coffer');
+    throw new CofferError('invalid-request', `unknown plugin type: ${type}`);
+  }
+}
+
+function optionalString(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  throw new CofferError('invalid-request', `${field} must be a string`);
 }
