@@ -93,6 +93,14 @@ describe('plugin catalog', () => {
     assert.equal(auth.status, 404, 'nothing was registered');
   });
 
+  it('refuses a plugin file that group or others may write', async () => {
+    const sha = script('loose', 'process.exit(0)');
+    chmodSync(join(cluster.dir, 'loose'), 0o777);
+    const r = await write('sys/plugins/catalog/loose', { sha256: sha, command: 'loose' });
+    assert.equal(r.status, 400);
+    assert.deepEqual(await errorsOf(r), ['path "loose" has insecure permissions 777. Coffer expects no write permissions for group or others']);
+  });
+
   it('refuses a symlink that leads outside the plugin directory', async () => {
     symlinkSync('/bin/sh', join(cluster.dir, 'escape'));
     const r = await write('sys/plugins/catalog/escape', { sha256: sha256('/bin/sh'), command: 'escape' });

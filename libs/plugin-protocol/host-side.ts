@@ -77,6 +77,36 @@ export interface LaunchSpec {
   stderr?: StderrLimits;
   log: PluginLog;
   storage: StorageHandler;
+  /** `plugin_file_uid` / `plugin_file_permissions` from the config; checked at every launch. */
+  filePolicy?: PluginFilePolicy;
+}
+
+/** What the config says a plugin file must be; without a mode, it must at least not be writable by group or others. */
+export interface PluginFilePolicy {
+  uid?: number;
+  mode?: number;
+}
+
+/**
+ * Vault's plugin file checks (`plugin_file_uid`, `plugin_file_permissions`), always on in Coffer: a plugin file
+ * that anyone but its owner may rewrite would make the SHA-256 check a race. Applied to the file and its directory.
+ */
+export async function checkPluginFile(pluginDirectory: string, path: string, shown: string, policy: PluginFilePolicy = {}): Promise<void> {
+  for (const [target, label] of [[pluginDirectory, pluginDirectory], [path, shown]] as const) {
+    const st = await fsp.stat(target);
+    const mode = st.mode & 0o777;
+    if (policy.uid !== undefined && st.uid !== policy.uid) {
+      throw new CofferError('invalid-request', `path "${label}" is not owned by uid ${policy.uid}`);
+    }
+    if (target === path && policy.mode !== undefined) {
+      if (mode !== policy.mode) throw new CofferError('invalid-request', `path "${label}" does not have permissions ${policy.mode.toString(8)}`);
+    } else if (mode & 0o022) {
+      throw new CofferError(
+        'invalid-request',
+        `path "${label}" has insecure permissions ${mode.toString(8)}. Coffer expects no write permissions for group or others`,
+      );
+    }
+  }
 }
 
 export interface PluginExit {
@@ -271,6 +301,7 @@ export async function launchPlugin(spec: LaunchSpec): Promise<PluginProcess> {
   if (!/^[0-9a-fA-F]{64}$/.test(spec.sha256)) throw new CofferError('invalid-request', 'Could not decode SHA-256 value from Hex');
   const sha256 = spec.sha256.toLowerCase();
   const resolved = await resolvePluginCommand(spec.pluginDirectory, spec.command);
+  await checkPluginFile(spec.pluginDirectory, resolved.path, spec.command.split(' ')[0] ?? spec.command, spec.filePolicy);
   // One read: these bytes are hashed, and these bytes are what runs. Re-reading the original could pick up a swap.
   const bytes = await readRegularFile(resolved.path, spec.command.split(' ')[0] ?? spec.command);
   if (sha256Hex(bytes) !== sha256) throw new CofferError('plugin-failed', CHECKSUM_MISMATCH);

@@ -10,7 +10,7 @@ import {
   type PluginProbeRequest,
   type PluginProbeResult,
 } from '#contracts';
-import { resolvePluginCommand } from '#plugin-protocol';
+import { checkPluginFile, resolvePluginCommand } from '#plugin-protocol';
 import { SERVICE_CONTEXT, announceAppend, type ProjectionHost, type ServiceContext } from '#runtime';
 import { catalogKey, type CatalogEntry, type CatalogState } from './catalog.projection.js';
 import { validateRegistration } from './registration.js';
@@ -36,8 +36,12 @@ export class CatalogCommands {
     const pluginDirectory = this.ctx.config.pluginDirectory ?? '';
     // Confinement is checked here too, so a bad path is refused at registration and not only at launch. Vault
     // answers these with a 500; a command outside the directory is the caller's mistake, so Coffer says 400.
-    await resolvePluginCommand(pluginDirectory, valid.command).catch((err: unknown) => {
+    const resolved = await resolvePluginCommand(pluginDirectory, valid.command).catch((err: unknown) => {
       throw pluginDirectory ? asBadRequest(err) : err;
+    });
+    await checkPluginFile(pluginDirectory, resolved.path, valid.command, {
+      uid: this.ctx.config.pluginFileUid,
+      mode: this.ctx.config.pluginFilePermissions,
     });
 
     let type = req.type;

@@ -38,6 +38,7 @@ export class PluginLauncher {
       cacheDir: this.cacheDir,
       log: this.ctx.log,
       storage,
+      filePolicy: { uid: this.ctx.config.pluginFileUid, mode: this.ctx.config.pluginFilePermissions },
     });
   }
 
