@@ -12,7 +12,7 @@ import {
 } from '#contracts';
 import { checkPluginFile, resolvePluginCommand } from '#plugin-protocol';
 import { SERVICE_CONTEXT, announceAppend, type ProjectionHost, type ServiceContext } from '#runtime';
-import { catalogKey, type CatalogEntry, type CatalogState } from './catalog.projection.js';
+import { catalogKey, type CatalogEntry, type CatalogState } from '#plugin-catalog';
 import { validateRegistration } from './registration.js';
 import { CATALOG_PROJECTION } from './tokens.js';
 

@@ -14,7 +14,7 @@ import {
 import { CatalogCommands } from './catalog.commands.js';
 import { SERVICE_CONTEXT, serviceStatus, type ProjectionHost, type ServiceContext } from '#runtime';
 import { CATALOG_PROJECTION } from './tokens.js';
-import type { CatalogState } from './catalog.projection.js';
+import type { CatalogState } from '#plugin-catalog';
 
 @Controller()
 export class CatalogController {

@@ -1,7 +1,7 @@
 import { ProjectionHost, serviceModule, startMicroservice, type ServiceContext, type RunningService } from '#runtime';
 import { CatalogCommands } from './catalog.commands.js';
 import { CatalogController } from './catalog.controller.js';
-import { catalogProjection } from './catalog.projection.js';
+import { catalogProjection } from '#plugin-catalog';
 import { CATALOG_PROJECTION } from './tokens.js';
 
 /** Starts one catalog instance: replays the plugin-catalog stream, then answers on the bus. */

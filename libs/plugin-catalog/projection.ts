@@ -1,5 +1,5 @@
-import type { PluginRegisteredV1, EventOf } from '#contracts';
-import type { Projection, StoredEvent } from '#event-store';
+import type { EventOf, PluginRegisteredV1 } from '../contracts/index.js';
+import type { Projection, StoredEvent } from '../event-store/index.js';
 
 export type CatalogEntry = Omit<PluginRegisteredV1, 'v'>;
 
@@ -37,3 +37,22 @@ export const catalogProjection: Projection<CatalogState> = {
     }
   },
 };
+
+/**
+ * The entry a mount runs: an exact version when one is pinned, else the unversioned entry, else the newest
+ * registered version (Vault's selection order).
+ */
+export function selectPlugin(state: CatalogState, type: 'secret' | 'auth', name: string, version = ''): CatalogEntry | undefined {
+  if (version) return state.entries[catalogKey(type, name, version.startsWith('v') ? version : `v${version}`)];
+  const unversioned = state.entries[catalogKey(type, name, '')];
+  if (unversioned) return unversioned;
+  const versions = Object.values(state.entries).filter((e) => e.type === type && e.name === name);
+  return versions.sort((a, b) => compareVersions(b.version, a.version))[0];
+}
+
+function compareVersions(a: string, b: string): number {
+  const parse = (v: string) => v.replace(/^v/, '').split(/[+-]/)[0].split('.').map((n) => Number(n) || 0);
+  const [x, y] = [parse(a), parse(b)];
+  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+  return a.localeCompare(b);
+}

@@ -1,0 +1,1 @@
+export { catalogKey, catalogProjection, selectPlugin, type CatalogEntry, type CatalogState } from './projection.js';
