@@ -89,3 +89,59 @@ export interface PluginProbeResult {
   version: string;
   multiplex: boolean;
 }
+
+export type MountTable = 'secret' | 'auth';
+
+export interface MountRef {
+  table: MountTable;
+  /** With or without the trailing `/`; auth paths without `auth/`. */
+  path: string;
+}
+
+export interface MountEnableRequest extends MountRef {
+  /** Vault's `type`: a plugin name, or "plugin" with `pluginName`. */
+  type: string;
+  pluginName?: string;
+  description?: string;
+  config?: { defaultLeaseTtl?: number; maxLeaseTtl?: number; forceNoCache?: boolean; pluginVersion?: string };
+  options?: Record<string, string> | null;
+  local?: boolean;
+  sealWrap?: boolean;
+}
+
+export interface MountTuneRequest extends MountRef {
+  description?: string;
+  config?: { defaultLeaseTtl?: number; maxLeaseTtl?: number; pluginVersion?: string };
+  options?: Record<string, string> | null;
+}
+
+export interface MountRemountRequest {
+  table: MountTable;
+  from: string;
+  to: string;
+}
+
+export interface RemountStatus {
+  migrationId: string;
+  sourceMount: string;
+  targetMount: string;
+  status: 'in-progress' | 'success' | 'failure';
+}
+
+/** A request for a mount's plugin: which mount (uuid), and the request relative to the mount. */
+export interface MountCall {
+  mount: string;
+  request: {
+    operation: 'read' | 'list' | 'create' | 'update' | 'delete' | 'patch';
+    path: string;
+    data: Record<string, unknown>;
+    tokenAccessor: string;
+    requestId: string;
+  };
+}
+
+export interface PluginReloadRequest {
+  plugin?: string;
+  /** Mount uuids. */
+  mounts?: string[];
+}

@@ -38,6 +38,29 @@ export const catalogSubjects = {
 export const runnerSubjects = {
   /** request `PluginProbeRequest` → `PluginProbeResult`: launch the plugin (hash checked), read its hello, stop it. */
   probe: 'coffer.plugin-runner.probe',
+  /** request `MountCall` → `PluginResponse | null`: one request to the mount's plugin, on some runner. */
+  handle: 'coffer.plugin-runner.handle',
+  /** request `MountCall` → `{ checkFound, exists }`: the existence check that decides create vs update. */
+  exists: 'coffer.plugin-runner.exists',
+  /** request `{ mount: string }` (uuid) → `{ unauthenticated: string[] }` */
+  specialPaths: 'coffer.plugin-runner.special-paths',
+  /** broadcast `{ mount: string }`: a mount was disabled; runners call the plugin's cleanup and forget it. */
+  mountDisabled: 'coffer.plugin-runner.mount-disabled',
+  /** broadcast `PluginReloadRequest`: restart the processes of a plugin or of some mounts. */
+  reload: 'coffer.plugin-runner.reload',
+} as const;
+
+export const mountSubjects = {
+  /** request `MountEnableRequest` → `MountView` */
+  enable: 'coffer.mount-manager.enable',
+  /** request `MountRef` → null (absent is fine) */
+  disable: 'coffer.mount-manager.disable',
+  /** request `MountTuneRequest` → null */
+  tune: 'coffer.mount-manager.tune',
+  /** request `MountRemountRequest` → `{ migrationId }` */
+  remount: 'coffer.mount-manager.remount',
+  /** request `{ migrationId }` → `RemountStatus` */
+  remountStatus: 'coffer.mount-manager.remount-status',
 } as const;
 
 export const barrierSubjects = {
