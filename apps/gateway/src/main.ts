@@ -4,7 +4,12 @@ import { APP_FILTER, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { BusModule } from '#bus';
 import { SERVICE_CONTEXT, nestLogger, type RunningService, type ServiceContext } from '#runtime';
+import { mountTableProjection, type MountTableState } from '#mount-table';
+import { ProjectionHost } from '#runtime';
 import { ApiController } from './api.controller.js';
+import { MountRouting } from './mounts/mount-routing.js';
+import { ReloadHandlers } from './mounts/reload.handlers.js';
+import { MOUNT_TABLE, SysMountsHandlers } from './sys-mounts.handlers.js';
 import { listenWithListVerb } from './http/list-verb.js';
 import { Router } from './router.js';
 import { ServiceStatusProbe } from './service-status.js';
@@ -59,6 +64,10 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
         PolicyService,
         PolicyHandlers,
         Authenticator,
+        { provide: MOUNT_TABLE, inject: [SERVICE_CONTEXT], useFactory: (c: ServiceContext) => ProjectionHost.of(c, mountTableProjection) },
+        SysMountsHandlers,
+        MountRouting,
+        ReloadHandlers,
       ],
     },
     adapter,
@@ -70,6 +79,8 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   await app.init();
   await fastify.ready();
   await app.get(PolicyService).start();
+  const mountTable = app.get<ProjectionHost<MountTableState>>(MOUNT_TABLE);
+  await mountTable.start();
   if (!server) throw new Error('gateway: HTTP server was not created');
   const front = await listenWithListVerb(server, Number(portText), host);
   const bound = front.address();
@@ -84,6 +95,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
       // Keep-alive connections would hold close() open until their clients leave.
       front.closeAllConnections();
       await closed;
+      mountTable.stop();
       await app.close();
     },
   };

@@ -3,6 +3,9 @@ import { CofferError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import type { AclOperation } from './acl/index.js';
 import { Authenticator, type Caller } from './auth/authenticator.js';
+import { MountRouting } from './mounts/mount-routing.js';
+import { ReloadHandlers } from './mounts/reload.handlers.js';
+import { SysMountsHandlers } from './sys-mounts.handlers.js';
 import { TOKEN_STORE } from './auth/token-store.provider.js';
 import { PolicyHandlers } from './policies/policies.handlers.js';
 import { PolicyService } from './policies/policy.service.js';
@@ -44,6 +47,9 @@ export class Router {
     policyHandlers: PolicyHandlers,
     policies: PolicyService,
     private readonly auth: Authenticator,
+    private readonly mounts: MountRouting,
+    sysMounts: SysMountsHandlers,
+    reload: ReloadHandlers,
     @Inject(TOKEN_STORE) tokens: TokenStore,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
   ) {
@@ -90,6 +96,38 @@ export class Router {
         sudo: true,
       },
 
+      { pattern: /^sys\/mounts\/?$/, operations: { read: () => sysMounts.listMounts() } },
+      {
+        pattern: /^sys\/mounts\/(?<path>.+?)\/tune\/?$/,
+        operations: { read: (r, p) => sysMounts.readMountTune(r, p.path), update: (r, p) => sysMounts.tuneMount(r, p.path) },
+      },
+      {
+        pattern: /^sys\/mounts\/(?<path>.+?)\/?$/,
+        operations: {
+          read: (r, p) => sysMounts.readMount(r, p.path),
+          update: (r, p) => sysMounts.enableMount(r, p.path),
+          delete: (r, p) => sysMounts.disableMount(r, p.path),
+        },
+      },
+      { pattern: /^sys\/auth\/?$/, operations: { read: () => sysMounts.listAuth() } },
+      {
+        pattern: /^sys\/auth\/(?<path>.+?)\/tune\/?$/,
+        operations: { read: (r, p) => sysMounts.readAuthTune(r, p.path), update: (r, p) => sysMounts.tuneAuth(r, p.path) },
+        sudo: true,
+      },
+      {
+        pattern: /^sys\/auth\/(?<path>.+?)\/?$/,
+        operations: {
+          read: (r, p) => sysMounts.readAuth(r, p.path),
+          update: (r, p) => sysMounts.enableAuth(r, p.path),
+          delete: (r, p) => sysMounts.disableAuth(r, p.path),
+        },
+        sudo: true,
+      },
+      { pattern: /^sys\/remount\/status\/(?<id>[^/]+)$/, operations: { read: (r, p) => sysMounts.remountStatus(r, p.id) } },
+      { pattern: /^sys\/remount\/?$/, operations: { update: (r) => sysMounts.remount(r) }, sudo: true },
+      { pattern: /^sys\/plugins\/reload\/backend$/, operations: { update: (r) => reload.reload(r) }, sudo: true },
+
       { pattern: /^sys\/policies\/acl\/?$/, operations: { list: () => policyHandlers.list() } },
       {
         pattern: /^sys\/policies\/acl\/(?<name>[^/]+)$/,
@@ -124,13 +162,8 @@ export class Router {
   async dispatch(req: VaultRequest): Promise<VaultResponse> {
     const matched = this.match(req.path);
     if (this.ctx.barrier.sealed && !matched?.route.whileSealed) throw new CofferError('sealed', 'Vault is sealed');
-    const caller = matched?.route.unauthenticated ? undefined : await this.auth.authenticate(req);
-    if (!matched) {
-      // The ACL comes first, as in Vault: a token that may not touch the path learns nothing about what is there.
-      this.auth.authorize(caller!, req, aclOperation(req.operation), false);
-      if (req.path.startsWith('sys/')) throw new CofferError('unsupported-path', '1 error occurred:\n\t* unsupported path\n\n');
-      throw new CofferError('unsupported-path', `no handler for route "${req.path}". route entry not found.`);
-    }
+    if (!matched) return this.dispatchMounted(req);
+    const caller = matched.route.unauthenticated ? undefined : await this.auth.authenticate(req);
     const { route, params } = matched;
     let operation = req.operation;
     if (operation === 'update' && route.exists && !route.exists(params)) operation = 'create';
@@ -140,6 +173,22 @@ export class Router {
     }
     if (caller) this.auth.authorize(caller, req, aclOperation(operation), route.sudo === true);
     return handler({ ...req, operation }, params, caller);
+  }
+
+  /** Everything that is not the gateway's own: a mount's plugin, through a plugin-runner. */
+  private async dispatchMounted(req: VaultRequest): Promise<VaultResponse> {
+    const mounted = await this.mounts.resolveFresh(req.path);
+    const open = mounted ? await this.mounts.isUnauthenticated(mounted) : false;
+    const caller = open ? undefined : await this.auth.authenticate(req);
+    if (!mounted) {
+      // The ACL comes first, as in Vault: a token that may not touch the path learns nothing about what is there.
+      this.auth.authorize(caller!, req, aclOperation(req.operation), false);
+      if (req.path.startsWith('sys/')) throw new CofferError('unsupported-path', '1 error occurred:\n\t* unsupported path\n\n');
+      throw new CofferError('unsupported-path', `no handler for route "${req.path}". route entry not found.`);
+    }
+    const operation = await this.mounts.operationFor(mounted, req);
+    if (caller) this.auth.authorize(caller, req, aclOperation(operation), false);
+    return this.mounts.handle(mounted, { ...req, operation }, operation, caller?.token.accessor ?? '');
   }
 
   private match(path: string): { route: Route; params: Record<string, string> } | undefined {

@@ -18,7 +18,8 @@ export interface VaultRequest {
 
 /** What a handler answers: a Vault envelope, a raw body, or nothing (204). */
 export type VaultResponse =
-  | { kind: 'envelope'; status?: number; data: unknown; warnings?: string[]; auth?: unknown; topLevel?: boolean }
+  | { kind: 'envelope'; status?: number; data: unknown; warnings?: string[]; auth?: unknown; topLevel?: boolean; mountType?: string }
+  | { kind: 'raw'; status: number; contentType: string; body: Buffer }
   | { kind: 'json'; status: number; body: unknown }
   | { kind: 'empty'; status?: number };
 
@@ -57,6 +58,9 @@ export function sendResponse(reply: FastifyReply, request: VaultRequest, respons
     case 'json':
       void reply.code(response.status).type('application/json').send(response.body);
       return;
+    case 'raw':
+      void reply.code(response.status).type(response.contentType).send(response.body);
+      return;
     case 'envelope': {
       const envelope = {
         request_id: request.id,
@@ -67,7 +71,7 @@ export function sendResponse(reply: FastifyReply, request: VaultRequest, respons
         wrap_info: null,
         warnings: response.warnings?.length ? response.warnings : null,
         auth: response.auth ?? null,
-        mount_type: '',
+        mount_type: response.mountType ?? '',
       };
       // Vault repeats data at the top level for some sys paths (its "injector"), and clients read it there.
       const body =

@@ -1,20 +1,31 @@
-import { mountTableProjection } from '#mount-table';
+import { catalogProjection } from '#plugin-catalog';
 import { ProjectionHost, serviceModule, startMicroservice, type ServiceContext, type RunningService } from '#runtime';
+import { MountCommands } from './mount.commands.js';
+import { mountManagerProjection } from './mount-manager.projection.js';
 import { MountManagerController } from './mount-manager.controller.js';
-import { MOUNT_TABLE } from './tokens.js';
+import { CATALOG, MOUNT_TABLE } from './tokens.js';
 
-/** Starts one mount-manager instance: replays the mount-table stream, then answers on the bus. */
+/**
+ * Starts one mount-manager instance: replays the mount-table and plugin-catalog streams, then answers on the bus.
+ * It keeps its own catalog projection (read-only: the catalog service alone writes that stream) so resolving a
+ * mount's plugin costs no round trip.
+ */
 export async function startMountManager(ctx: ServiceContext): Promise<RunningService> {
-  const mounts = ProjectionHost.of(ctx, mountTableProjection);
-  await mounts.start();
+  const mounts = ProjectionHost.of(ctx, mountManagerProjection);
+  const catalog = ProjectionHost.of(ctx, catalogProjection);
+  await Promise.all([mounts.start(), catalog.start()]);
   const app = await startMicroservice(
     ctx,
-    serviceModule(ctx, { controllers: [MountManagerController], providers: [{ provide: MOUNT_TABLE, useValue: mounts }] }),
+    serviceModule(ctx, {
+      controllers: [MountManagerController],
+      providers: [{ provide: MOUNT_TABLE, useValue: mounts }, { provide: CATALOG, useValue: catalog }, MountCommands],
+    }),
   );
   return {
     service: 'mount-manager',
     async close() {
       mounts.stop();
+      catalog.stop();
       await app.close();
     },
   };

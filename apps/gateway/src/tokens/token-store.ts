@@ -174,6 +174,52 @@ export class TokenStore {
   }
 
   /**
+   * The token an auth method's login issues: an orphan (no token asked for it) with the method's policies plus
+   * `default`, its TTL capped by the mount's max TTL and the server's, as Vault's `core.RegisterAuth`.
+   */
+  async createForLogin(login: {
+    policies: string[];
+    meta?: Record<string, string>;
+    displayName: string;
+    path: string;
+    ttl?: number;
+    maxTtl?: number;
+    renewable?: boolean;
+    numUses?: number;
+    mountDefaultTtl?: number;
+    mountMaxTtl?: number;
+  }): Promise<IssuedToken> {
+    const barrier = this.barrier();
+    const nowMs = this.now();
+    const token = newTokenId();
+    const maxTtl = Math.min(...[login.maxTtl, login.mountMaxTtl, this.maxLeaseTtl].filter((t): t is number => !!t && t > 0));
+    const wanted = login.ttl && login.ttl > 0 ? login.ttl : login.mountDefaultTtl && login.mountDefaultTtl > 0 ? login.mountDefaultTtl : this.defaultLeaseTtl;
+    const ttl = Number.isFinite(maxTtl) ? Math.min(wanted, maxTtl) : wanted;
+    const entry: TokenEntry = {
+      accessor: randomBase62(TOKEN_LENGTH),
+      policies: sanitizePolicies(login.policies, true),
+      path: login.path,
+      meta: login.meta && Object.keys(login.meta).length ? login.meta : null,
+      displayName: login.displayName,
+      numUses: login.numUses ?? 0,
+      creationTime: Math.floor(nowMs / 1000),
+      creationTtl: ttl,
+      explicitMaxTtl: 0,
+      period: 0,
+      ttl,
+      renewable: login.renewable ?? true,
+      expireTime: new Date(nowMs + ttl * 1000).toISOString(),
+      issueTime: new Date(nowMs).toISOString(),
+      lastRenewalTime: null,
+      orphan: true,
+      type: 'service',
+      entityId: '',
+    };
+    await this.insert((sql, params) => this.query(sql, params), barrier, token, entry, null);
+    return { token, entry, warnings: [] };
+  }
+
+  /**
    * A child of `parent` (or an orphan), by Vault's rules (`handleCreateCommon`): policies default to the parent's
    * and must be a subset of them unless the caller has sudo; `default` is added as Vault adds it; the TTL defaults to
    * the default lease TTL (none for root tokens), never exceeds the max lease TTL or the explicit max TTL, and, unless

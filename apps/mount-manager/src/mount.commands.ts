@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { BUS, type Bus } from '#bus';
+import {
+  CofferError,
+  runnerSubjects,
+  type EventOf,
+  type MountEnableRequest,
+  type MountRef,
+  type MountRemountRequest,
+  type MountTuneRequest,
+  type RemountStatus,
+} from '#contracts';
+import type { EventMetadata } from '#event-store';
+import type { Mount } from '#mount-table';
+import type { CatalogState } from '#plugin-catalog';
+import { SERVICE_CONTEXT, announceAppend, type ProjectionHost, type ServiceContext } from '#runtime';
+import { MIGRATION_ID_KEY, type MountManagerState } from './mount-manager.projection.js';
+import { CatalogMissError, decideDisable, decideEnable, decideRemount, decideTune } from './mount-rules.js';
+import { CATALOG, MOUNT_TABLE } from './tokens.js';
+
+type MountEvent = EventOf<'mount-table'>;
+
+interface Decision {
+  event: MountEvent;
+  metadata?: EventMetadata;
+}
+
+/** Appends lost to another writer before the command gives up; each loss means the table really moved meanwhile. */
+const MAX_ATTEMPTS = 8;
+
+/**
+ * Enable, disable, tune and remount. Each reads the table at version v, decides with the pure rules of
+ * mount-rules.ts, and appends at v; losing the race re-reads and decides again, so of two gateways enabling the same
+ * path at once one wins and the other is told `path is already in use at ...`.
+ */
+@Injectable()
+export class MountCommands {
+  constructor(
+    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    @Inject(MOUNT_TABLE) private readonly mounts: ProjectionHost<MountManagerState>,
+    @Inject(CATALOG) private readonly catalog: ProjectionHost<CatalogState>,
+    @Inject(BUS) private readonly bus: Bus,
+  ) {}
+
+  async enable(req: MountEnableRequest): Promise<Mount> {
+    const opts = { systemMaxLeaseTtl: this.ctx.config.maxLeaseTtl };
+    const event = await this.command((s) => ({
+      event: { type: 'MountEnabled', data: decideEnable(s.table, this.catalog.state, req, opts) },
+    }));
+    const { v: _v, ...mount } = (event as Extract<MountEvent, { type: 'MountEnabled' }>).data;
+    return mount;
+  }
+
+  /** Runners are told after the append, so a runner never cleans up a mount that is still in the table. */
+  async disable(ref: MountRef): Promise<null> {
+    const event = await this.command((s) => {
+      const data = decideDisable(s.table, ref);
+      return data ? { event: { type: 'MountDisabled', data } } : null;
+    });
+    if (event?.type === 'MountDisabled') this.bus.publish(runnerSubjects.mountDisabled, { mount: event.data.uuid });
+    return null;
+  }
+
+  async tune(req: MountTuneRequest): Promise<null> {
+    await this.command((s) => {
+      const data = decideTune(s.table, this.catalog.state, req);
+      return data ? { event: { type: 'MountTuned', data } } : null;
+    });
+    return null;
+  }
+
+  /** The move is one event and storage is keyed by the mount's uuid, so the migration has succeeded once appended. */
+  async remount(req: MountRemountRequest): Promise<{ migrationId: string }> {
+    const migrationId = randomUUID();
+    await this.command((s) => ({
+      event: { type: 'MountMoved', data: decideRemount(s.table, req) },
+      metadata: { [MIGRATION_ID_KEY]: migrationId },
+    }));
+    return { migrationId };
+  }
+
+  /** Null for an unknown id (Vault's read of nothing: a bare 404). */
+  async remountStatus(req: { migrationId: string }): Promise<RemountStatus | null> {
+    this.assertUnsealed();
+    const id = String(req?.migrationId ?? '');
+    if (id === '') throw new CofferError('invalid-request', 'migrationID must be specified');
+    // The move may have been appended by another instance a moment ago.
+    if (!this.mounts.state.migrations[id]) await this.mounts.catchUp();
+    return this.mounts.state.migrations[id] ?? null;
+  }
+
+  /**
+   * Decide on the freshest table and append at the version decided on. A catalog miss is re-checked once after
+   * catching the catalog up, since the plugin may have been registered through another catalog instance a moment ago.
+   */
+  private async command(decide: (state: MountManagerState) => Decision | null): Promise<MountEvent | null> {
+    this.assertUnsealed();
+    let catalogCaughtUp = false;
+    for (let attempt = 1; ; attempt++) {
+      await this.mounts.catchUp();
+      // Read together, with no await between: the fold keeps state and version in step at every await point.
+      const version = this.mounts.keeper.version;
+      let decision: Decision | null;
+      try {
+        decision = decide(this.mounts.state);
+      } catch (err) {
+        if (err instanceof CatalogMissError && !catalogCaughtUp) {
+          catalogCaughtUp = true;
+          await this.catalog.catchUp();
+          continue;
+        }
+        throw err;
+      }
+      if (!decision) return null;
+      try {
+        const r = await this.ctx.events.append('mount-table', version, [
+          { type: decision.event.type, data: decision.event.data, metadata: decision.metadata },
+        ]);
+        announceAppend(this.bus, { stream: 'mount-table', version: r.toVersion, position: String(r.position) });
+        await this.mounts.catchUp();
+        return decision.event;
+      } catch (err) {
+        if (!(err instanceof CofferError && err.code === 'conflict') || attempt >= MAX_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  private assertUnsealed(): void {
+    if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
+  }
+}
