@@ -1,9 +1,66 @@
-import { serviceModule, startMicroservice, type ServiceContext, type RunningService } from '#runtime';
+import { catalogProjection } from '#plugin-catalog';
+import { mountTableProjection } from '#mount-table';
+import { ProjectionHost, serviceModule, startMicroservice, type ServiceContext, type RunningService } from '#runtime';
+import { ProjectionDirectory } from './directory.js';
 import { PluginLauncher } from './launcher.js';
-import { PluginRunnerController } from './plugin-runner.controller.js';
+import { MountCalls } from './mount-calls.js';
+import { PluginPool } from './plugin-pool.js';
+import { PluginRunnerController, type RunnerProjections } from './plugin-runner.controller.js';
+import { PluginStorage } from './plugin-storage.js';
+import { MOUNT_CALLS, RUNNER_PROJECTIONS } from './tokens.js';
 
-/** Starts one plugin-runner worker; it joins the runners' queue group so work spreads across workers. */
+/** A positive integer of milliseconds from the environment, or undefined (the pool's default). */
+function envMs(name: string): number | undefined {
+  const value = Number(process.env[name]);
+  return Number.isInteger(value) && value > 0 ? value : undefined;
+}
+
+/**
+ * Starts one plugin-runner worker: replays the mount table and the catalog (to resolve a mount uuid to the plugin
+ * it runs), then joins the runners' queue group so work spreads across workers.
+ */
 export async function startPluginRunner(ctx: ServiceContext): Promise<RunningService> {
-  const app = await startMicroservice(ctx, serviceModule(ctx, { controllers: [PluginRunnerController], providers: [PluginLauncher] }));
-  return { service: 'plugin-runner', close: () => app.close() };
+  const mounts = ProjectionHost.of(ctx, mountTableProjection);
+  const catalog = ProjectionHost.of(ctx, catalogProjection);
+  await Promise.all([mounts.start(), catalog.start()]);
+  const directory = new ProjectionDirectory(mounts, catalog);
+
+  const storage = new PluginStorage(ctx.dataSource, {
+    barrier: ctx.barrier.current,
+    mountTtls: (uuid) => directory.mount(uuid)?.config,
+    system: { defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl },
+  });
+  const launcher = new PluginLauncher(ctx);
+  const pool = new PluginPool({
+    launch: (entry) => launcher.launch(entry, storage),
+    log: ctx.log,
+    sealed: () => ctx.barrier.sealed,
+    callTimeoutMs: envMs('COFFER_PLUGIN_CALL_TIMEOUT_MS'),
+    idleMs: envMs('COFFER_PLUGIN_IDLE_MS'),
+  });
+  // The keyring is gone: no process may keep serving (or caching) what it read while unsealed.
+  ctx.barrier.onSeal(() => pool.stopAll('sealed'));
+  const calls = new MountCalls({ directory, pool, storage, sealed: () => ctx.barrier.sealed, log: ctx.log });
+
+  const projections: RunnerProjections = { mounts, catalog };
+  const app = await startMicroservice(
+    ctx,
+    serviceModule(ctx, {
+      controllers: [PluginRunnerController],
+      providers: [
+        { provide: PluginLauncher, useValue: launcher },
+        { provide: MOUNT_CALLS, useValue: calls },
+        { provide: RUNNER_PROJECTIONS, useValue: projections },
+      ],
+    }),
+  );
+  return {
+    service: 'plugin-runner',
+    async close() {
+      mounts.stop();
+      catalog.stop();
+      await app.close();
+      await pool.close();
+    },
+  };
 }

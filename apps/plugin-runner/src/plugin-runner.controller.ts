@@ -1,14 +1,34 @@
 import { Controller, Inject } from '@nestjs/common';
-import { MessagePattern } from '@nestjs/microservices';
-import { runnerSubjects, subjects, type PluginProbeRequest, type PluginProbeResult, type ServiceStatus } from '#contracts';
+import { EventPattern, MessagePattern } from '@nestjs/microservices';
+import {
+  runnerSubjects,
+  subjects,
+  type MountCall,
+  type PluginProbeRequest,
+  type PluginProbeResult,
+  type PluginReloadRequest,
+  type ServiceStatus,
+} from '#contracts';
+import type { PluginResponse } from '#plugin-protocol';
+import { SERVICE_CONTEXT, serviceStatus, type ProjectionHost, type ServiceContext } from '#runtime';
+import type { MountTableState } from '#mount-table';
+import type { CatalogState } from '#plugin-catalog';
 import { PluginLauncher } from './launcher.js';
-import { SERVICE_CONTEXT, serviceStatus, type ServiceContext } from '#runtime';
+import type { MountCalls } from './mount-calls.js';
+import { MOUNT_CALLS, RUNNER_PROJECTIONS } from './tokens.js';
+
+export interface RunnerProjections {
+  mounts: ProjectionHost<MountTableState>;
+  catalog: ProjectionHost<CatalogState>;
+}
 
 @Controller()
 export class PluginRunnerController {
   constructor(
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
     private readonly launcher: PluginLauncher,
+    @Inject(MOUNT_CALLS) private readonly calls: MountCalls,
+    @Inject(RUNNER_PROJECTIONS) private readonly projections: RunnerProjections,
   ) {}
 
   @MessagePattern(runnerSubjects.probe)
@@ -16,8 +36,49 @@ export class PluginRunnerController {
     return this.launcher.probe(request);
   }
 
+  @MessagePattern(runnerSubjects.handle)
+  handle(call: MountCall): Promise<PluginResponse | null> {
+    return this.calls.handle(call);
+  }
+
+  @MessagePattern(runnerSubjects.exists)
+  exists(call: MountCall): Promise<{ checkFound: boolean; exists: boolean }> {
+    return this.calls.exists(call);
+  }
+
+  @MessagePattern(runnerSubjects.specialPaths)
+  specialPaths(request: { mount: string }): Promise<{ unauthenticated: string[] }> {
+    return this.calls.specialPaths(request);
+  }
+
+  /** A broadcast: nobody waits for an answer, so a failure can only be logged. */
+  @EventPattern(runnerSubjects.mountDisabled)
+  async mountDisabled(message: { mount: string }): Promise<void> {
+    try {
+      await this.calls.mountDisabled(message);
+    } catch (err) {
+      this.ctx.log.warn({ mount: message?.mount, err: (err as Error)?.message }, 'cleaning up a disabled mount failed');
+    }
+  }
+
+  @EventPattern(runnerSubjects.reload)
+  async reload(request: PluginReloadRequest): Promise<void> {
+    try {
+      await this.calls.reload(request);
+    } catch (err) {
+      this.ctx.log.warn({ err: (err as Error)?.message }, 'plugin reload failed');
+    }
+  }
+
   @MessagePattern(subjects.status('plugin-runner'))
   status(): ServiceStatus {
-    return serviceStatus(this.ctx);
+    const { mounts, catalog } = this.projections;
+    return serviceStatus(this.ctx, {
+      'mount-table': {
+        version: mounts.keeper.version,
+        entries: Object.keys(mounts.state.secret).length + Object.keys(mounts.state.auth).length,
+      },
+      'plugin-catalog': { version: catalog.keeper.version, entries: Object.keys(catalog.state.entries).length },
+    });
   }
 }

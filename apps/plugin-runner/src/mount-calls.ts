@@ -1,0 +1,112 @@
+import { CofferError, type MountCall, type PluginReloadRequest } from '#contracts';
+import type { Mount } from '#mount-table';
+import type { MountInfo, PluginLog, PluginRequest, PluginResponse } from '#plugin-protocol';
+import type { RunnerDirectory } from './directory.js';
+import type { PluginPool, PoolTarget } from './plugin-pool.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const OPERATIONS = new Set(['read', 'list', 'create', 'update', 'delete', 'patch']);
+
+export interface MountCallsOptions {
+  directory: RunnerDirectory;
+  pool: PluginPool;
+  storage: { deleteMountStorage(mountUuid: string): Promise<number> };
+  sealed: () => boolean;
+  log: PluginLog;
+}
+
+/** What a plugin is told about a mount; auth mounts by their full path, as Vault's mount point reads. */
+export function mountInfo(mount: Mount): MountInfo {
+  return {
+    id: mount.uuid,
+    path: mount.table === 'auth' ? `auth/${mount.path}` : mount.path,
+    accessor: mount.accessor,
+    type: mount.type,
+    config: { defaultLeaseTtl: mount.config.defaultLeaseTtl, maxLeaseTtl: mount.config.maxLeaseTtl },
+    options: mount.options ?? {},
+  };
+}
+
+/**
+ * The runner's bus surface without the bus: resolves a mount uuid to its mount and catalog entry through the
+ * runner's projections and hands the call to the pool.
+ */
+export class MountCalls {
+  constructor(private readonly options: MountCallsOptions) {}
+
+  async handle(call: MountCall): Promise<PluginResponse | null> {
+    const target = await this.target(call?.mount);
+    const result = await this.options.pool.call(target, 'handle', { mount: target.mount.id, request: pluginRequest(call.request) });
+    return result.response ?? null;
+  }
+
+  async exists(call: MountCall): Promise<{ checkFound: boolean; exists: boolean }> {
+    const target = await this.target(call?.mount);
+    const { checkFound, exists } = await this.options.pool.call(target, 'exists', { mount: target.mount.id, request: pluginRequest(call.request) });
+    return { checkFound, exists };
+  }
+
+  async specialPaths(request: { mount: string }): Promise<{ unauthenticated: string[] }> {
+    const target = await this.target(request?.mount);
+    return { unauthenticated: await this.options.pool.specialPaths(target) };
+  }
+
+  /**
+   * Every runner hears this: each cleans up the processes it has for the mount, and each deletes the mount's
+   * storage (the delete is idempotent, so the repeats cost a query each and no harm).
+   */
+  async mountDisabled(message: { mount: string }): Promise<void> {
+    const uuid = message?.mount;
+    if (typeof uuid !== 'string' || !UUID.test(uuid)) {
+      this.options.log.warn({ mount: String(uuid).slice(0, 64) }, 'ignored a mount-disabled broadcast without a mount uuid');
+      return;
+    }
+    const cleaned = await this.options.pool.cleanup(uuid);
+    const deleted = await this.options.storage.deleteMountStorage(uuid);
+    this.options.log.info({ mount: uuid, processes: cleaned, keys: deleted }, 'disabled mount cleaned up');
+  }
+
+  async reload(request: PluginReloadRequest): Promise<number> {
+    const plugin = typeof request?.plugin === 'string' && request.plugin ? request.plugin : undefined;
+    const mounts = Array.isArray(request?.mounts) ? request.mounts.filter((m): m is string => typeof m === 'string') : [];
+    if (!plugin && mounts.length === 0) return 0;
+    const stopped = await this.options.pool.reload({ plugin, mounts });
+    this.options.log.info({ plugin, mounts, processes: stopped }, 'plugin processes reloaded');
+    return stopped;
+  }
+
+  private async target(uuid: unknown): Promise<PoolTarget> {
+    if (this.options.sealed()) throw new CofferError('sealed', 'Vault is sealed');
+    if (typeof uuid !== 'string' || uuid === '') throw new CofferError('invalid-request', 'missing mount');
+    const { directory } = this.options;
+    let caughtUp = false;
+    // The gateway routed with its own projection, which may be ahead of this runner's: catch up once and look again.
+    let mount = directory.mount(uuid);
+    if (!mount) {
+      await directory.catchUp();
+      caughtUp = true;
+      mount = directory.mount(uuid);
+    }
+    if (!mount) throw new CofferError('unsupported-path', `no handler for route: no mount with id ${uuid}`);
+    let entry = directory.plugin(mount);
+    if (!entry && !caughtUp) {
+      await directory.catchUp();
+      entry = directory.plugin(mount);
+    }
+    if (!entry) throw new CofferError('invalid-request', `plugin not found in the catalog: ${mount.pluginName}`);
+    return { mount: mountInfo(mount), entry };
+  }
+}
+
+/** Only the fields the protocol defines: a bus message may carry more, and the plugin's schema refuses extras. */
+function pluginRequest(request: MountCall['request'] | undefined): PluginRequest {
+  if (!request || typeof request !== 'object') throw new CofferError('invalid-request', 'missing request');
+  if (!OPERATIONS.has(request.operation)) throw new CofferError('invalid-request', `unsupported operation ${JSON.stringify(request.operation)}`);
+  return {
+    operation: request.operation,
+    path: typeof request.path === 'string' ? request.path : '',
+    data: request.data && typeof request.data === 'object' && !Array.isArray(request.data) ? request.data : {},
+    tokenAccessor: typeof request.tokenAccessor === 'string' ? request.tokenAccessor : '',
+    requestId: typeof request.requestId === 'string' ? request.requestId : '',
+  };
+}

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { COFFER_VERSION } from '#contracts';
+import { MAX_KEY_BYTES, checkStorageKey, storageAad, type PluginStorage } from './plugin-storage.js';
+import { HOUR, isCode, openTestDb, type TestDb } from './testing.js';
+
+describe('PluginStorage on Postgres', () => {
+  let db: TestDb;
+  let storage: PluginStorage;
+  const ttls = new Map<string, { defaultLeaseTtl: number; maxLeaseTtl: number }>();
+
+  before(async () => {
+    db = await openTestDb((uuid) => ttls.get(uuid));
+    storage = db.storage();
+  });
+  after(() => db.drop());
+
+  test('a value round-trips, and the table holds only ciphertext bound to mount and key', async () => {
+    const mount = randomUUID();
+    const secret = Buffer.from('the-plaintext-secret-value');
+    assert.equal(await storage.get(mount, 'kv/a'), null, 'absent reads as null');
+    await storage.put(mount, 'kv/a', secret);
+    assert.deepEqual(await storage.get(mount, 'kv/a'), secret);
+
+    const [row] = await db.dataSource.query(`SELECT key, value FROM ${db.table} WHERE mount_uuid = $1`, [mount]);
+    assert.equal(row.key, 'kv/a', 'keys stay plain, as Vault physical paths do');
+    assert.ok(Buffer.isBuffer(row.value));
+    assert.equal(row.value.indexOf(secret), -1, 'the raw value does not contain the plaintext');
+    assert.ok(!row.value.toString('latin1').includes('plaintext'));
+    assert.deepEqual(db.barrier!.decrypt(row.value, storageAad(mount, 'kv/a')), secret);
+
+    await storage.put(mount, 'kv/a', Buffer.from('second'));
+    assert.equal((await storage.get(mount, 'kv/a'))?.toString(), 'second', 'a put replaces');
+    const [{ count }] = await db.dataSource.query(`SELECT count(*)::int AS count FROM ${db.table} WHERE mount_uuid = $1`, [mount]);
+    assert.equal(count, 1);
+
+    await storage.put(mount, 'empty', Buffer.alloc(0));
+    assert.deepEqual(await storage.get(mount, 'empty'), Buffer.alloc(0), 'an empty value is a value, not absent');
+
+    await storage.delete(mount, 'kv/a');
+    assert.equal(await storage.get(mount, 'kv/a'), null);
+    await storage.delete(mount, 'kv/a');
+  });
+
+  test('a value moved to another key or another mount no longer decrypts', async () => {
+    const [a, b] = [randomUUID(), randomUUID()];
+    await storage.put(a, 'secret', Buffer.from('for a only'));
+    await db.dataSource.query(`INSERT INTO ${db.table} (mount_uuid, key, value) SELECT $2, key, value FROM ${db.table} WHERE mount_uuid = $1`, [a, b]);
+    await assert.rejects(storage.get(b, 'secret'), isCode('internal'));
+    await db.dataSource.query(`UPDATE ${db.table} SET key = 'other' WHERE mount_uuid = $1`, [a]);
+    await assert.rejects(storage.get(a, 'other'), isCode('internal'));
+  });
+
+  test('the same key in two mounts is two entries', async () => {
+    const [a, b] = [randomUUID(), randomUUID()];
+    await storage.put(a, 'k', Buffer.from('A'));
+    await storage.put(b, 'k', Buffer.from('B'));
+    assert.equal((await storage.get(a, 'k'))?.toString(), 'A');
+    assert.equal((await storage.get(b, 'k'))?.toString(), 'B');
+    await storage.delete(a, 'k');
+    assert.equal((await storage.get(b, 'k'))?.toString(), 'B');
+    assert.deepEqual(await storage.list(a, ''), []);
+  });
+
+  test("list: Vault's semantics (direct children, folders once as name/, byte order, scoped to the mount)", async () => {
+    const mount = randomUUID();
+    const other = randomUUID();
+    for (const key of ['b', 'a', 'Z', 'dir/x', 'dir/y', 'dir/sub/deep', 'dir/sub/deeper/most', 'dirt', 'é', 'x/']) {
+      await storage.put(mount, key, Buffer.from(key));
+    }
+    await storage.put(other, 'not-mine', Buffer.from('x'));
+    assert.deepEqual(await storage.list(mount, ''), ['Z', 'a', 'b', 'dir/', 'dirt', 'x/', 'é']);
+    assert.deepEqual(await storage.list(mount, 'dir/'), ['sub/', 'x', 'y']);
+    assert.deepEqual(await storage.list(mount, 'dir/sub/'), ['deep', 'deeper/']);
+    assert.deepEqual(await storage.list(mount, 'dir'), ['/', 't'], 'a prefix is a string prefix, as in Vault');
+    assert.deepEqual(await storage.list(mount, 'x/'), [], 'a key equal to the prefix is not its own child');
+    assert.deepEqual(await storage.list(mount, 'nothing/'), []);
+    assert.deepEqual(await storage.list(mount, '%'), [], 'no LIKE wildcards');
+    await storage.put(mount, '%_/a', Buffer.from('x'));
+    assert.deepEqual(await storage.list(mount, '%_/'), ['a']);
+  });
+
+  test('keys: no .. segment, no NUL, at most 512 bytes, not empty', async () => {
+    const mount = randomUUID();
+    for (const key of ['..', '../x', 'a/../b', 'a/..']) {
+      await assert.rejects(storage.put(mount, key, Buffer.from('x')), isCode('invalid-request', 'relative paths not supported'), key);
+      await assert.rejects(storage.get(mount, key), isCode('invalid-request', 'relative paths not supported'), key);
+    }
+    await assert.rejects(storage.list(mount, '../'), isCode('invalid-request', 'relative paths not supported'));
+    await assert.rejects(storage.delete(mount, 'a\0b'), isCode('invalid-request', 'invalid key: contains a NUL character'));
+    await assert.rejects(storage.list(mount, 'a\0'), isCode('invalid-request', 'invalid prefix: contains a NUL character'));
+    await assert.rejects(storage.put(mount, '', Buffer.from('x')), isCode('invalid-request', 'invalid key: empty'));
+    await assert.rejects(storage.put(mount, 'k'.repeat(MAX_KEY_BYTES + 1), Buffer.from('x')), isCode('invalid-request', 'invalid key: longer than 512 bytes'));
+    // Bytes, not characters: 171 three-byte characters are 513 bytes.
+    await assert.rejects(storage.put(mount, '€'.repeat(171), Buffer.from('x')), isCode('invalid-request', /longer than 512 bytes/));
+    await storage.put(mount, '€'.repeat(170), Buffer.from('fits'));
+    await storage.put(mount, 'k'.repeat(MAX_KEY_BYTES), Buffer.from('fits'));
+    for (const fine of ['a..b', '.../x', '.hidden', 'a/./b', '/leading']) {
+      checkStorageKey(fine);
+      await storage.put(mount, fine, Buffer.from(fine));
+      assert.equal((await storage.get(mount, fine))?.toString(), fine);
+    }
+  });
+
+  test('sealed: every call is refused with sealed, and nothing is read or written', async () => {
+    const mount = randomUUID();
+    ttls.set(mount, { defaultLeaseTtl: 60, maxLeaseTtl: 120 });
+    await storage.put(mount, 'k', Buffer.from('v'));
+    const barrier = db.barrier;
+    db.barrier = undefined;
+    try {
+      const sealed = isCode('sealed', 'Vault is sealed');
+      await assert.rejects(storage.get(mount, 'k'), sealed);
+      await assert.rejects(storage.put(mount, 'k2', Buffer.from('v')), sealed);
+      await assert.rejects(storage.delete(mount, 'k'), sealed);
+      await assert.rejects(storage.list(mount, ''), sealed);
+      await assert.rejects(storage.info(mount), sealed);
+    } finally {
+      db.barrier = barrier;
+    }
+    assert.deepEqual(await storage.list(mount, ''), ['k']);
+  });
+
+  test("info: the mount's TTLs, the system's where the mount says 0; an unknown mount is refused", async () => {
+    const [own, inherits, half] = [randomUUID(), randomUUID(), randomUUID()];
+    ttls.set(own, { defaultLeaseTtl: 60, maxLeaseTtl: 3600 });
+    ttls.set(inherits, { defaultLeaseTtl: 0, maxLeaseTtl: 0 });
+    ttls.set(half, { defaultLeaseTtl: 0, maxLeaseTtl: 7200 });
+    assert.deepEqual(await storage.info(own), { defaultLeaseTtl: 60, maxLeaseTtl: 3600, version: COFFER_VERSION });
+    assert.deepEqual(await storage.info(inherits), { defaultLeaseTtl: 768 * HOUR, maxLeaseTtl: 768 * HOUR, version: COFFER_VERSION });
+    assert.deepEqual(await storage.info(half), { defaultLeaseTtl: 768 * HOUR, maxLeaseTtl: 7200, version: COFFER_VERSION });
+    await assert.rejects(storage.info(randomUUID()), isCode('not-found', 'unknown mount'));
+  });
+
+  test("deleteMountStorage removes one mount's keys, and repeating it is harmless (every runner hears the broadcast)", async () => {
+    const [gone, kept] = [randomUUID(), randomUUID()];
+    for (const key of ['a', 'b/c', 'b/d']) await storage.put(gone, key, Buffer.from(key));
+    await storage.put(kept, 'a', Buffer.from('kept'));
+    const barrier = db.barrier;
+    db.barrier = undefined;
+    try {
+      assert.equal(await storage.deleteMountStorage(gone), 3, 'works sealed too: nothing is decrypted');
+    } finally {
+      db.barrier = barrier;
+    }
+    assert.equal(await storage.deleteMountStorage(gone), 0);
+    const [a, b] = await Promise.all([storage.deleteMountStorage(gone), storage.deleteMountStorage(gone)]);
+    assert.deepEqual([a, b], [0, 0]);
+    assert.deepEqual(await storage.list(gone, ''), []);
+    assert.equal((await storage.get(kept, 'a'))?.toString(), 'kept');
+  });
+});
