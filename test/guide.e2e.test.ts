@@ -111,6 +111,34 @@ describe('the plugin guide, end to end', () => {
     assert.equal(badType.status, 400);
   });
 
+  it('moves a mount with its data, and upgrades its plugin version through tune', async () => {
+    assert.equal((await call('POST', 'sys/mounts/movable', { type: 'my-mock-plugin' })).status, 204);
+    assert.equal((await call('PUT', 'movable/kv/k', { value: 'moved with it' })).status, 200);
+    const moved = await call('POST', 'sys/remount', { from: 'movable', to: 'moved' });
+    assert.equal(moved.status, 200);
+    const id = (await moved.json()).data.migration_id;
+    const status = await (await call('GET', `sys/remount/status/${id}`)).json();
+    assert.equal(status.data.migration_info.status, 'success');
+    assert.equal((await (await call('GET', 'moved/kv/k')).json()).data.value, 'moved with it');
+    assert.equal((await call('GET', 'movable/kv/k')).status, 404);
+
+    // v1.0.0 of the same binary: the mock reports the version its environment gives it.
+    const sha = sha256(join(cluster.dir, 'my-mock-plugin'));
+    const registered = await call('PUT', 'sys/plugins/catalog/secret/my-mock-plugin', {
+      sha256: sha, command: 'my-mock-plugin', version: '1.0.0', env: ['TESTING_MOCK_VAULT_PLUGIN_VERSION=v1.0.0'],
+    });
+    assert.equal(registered.status, 204, await registered.text());
+    assert.equal((await (await call('GET', 'moved/env/TESTING_MOCK_VAULT_PLUGIN_VERSION')).json()).data.key, '');
+    assert.equal((await call('POST', 'sys/mounts/moved/tune', { plugin_version: 'v1.0.0' })).status, 204);
+    await eventually(async () => {
+      const r = await (await call('GET', 'moved/env/TESTING_MOCK_VAULT_PLUGIN_VERSION')).json();
+      assert.equal(r.data.key, 'v1.0.0', 'the mount now runs the upgraded version');
+    });
+    assert.equal((await (await call('GET', 'moved/kv/k')).json()).data.value, 'moved with it', 'and keeps its data');
+    const info = (await (await call('GET', 'sys/mounts/moved')).json()).data;
+    assert.equal(info.plugin_version, 'v1.0.0');
+  });
+
   it('logs in through the userpass plugin; the token works within its policies only', async () => {
     const sha = install('userpass', 'userpass');
     assert.equal((await call('PUT', 'sys/plugins/catalog/auth/userpass', { sha256: sha, command: 'userpass' })).status, 204);
