@@ -68,6 +68,18 @@ describe('coffer server -dev', () => {
     assert.deepEqual(r.json().data, { keys: ['default'] });
   });
 
+  it('registers the built plugins and serves a mount of one from its embedded store', async () => {
+    const token = { 'x-vault-token': /Root Token: (\S+)/.exec(output)![1] };
+    const catalog = await (await fetch(`${url}/v1/sys/plugins/catalog`, { headers: token })).json();
+    assert.ok(catalog.data.secret.includes('mock-plugin'), JSON.stringify(catalog.data));
+    assert.ok(catalog.data.auth.includes('userpass'));
+    const enabled = await fetch(`${url}/v1/sys/mounts/mock`, { method: 'POST', headers: token, body: JSON.stringify({ type: 'mock-plugin' }) });
+    assert.equal(enabled.status, 204);
+    const written = await fetch(`${url}/v1/mock/kv/foo`, { method: 'PUT', headers: token, body: JSON.stringify({ value: 'bar' }) });
+    assert.deepEqual((await written.json()).data, { value: 'bar' });
+    assert.deepEqual((await (await fetch(`${url}/v1/mock/kv/foo`, { headers: token })).json()).data, { value: 'bar', version: 0 });
+  });
+
   it('refuses malformed input and keeps serving', async () => {
     const bad = await rawRequest(url, 'PUT', '/v1/sys/plugins/catalog', 'not json', { 'content-type': 'application/json' });
     assert.equal(bad.status, 400);

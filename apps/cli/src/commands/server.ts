@@ -1,9 +1,19 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import type { Logger } from 'pino';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InProcessBus, NatsBus } from '#bus';
 import { loadConfig, watchConfig, type CofferConfig } from '#config';
-import { COFFER_VERSION, CofferError, SERVICE_NAMES, isServiceName, type ServiceName } from '#contracts';
+import {
+  COFFER_VERSION,
+  CofferError,
+  SERVICE_NAMES,
+  catalogSubjects,
+  isServiceName,
+  type CatalogRegisterRequest,
+  type ServiceName,
+} from '#contracts';
 import { connectWithRetry, createDataSource, runMigrations } from '#event-store';
 import { createLogger } from '#runtime';
 import { parseFlags, type FlagSpec } from '../flags.js';
@@ -123,6 +133,7 @@ async function runDevServer(flags: Record<string, unknown>): Promise<number> {
   const gateway = running.services.find((s) => s.service === 'gateway') as RunningGateway;
   const apiAddr = `http://${gateway.address.host}:${gateway.address.port}`;
   const keys = await devUnseal(gateway, flags['dev-data-dir'] as string | undefined, flags['dev-root-token-id'] as string | undefined);
+  await registerDevPlugins(bus, config.pluginDirectory!, log);
   process.stdout.write(devBanner(apiAddr, config, Date.now() - started, keys));
   await untilSignal(log, async () => {
     await running.close();
@@ -155,6 +166,26 @@ async function devUnseal(gateway: RunningGateway, dataDir: string | undefined, r
   }
   await gateway.seal.unseal(keys.unsealKey, false);
   return keys;
+}
+
+/** As Vault's dev server with -dev-plugin-dir: every executable in the plugin directory is registered by its hash. */
+async function registerDevPlugins(bus: InProcessBus, dir: string, log: Logger): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+  } catch {
+    log.warn({ dir }, 'no plugin directory; no plugins registered');
+    return;
+  }
+  for (const name of names.sort()) {
+    const sha256 = createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
+    try {
+      await bus.request(catalogSubjects.register, { name, sha256, command: name } satisfies CatalogRegisterRequest, { timeoutMs: 30_000 });
+      log.info({ plugin: name, sha256 }, 'registered dev plugin');
+    } catch (err) {
+      log.warn({ plugin: name, err: (err as Error).message }, 'dev plugin not registered');
+    }
+  }
 }
 
 function devConfig(address: string, pluginDirectory: string): CofferConfig {
