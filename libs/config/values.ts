@@ -1,3 +1,4 @@
+import { parseDurationSeconds as parseVaultDuration } from '../duration/index.js';
 import { isAbsolute } from 'node:path';
 import { ValueProblem } from './errors.js';
 
@@ -35,40 +36,20 @@ export const boolean: Kind<boolean> = (raw) => {
   throw new ValueProblem('must be a boolean (true or false)');
 };
 
-const NANOSECONDS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3, // U+00B5, as Go accepts
-  μs: 1e3, // U+03BC, as Go accepts
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-const GO_DURATION = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
-const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g;
-
 /**
- * Vault's parseutil.ParseDurationSecond: a number of seconds (as a number or a string), a number of days ("7d"), or
- * a Go duration ("768h", "1h30m", "1.5h"). Sub-second remainders are dropped, as Vault's `/ time.Second` does.
+ * Vault's parseutil.ParseDurationSecond (seconds, "7d", or a Go duration such as "768h" or "1h30m"), never negative.
+ * Sub-second remainders are dropped, as Vault's `/ time.Second` does.
  */
 export function parseDurationSeconds(raw: unknown): number {
-  if (typeof raw === 'number') {
-    if (!Number.isSafeInteger(raw)) throw new ValueProblem('must be a whole number of seconds');
-    if (raw < 0) throw new ValueProblem('must not be negative');
-    return raw;
+  if (typeof raw === 'number' && !Number.isSafeInteger(raw)) throw new ValueProblem('must be a whole number of seconds');
+  if (typeof raw !== 'number' && (typeof raw !== 'string' || raw.trim() === '')) throw new ValueProblem(DURATION_EXPECTED);
+  let seconds: number;
+  try {
+    seconds = parseVaultDuration(raw);
+  } catch {
+    throw new ValueProblem(DURATION_EXPECTED);
   }
-  if (typeof raw !== 'string') throw new ValueProblem(DURATION_EXPECTED);
-  const value = raw.trim();
-  if (value.startsWith('-')) throw new ValueProblem('must not be negative');
-  if (/^\d+$/.test(value)) return Number(value);
-  const days = /^(\d+)d$/.exec(value);
-  if (days) return Number(days[1]) * 86_400;
-  if (!GO_DURATION.test(value)) throw new ValueProblem(DURATION_EXPECTED);
-  let nanoseconds = 0;
-  for (const [, amount, unit] of value.matchAll(DURATION_PART)) nanoseconds += Number(amount) * NANOSECONDS[unit!]!;
-  const seconds = Math.floor(nanoseconds / 1e9);
-  if (!Number.isSafeInteger(seconds)) throw new ValueProblem('is too long');
+  if (seconds < 0 || (typeof raw === 'string' && raw.trim().startsWith('-'))) throw new ValueProblem('must not be negative');
   return seconds;
 }
 const DURATION_EXPECTED = 'must be a duration such as "768h", "30m", "90s" or a number of seconds';

@@ -1,3 +1,5 @@
+import { goQuote, parseGoDuration } from '../duration/index.js';
+
 /**
  * Field conversion with the behaviour of Vault's `sdk/framework` (FieldData.getPrimitive): the same weak typing
  * (a number is accepted for a string, "true" for a bool, "90" or "1h30m" for a duration) and error texts close to
@@ -138,49 +140,15 @@ function toDurationSeconds(value: unknown): number {
     if (!/^[+-]?\d+$/.test(days)) throw new FieldConversionError(parseIntError(days));
     seconds = Number(days) * 86_400;
   } else {
-    seconds = Math.trunc(parseGoDuration(value) / 1e9);
+    try {
+      seconds = Math.trunc(parseGoDuration(value) / 1e9);
+    } catch (err) {
+      throw new FieldConversionError((err as Error).message);
+    }
   }
   if (!Number.isSafeInteger(seconds)) throw new FieldConversionError(rangeError(value));
   if (seconds < 0) throw new FieldConversionError(`cannot provide negative value '${seconds}'`);
   return seconds === 0 ? 0 : seconds; // no -0
-}
-
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3, // U+00B5
-  μs: 1e3, // U+03BC
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-/** Go's time.ParseDuration, in nanoseconds (as a float: precision beyond 2^53 ns does not matter here). */
-function parseGoDuration(text: string): number {
-  const invalid = () => new FieldConversionError(`time: invalid duration ${goQuote(text)}`);
-  let rest = text;
-  let sign = 1;
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    if (rest[0] === '-') sign = -1;
-    rest = rest.slice(1);
-  }
-  if (rest === '0') return 0;
-  if (rest === '') throw invalid();
-  let total = 0;
-  while (rest !== '') {
-    const number = /^(\d*)(?:\.(\d*))?/.exec(rest)!;
-    const [whole, intPart = '', fracPart] = number;
-    if (intPart === '' && (fracPart === undefined || fracPart === '')) throw invalid();
-    rest = rest.slice(whole.length);
-    const unit = /^[^\d.]*/.exec(rest)![0];
-    if (unit === '') throw new FieldConversionError(`time: missing unit in duration ${goQuote(text)}`);
-    const scale = DURATION_UNITS[unit];
-    if (scale === undefined) throw new FieldConversionError(`time: unknown unit ${goQuote(unit)} in duration ${goQuote(text)}`);
-    rest = rest.slice(unit.length);
-    total += Number(`${intPart || '0'}.${fracPart || '0'}`) * scale;
-  }
-  return sign * total;
 }
 
 function toMap(value: unknown, name: string): Record<string, unknown> {
@@ -248,7 +216,4 @@ export function goValue(value: unknown): string {
   return String(value);
 }
 
-/** Go's `%q` for the strings that appear here (ASCII printable plus escapes). */
-export function goQuote(text: string): string {
-  return JSON.stringify(text).replace(/\\u007f/gi, '\\x7f');
-}
+export { goQuote };

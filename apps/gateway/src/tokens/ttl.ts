@@ -1,4 +1,5 @@
 import { CofferError } from '#contracts';
+import { goQuote, parseGoDuration } from '#duration';
 
 /**
  * Vault's `parseutil.ParseDurationSecond`, in whole seconds: a number is seconds, a string of digits is seconds,
@@ -18,46 +19,13 @@ export function parseDurationSeconds(input: unknown): number | undefined {
     if (!/^[+-]?\d+$/.test(days)) throw invalid(`strconv.ParseInt: parsing ${goQuote(days)}: invalid syntax`);
     return checkedInt(days, days) * 86_400;
   }
-  return Math.trunc(parseGoDuration(input));
+  try {
+    return Math.trunc(parseGoDuration(input) / 1e9);
+  } catch (err) {
+    throw invalid((err as Error).message);
+  }
 }
 
-/** Seconds, from Go's grammar: `[-+]` then one or more `<decimal><unit>`; "0" alone needs no unit. */
-function parseGoDuration(text: string): number {
-  const bad = () => invalid(`time: invalid duration ${goQuote(text)}`);
-  let rest = text;
-  let sign = 1;
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    if (rest[0] === '-') sign = -1;
-    rest = rest.slice(1);
-  }
-  if (rest === '0') return 0;
-  if (rest === '') throw bad();
-  let seconds = 0;
-  while (rest !== '') {
-    const number = /^(\d*)(?:\.(\d*))?/.exec(rest)!;
-    if (number[0] === '' || number[0] === '.') throw bad();
-    rest = rest.slice(number[0].length);
-    const unit = /^[^\d.]*/.exec(rest)![0];
-    if (unit === '') throw invalid(`time: missing unit in duration ${goQuote(text)}`);
-    const scale = UNITS[unit];
-    if (scale === undefined) throw invalid(`time: unknown unit ${goQuote(unit)} in duration ${goQuote(text)}`);
-    rest = rest.slice(unit.length);
-    seconds += Number(number[0]) * scale;
-  }
-  if (!Number.isFinite(seconds) || seconds > MAX_SECONDS) throw bad();
-  return sign * seconds;
-}
-
-const UNITS: Record<string, number> = {
-  ns: 1e-9,
-  us: 1e-6,
-  'µs': 1e-6,
-  'μs': 1e-6,
-  ms: 1e-3,
-  s: 1,
-  m: 60,
-  h: 3600,
-};
 
 /** Go's time.Duration holds about 292 years; Vault rejects what does not fit, so Coffer does too. */
 const MAX_SECONDS = 9_223_372_036;
@@ -143,10 +111,6 @@ export function calculateTtl(inputs: TtlInputs): { ttl: number; warnings: string
   return { ttl, warnings };
 }
 
-/** Go's %q for the plain ASCII a duration is made of; anything else is escaped as JSON does, which is close enough. */
-function goQuote(text: string): string {
-  return JSON.stringify(text);
-}
 
 function invalid(message: string): CofferError {
   return new CofferError('invalid-request', message);
