@@ -1,11 +1,11 @@
 /**
- * Micro-benchmark, not a test: `node dist/apps/gateway/src/acl/acl.bench.js`. 50 policies x 20 path rules each
+ * Micro-benchmark, not a test: `node dist/bench/acl-check.js`. 50 policies x 20 path rules each
  * (half exact, a third `*` globs, the rest `+` patterns, all on overlapping mounts so precedence is exercised),
  * then checks/s over a mix of paths that hit exact rules, globs, `+` patterns and nothing.
  */
-import { Acl } from './acl.js';
-import type { AclOperation } from './capabilities.js';
-import { parsePolicy, type Policy } from './policy.js';
+import { Acl } from '../apps/gateway/src/acl/acl.js';
+import type { AclOperation } from '../apps/gateway/src/acl/capabilities.js';
+import { parsePolicy, type Policy } from '../apps/gateway/src/acl/policy.js';
 
 const POLICIES = 50;
 const RULES = 20;
