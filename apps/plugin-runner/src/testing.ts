@@ -8,11 +8,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { DataSource } from 'typeorm';
 import { Keyring, KeyringBarrier, type Barrier } from '#barrier';
 import { CofferError } from '#contracts';
-import { createDataSource, runMigrations, qualifiedTable } from '#event-store';
+import { qualifiedTable } from '#event-store';
 import type { Mount } from '#mount-table';
 import type { CatalogEntry } from '#plugin-catalog';
 import { launchPlugin, type PluginLog, type PluginProcess, type StorageHandler } from '#plugin-protocol';
-import { recordingLogger, testDatabaseUrl, uniqueName } from '../../../libs/event-store/testing.js';
+import { openTestStore, uniqueName } from '../../../libs/event-store/testing.js';
 import type { RunnerDirectory } from './directory.js';
 import { PluginStorage, STORAGE_TABLE, type PluginStorageOptions } from './plugin-storage.js';
 
@@ -42,16 +42,7 @@ export interface TestDb {
 
 /** A migrated schema of its own (others test against the same database at once), with a real keyring barrier. */
 export async function openTestDb(mountTtls: PluginStorageOptions['mountTtls'] = () => ({ defaultLeaseTtl: 0, maxLeaseTtl: 0 })): Promise<TestDb> {
-  const schema = uniqueName('runner');
-  const dataSource = createDataSource({
-    url: testDatabaseUrl,
-    schema,
-    poolSize: 8,
-    applicationName: uniqueName('coffer_runner_test'),
-    logger: recordingLogger().logger,
-  });
-  await dataSource.initialize();
-  await runMigrations(dataSource);
+  const { dataSource, drop } = await openTestStore({ poolSize: 8, applicationName: uniqueName('coffer_runner_test') });
   const db: TestDb = {
     dataSource,
     table: qualifiedTable(dataSource, STORAGE_TABLE),
@@ -63,10 +54,7 @@ export async function openTestDb(mountTtls: PluginStorageOptions['mountTtls'] = 
         system: { defaultLeaseTtl: 768 * HOUR, maxLeaseTtl: 768 * HOUR },
         ...options,
       }),
-    async drop() {
-      await dataSource.query(`DROP SCHEMA "${schema}" CASCADE`);
-      await dataSource.destroy();
-    },
+    drop,
   };
   return db;
 }

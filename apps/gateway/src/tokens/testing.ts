@@ -1,8 +1,8 @@
 /** Helpers for the token tests; not part of the gateway's surface. */
 import type { DataSource } from 'typeorm';
 import { Keyring, KeyringBarrier, type Barrier } from '#barrier';
-import { createDataSource, qualifiedTable, runMigrations } from '#event-store';
-import { recordingLogger, testDatabaseUrl, uniqueName } from '../../../../libs/event-store/testing.js';
+import { qualifiedTable } from '#event-store';
+import { openTestStore, uniqueName } from '../../../../libs/event-store/testing.js';
 import { TokenStore, type TokenStoreOptions } from './token-store.js';
 
 export interface TestTokens {
@@ -22,16 +22,7 @@ export interface TestTokens {
 
 /** A migrated schema of its own (others test against the same database at once), with a real keyring barrier. */
 export async function openTestTokens(options: Partial<TokenStoreOptions> = {}): Promise<TestTokens> {
-  const schema = uniqueName('tok');
-  const dataSource = createDataSource({
-    url: testDatabaseUrl,
-    schema,
-    poolSize: 8,
-    applicationName: uniqueName('coffer_tokens_test'),
-    logger: recordingLogger().logger,
-  });
-  await dataSource.initialize();
-  await runMigrations(dataSource);
+  const { dataSource, drop } = await openTestStore({ poolSize: 8, applicationName: uniqueName('coffer_tokens_test') });
   const clock = { now: Date.UTC(2026, 10, 29, 12, 0, 0) };
   const t: TestTokens = {
     dataSource,
@@ -45,10 +36,7 @@ export async function openTestTokens(options: Partial<TokenStoreOptions> = {}): 
       return new TokenStore(dataSource, { barrier: () => t.barrier, now: () => clock.now, ...options, ...more });
     },
     store: undefined as unknown as TokenStore,
-    async drop() {
-      await dataSource.query(`DROP SCHEMA "${schema}" CASCADE`);
-      await dataSource.destroy();
-    },
+    drop,
   };
   t.store = t.another();
   return t;
