@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Bus, Subscription } from '../bus/bus.js';
 import { subjects, type StreamName } from '../contracts/subjects.js';
 import type { StreamAppended } from '../contracts/messages.js';
-import { ProjectionKeeper, type Projection } from '../event-store/index.js';
+import { CofferError } from '../contracts/errors.js';
+import { ProjectionKeeper, type EventStore, type NewEvent, type Projection } from '../event-store/index.js';
 import type { BarrierState } from './barrier-state.js';
 import type { ServiceContext } from './service.js';
 
@@ -64,6 +65,33 @@ export class ProjectionHost<S> {
       await this.keeper.catchUp();
     } catch (err) {
       this.log.warn({ stream: this.stream, err: (err as Error)?.message }, 'projection catch-up failed; will retry');
+    }
+  }
+
+  /**
+   * How a command writes its stream, the one consistency rule of the design: decide on the state at version v,
+   * append at v, announce; a lost race (another instance appended first) catches up and decides again. `decide`
+   * answering null means there is nothing to write.
+   */
+  async decideAndAppend(
+    events: Pick<EventStore, 'append'>,
+    decide: (state: S) => NewEvent[] | null | Promise<NewEvent[] | null>,
+    maxAttempts = 8,
+  ): Promise<NewEvent[] | null> {
+    for (let attempt = 1; ; attempt++) {
+      await this.keeper.catchUp();
+      // Read before deciding: whatever decide awaits, the append only lands if the stream is still at this version.
+      const version = this.keeper.version;
+      const decided = await decide(this.keeper.state);
+      if (!decided || decided.length === 0) return null;
+      try {
+        const r = await events.append(this.stream, version, decided);
+        announceAppend(this.bus, { stream: this.stream, version: r.toVersion, position: String(r.position) });
+        await this.keeper.catchUp();
+        return decided;
+      } catch (err) {
+        if (!(err instanceof CofferError && err.code === 'conflict') || attempt >= maxAttempts) throw err;
+      }
     }
   }
 

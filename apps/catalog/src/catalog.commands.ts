@@ -11,7 +11,7 @@ import {
   type PluginProbeResult,
 } from '#contracts';
 import { checkPluginFile, resolvePluginCommand } from '#plugin-protocol';
-import { SERVICE_CONTEXT, announceAppend, type ProjectionHost, type ServiceContext } from '#runtime';
+import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { catalogKey, type CatalogEntry, type CatalogState } from '#plugin-catalog';
 import { validateRegistration } from './registration.js';
 import { CATALOG_PROJECTION } from './tokens.js';
@@ -101,18 +101,9 @@ export class CatalogCommands {
   }
 
   private async append(event: EventOf<'plugin-catalog'>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      await this.catalog.catchUp();
-      try {
-        const r = await this.ctx.events.append('plugin-catalog', this.catalog.keeper.version, [event]);
-        announceAppend(this.bus, { stream: 'plugin-catalog', version: r.toVersion, position: String(r.position) });
-        await this.catalog.catchUp();
-        return;
-      } catch (err) {
-        if (!(err instanceof CofferError && err.code === 'conflict') || attempt >= 5) throw err;
-      }
-    }
+    await this.catalog.decideAndAppend(this.ctx.events, () => [event]);
   }
+
 }
 
 /**

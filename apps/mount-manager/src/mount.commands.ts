@@ -11,10 +11,10 @@ import {
   type MountTuneRequest,
   type RemountStatus,
 } from '#contracts';
-import type { EventMetadata } from '#event-store';
+import type { EventMetadata, NewEvent } from '#event-store';
 import type { Mount } from '#mount-table';
 import type { CatalogState } from '#plugin-catalog';
-import { SERVICE_CONTEXT, announceAppend, type ProjectionHost, type ServiceContext } from '#runtime';
+import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { MIGRATION_ID_KEY, type MountManagerState } from './mount-manager.projection.js';
 import { CatalogMissError, decideDisable, decideEnable, decideRemount, decideTune } from './mount-rules.js';
 import { CATALOG, MOUNT_TABLE } from './tokens.js';
@@ -97,33 +97,20 @@ export class MountCommands {
   private async command(decide: (state: MountManagerState) => Decision | null): Promise<MountEvent | null> {
     this.assertUnsealed();
     let catalogCaughtUp = false;
-    for (let attempt = 1; ; attempt++) {
-      await this.mounts.catchUp();
-      // Read together, with no await between: the fold keeps state and version in step at every await point.
-      const version = this.mounts.keeper.version;
-      let decision: Decision | null;
+    let decided: Decision | null = null;
+    const decideOnce = async (state: MountManagerState): Promise<NewEvent[] | null> => {
       try {
-        decision = decide(this.mounts.state);
+        decided = decide(state);
       } catch (err) {
-        if (err instanceof CatalogMissError && !catalogCaughtUp) {
-          catalogCaughtUp = true;
-          await this.catalog.catchUp();
-          continue;
-        }
-        throw err;
+        if (!(err instanceof CatalogMissError) || catalogCaughtUp) throw err;
+        catalogCaughtUp = true;
+        await this.catalog.catchUp();
+        decided = decide(state);
       }
-      if (!decision) return null;
-      try {
-        const r = await this.ctx.events.append('mount-table', version, [
-          { type: decision.event.type, data: decision.event.data, metadata: decision.metadata },
-        ]);
-        announceAppend(this.bus, { stream: 'mount-table', version: r.toVersion, position: String(r.position) });
-        await this.mounts.catchUp();
-        return decision.event;
-      } catch (err) {
-        if (!(err instanceof CofferError && err.code === 'conflict') || attempt >= MAX_ATTEMPTS) throw err;
-      }
-    }
+      return decided && [{ type: decided.event.type, data: decided.event.data, metadata: decided.metadata }];
+    };
+    const appended = await this.mounts.decideAndAppend(this.ctx.events, decideOnce, MAX_ATTEMPTS);
+    return appended && decided ? (decided as Decision).event : null;
   }
 
   private assertUnsealed(): void {

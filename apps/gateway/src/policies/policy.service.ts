@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { CofferError, type EventOf } from '#contracts';
-import { ProjectionHost, SERVICE_CONTEXT, announceAppend, type ServiceContext } from '#runtime';
+import { ProjectionHost, SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import {
   Acl,
   DEFAULT_POLICY_NAME,
@@ -92,19 +92,8 @@ export class PolicyService implements OnModuleDestroy {
     return policy;
   }
 
-  /** Appends at the projection's version; on a lost race, catches up and tries again (the write is idempotent). */
   private async append(event: EventOf<'acl-policies'>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const expected = this.host.keeper.version;
-      try {
-        const r = await this.ctx.events.append('acl-policies', expected, [event]);
-        announceAppend(this.ctx.bus, { stream: 'acl-policies', version: r.toVersion, position: String(r.position) });
-        await this.host.catchUp();
-        return;
-      } catch (err) {
-        if (!(err instanceof CofferError && err.code === 'conflict') || attempt >= 5) throw err;
-        await this.host.catchUp();
-      }
-    }
+    await this.host.decideAndAppend(this.ctx.events, () => [event]);
   }
+
 }
