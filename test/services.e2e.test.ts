@@ -97,6 +97,18 @@ describe('services as separate processes', () => {
     assert.equal(badJson.status, 400);
     assert.deepEqual(badJson.json(), { errors: ['error parsing JSON'] });
 
+    // A well-formed JSON body, declared as such (as curl -H and every Vault client do), is read by Vault's rules.
+    const declared = await rawRequest(cluster.url, 'PUT', '/v1/sys/policies/acl/declared', JSON.stringify({ policy: 'path "x/*" { capabilities = ["read"] }' }), {
+      'content-type': 'application/json',
+      ...root,
+    });
+    assert.equal(declared.status, 204, declared.body);
+    const form = await rawRequest(cluster.url, 'PUT', '/v1/sys/policies/acl/formed', 'policy=' + encodeURIComponent('path "y/*" { capabilities = ["read"] }'), {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...root,
+    });
+    assert.equal(form.status, 204, form.body);
+
     const notObject = await rawRequest(cluster.url, 'PUT', '/v1/sys/plugins/catalog', '[1,2]', { 'content-type': 'application/json' });
     assert.equal(notObject.status, 400);
 
@@ -122,7 +134,7 @@ describe('services as separate processes', () => {
   it('rebuilds a killed service\'s projection from the events when it starts again', async () => {
     await writePolicy('kv-three');
     const before = (await rawRequest(cluster.url, 'LIST', '/v1/sys/policies/acl', undefined, root)).json().data.keys;
-    assert.deepEqual(before, ['default', 'kv-one', 'kv-three', 'kv-two']);
+    assert.deepEqual(before, ['declared', 'default', 'formed', 'kv-one', 'kv-three', 'kv-two']);
     const catalogBefore = await cluster.status('catalog');
 
     await cluster.kill('gateway');

@@ -75,6 +75,8 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   );
   const fastify = app.getHttpAdapter().getInstance();
   // Bodies reach the handler as bytes whatever their type: Vault's own rules decide how to read them.
+  // Fastify's own JSON and text parsers go first, or `Content-Type: application/json` would never reach parseBody.
+  fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   await app.init();
   await fastify.ready();
