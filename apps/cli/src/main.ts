@@ -6,6 +6,18 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   server: { summary: 'Start a Coffer server', load: async () => (await import('./commands/server.js')).serverCommand },
   version: { summary: 'Print the Coffer version', load: async () => (await import('./commands/version.js')).versionCommand },
+  read: { summary: 'Read data and retrieves secrets', load: async () => (await import('./commands/kv.js')).readCommand },
+  write: { summary: 'Write data, configuration, and secrets', load: async () => (await import('./commands/kv.js')).writeCommand },
+  list: { summary: 'List data or secrets', load: async () => (await import('./commands/kv.js')).listCommand },
+  delete: { summary: 'Delete secrets and configuration', load: async () => (await import('./commands/kv.js')).deleteCommand },
+  secrets: { summary: 'Interact with secrets engines', load: async () => (await import('./commands/mounts.js')).secretsCommand },
+  auth: { summary: 'Interact with auth methods', load: async () => (await import('./commands/mounts.js')).authCommand },
+  login: { summary: 'Authenticate locally', load: async () => (await import('./commands/token.js')).loginCommand },
+  status: { summary: 'Print seal and HA status', load: async () => (await import('./commands/operator.js')).statusCommand },
+  plugin: { summary: 'Interact with Coffer plugins and catalog', load: async () => (await import('./commands/plugin.js')).pluginCommand },
+  policy: { summary: 'Interact with policies', load: async () => (await import('./commands/policy.js')).policyCommand },
+  token: { summary: 'Interact with tokens', load: async () => (await import('./commands/token.js')).tokenCommand },
+  operator: { summary: 'Perform operator-specific tasks', load: async () => (await import('./commands/operator.js')).operatorCommand },
 };
 
 export async function main(argv: string[]): Promise<number> {

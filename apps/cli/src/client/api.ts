@@ -1,0 +1,161 @@
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** The response envelope of Vault's API (HV `api/secret.go`). */
+export interface Secret {
+  request_id?: string;
+  lease_id?: string;
+  lease_duration?: number;
+  renewable?: boolean;
+  data?: Record<string, unknown> | null;
+  warnings?: string[] | null;
+  auth?: Record<string, unknown> | null;
+  wrap_info?: Record<string, unknown> | null;
+  mount_type?: string;
+  [key: string]: unknown;
+}
+
+/** A non-2xx answer, printed as Vault's `api/response.go` does. */
+export class ResponseError extends Error {
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly status: number,
+    readonly errors: string[],
+  ) {
+    super(`Error making API request.\n\nURL: ${method} ${url}\nCode: ${status}. Errors:\n\n${errors.map((e) => `* ${e}`).join('\n')}`);
+  }
+}
+
+/** The server could not be reached; worded as Go's `*url.Error`: `Put "<url>": <reason>`. */
+export class TransportError extends Error {
+  constructor(method: string, url: string, reason: string) {
+    super(`${method[0]}${method.slice(1).toLowerCase()} "${url}": ${reason}`);
+  }
+}
+
+export const TOKEN_HELPER_FILE = '.coffer-token';
+
+export function tokenHelperPath(): string {
+  return join(process.env.HOME || homedir(), TOKEN_HELPER_FILE);
+}
+
+function storedToken(): string | undefined {
+  try {
+    return readFileSync(tokenHelperPath(), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Response {
+  status: number;
+  /** The parsed JSON body, undefined for an empty body (204). */
+  body: unknown;
+}
+
+export class Client {
+  readonly address: string;
+  token: string | undefined;
+
+  constructor(opts: { address?: string; token?: string } = {}) {
+    this.address = (opts.address || process.env.COFFER_ADDR || process.env.VAULT_ADDR || 'http://127.0.0.1:8200').replace(/\/+$/, '');
+    this.token = opts.token ?? (process.env.COFFER_TOKEN || process.env.VAULT_TOKEN || storedToken());
+  }
+
+  url(path: string, query?: Record<string, string>): string {
+    const q = query && Object.keys(query).length ? `?${new URLSearchParams(query).toString()}` : '';
+    return `${this.address}/v1/${path.replace(/^\/+/, '')}${q}`;
+  }
+
+  /** One request; 4xx/5xx throw ResponseError unless `allow` includes the status. */
+  async request(method: string, path: string, opts: { body?: unknown; query?: Record<string, string>; allow?: number[] } = {}): Promise<Response> {
+    const url = this.url(path, opts.query);
+    const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
+    if (this.token) headers['X-Vault-Token'] = this.token;
+    let res: { status: number; text: string };
+    try {
+      res = await send(method, url, headers, opts.body === undefined ? undefined : JSON.stringify(opts.body));
+    } catch (err) {
+      throw new TransportError(method, url, describeCause(err));
+    }
+    const text = res.text;
+    let body: unknown;
+    if (text.trim()) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+        if (res.status >= 400) throw new ResponseError(method, url, res.status, [text.trim()]);
+      }
+    }
+    if (res.status >= 400 && !opts.allow?.includes(res.status)) {
+      const errors = (body as { errors?: unknown })?.errors;
+      throw new ResponseError(method, url, res.status, Array.isArray(errors) ? errors.map(String) : []);
+    }
+    return { status: res.status, body };
+  }
+
+  /** Logical().Read: 404 ⇒ undefined (Vault prints "No value found"). */
+  async read(path: string, query?: Record<string, string>): Promise<Secret | undefined> {
+    const r = await this.request('GET', path, { query, allow: [404] });
+    if (r.status === 404) {
+      const s = r.body as Secret | undefined;
+      return s && Array.isArray(s.warnings) && s.warnings.length ? s : undefined;
+    }
+    return asSecret(r.body);
+  }
+
+  /** Logical().List: `GET ?list=true`, as the Go client sends it. */
+  async list(path: string): Promise<Secret | undefined> {
+    return this.read(path, { list: 'true' });
+  }
+
+  async write(path: string, body: unknown, method = 'PUT'): Promise<Secret | undefined> {
+    return asSecret((await this.request(method, path, { body })).body);
+  }
+
+  async delete(path: string, query?: Record<string, string>): Promise<Secret | undefined> {
+    return asSecret((await this.request('DELETE', path, { query })).body);
+  }
+}
+
+function asSecret(body: unknown): Secret | undefined {
+  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Secret) : undefined;
+}
+
+function describeCause(err: unknown): string {
+  let e: unknown = err;
+  // fetch wraps the socket error: TypeError('fetch failed', { cause: Error('connect ECONNREFUSED …') }).
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  if (e instanceof AggregateError && e.errors.length) e = e.errors[0];
+  const code = (e as { code?: string })?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  if (code === 'ECONNREFUSED') return `dial tcp ${message.replace(/^connect ECONNREFUSED /, '')}: connect: connection refused`;
+  return message;
+}
+
+/**
+ * One HTTP exchange over node:http(s). Not fetch: fetch refuses the "bad ports" of the Fetch standard (1, 25, …),
+ * which a Vault address may well use, and reports less about connection failures.
+ */
+function send(method: string, url: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(
+      target,
+      { method, headers: body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
