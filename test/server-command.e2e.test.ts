@@ -33,16 +33,16 @@ describe('coffer server with bad input', () => {
     assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
   });
 
-  it('refuses a missing configuration path and unknown services or flags as usage errors', () => {
+  it('refuses a missing configuration path and unknown services or flags as local errors (exit 1, as Vault)', () => {
     assert.equal(run(`-config=${join(dir, 'absent.hcl')}`).status, 1);
     const unknownService = run(`-config=${dir}`, '-service=mounts');
-    assert.equal(unknownService.status, 2);
+    assert.equal(unknownService.status, 1);
     assert.match(unknownService.stderr, /unknown service "mounts"/);
     const unknownFlag = run('-bogus');
-    assert.equal(unknownFlag.status, 2);
+    assert.equal(unknownFlag.status, 1);
     assert.match(unknownFlag.stderr, /flag provided but not defined: -bogus/);
     const none = run();
-    assert.equal(none.status, 2);
+    assert.equal(none.status, 1);
     assert.match(none.stderr, /-config/);
   });
 

@@ -34,9 +34,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await (await entry.load())(rest);
   } catch (err) {
+    // Vault's exit codes: 1 for local errors, wrong flags and arguments included; 2 for what the server refused.
     if (err instanceof CofferError && err.code === 'invalid-request') {
       process.stderr.write(`${err.message}\n`);
-      return 2;
+      return 1;
     }
     process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
