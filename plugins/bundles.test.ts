@@ -5,23 +5,12 @@
 import assert from 'node:assert/strict';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../test/support/paths.js';
 
-/** The repository root, found from wherever this test was compiled to. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'coffer') return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the repository root');
-    dir = parent;
-  }
-}
 
-const root = repoRoot();
+const root = REPO_ROOT;
 const plugins = readdirSync(join(root, 'plugins'), { withFileTypes: true })
   .filter((entry) => entry.isDirectory() && existsSync(join(root, 'plugins', entry.name, 'src', 'main.ts')))
   .map((entry) => entry.name)

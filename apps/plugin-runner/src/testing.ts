@@ -3,14 +3,15 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { DataSource } from 'typeorm';
 import { Keyring, KeyringBarrier, type Barrier } from '#barrier';
 import { CofferError } from '#contracts';
 import { qualifiedTable } from '#event-store';
 import type { Mount } from '#mount-table';
 import type { CatalogEntry } from '#plugin-catalog';
+import { REPO_ROOT } from '../../../test/support/paths.js';
 import { launchPlugin, type PluginLog, type PluginProcess, type StorageHandler } from '#plugin-protocol';
 import { openTestStore, uniqueName } from '../../../libs/event-store/testing.js';
 import type { RunnerDirectory } from './directory.js';
@@ -18,16 +19,9 @@ import { PluginStorage, STORAGE_TABLE, type PluginStorageOptions } from './plugi
 
 export const HOUR = 3600;
 
-/** The repository root, found from wherever this file was compiled to. */
+/** The repository root (one finder for every test: test/support/paths.ts). */
 export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'coffer') return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the repository root');
-    dir = parent;
-  }
+  return REPO_ROOT;
 }
 
 export interface TestDb {

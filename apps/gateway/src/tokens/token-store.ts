@@ -149,28 +149,15 @@ export class TokenStore {
     const barrier = this.barrier(options.barrier);
     const nowMs = this.now();
     const token = options.id === undefined ? newTokenId() : checkCustomId(options.id);
-    const entry: TokenEntry = {
-      accessor: randomBase62(TOKEN_LENGTH),
+    return this.issueOrphan(barrier, token, nowMs, {
       policies: ['root'],
       path: 'auth/token/root',
       meta: null,
       displayName: 'root',
       numUses: 0,
-      creationTime: Math.floor(nowMs / 1000),
-      creationTtl: 0,
-      explicitMaxTtl: 0,
-      period: 0,
       ttl: 0,
       renewable: false,
-      expireTime: null,
-      issueTime: new Date(nowMs).toISOString(),
-      lastRenewalTime: null,
-      orphan: true,
-      type: 'service',
-      entityId: '',
-    };
-    await this.insert((sql, params) => this.query(sql, params), barrier, token, entry, null);
-    return { token, entry, warnings: [] };
+    });
   }
 
   /**
@@ -195,20 +182,32 @@ export class TokenStore {
     const maxTtl = Math.min(...[login.maxTtl, login.mountMaxTtl, this.maxLeaseTtl].filter((t): t is number => !!t && t > 0));
     const wanted = login.ttl && login.ttl > 0 ? login.ttl : login.mountDefaultTtl && login.mountDefaultTtl > 0 ? login.mountDefaultTtl : this.defaultLeaseTtl;
     const ttl = Number.isFinite(maxTtl) ? Math.min(wanted, maxTtl) : wanted;
-    const entry: TokenEntry = {
-      accessor: randomBase62(TOKEN_LENGTH),
+    return this.issueOrphan(barrier, token, nowMs, {
       policies: sanitizePolicies(login.policies, true),
       path: login.path,
       meta: login.meta && Object.keys(login.meta).length ? login.meta : null,
       displayName: login.displayName,
       numUses: login.numUses ?? 0,
-      creationTime: Math.floor(nowMs / 1000),
-      creationTtl: ttl,
-      explicitMaxTtl: 0,
-      period: 0,
       ttl,
       renewable: login.renewable ?? true,
-      expireTime: new Date(nowMs + ttl * 1000).toISOString(),
+    });
+  }
+
+  /** A token no other token asked for (root, logins): everything but these fields follows from the clock. */
+  private async issueOrphan(
+    barrier: Barrier,
+    token: string,
+    nowMs: number,
+    f: Pick<TokenEntry, 'policies' | 'path' | 'meta' | 'displayName' | 'numUses' | 'ttl' | 'renewable'>,
+  ): Promise<IssuedToken> {
+    const entry: TokenEntry = {
+      accessor: randomBase62(TOKEN_LENGTH),
+      ...f,
+      creationTime: Math.floor(nowMs / 1000),
+      creationTtl: f.ttl,
+      explicitMaxTtl: 0,
+      period: 0,
+      expireTime: f.ttl > 0 ? new Date(nowMs + f.ttl * 1000).toISOString() : null,
       issueTime: new Date(nowMs).toISOString(),
       lastRenewalTime: null,
       orphan: true,
