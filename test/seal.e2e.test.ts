@@ -140,7 +140,7 @@ describe('seal, tokens and policies across the cluster', () => {
     });
     assert.deepEqual(listed.data.keys, ['default']);
     assert.equal((await get(B, 'sys/health')).status, 200);
-    for (const svc of ['catalog', 'mount-manager', 'plugin-runner'] as const) assert.equal((await cluster.status(svc)).sealed, false);
+    for (const svc of ['catalog', 'mount-manager', 'plugin-runner'] as const) await eventually(async () => assert.equal((await cluster.status(svc)).sealed, false));
     const again = await put(B, 'sys/unseal', { reset: true });
     assert.equal(again.status, 400);
     assert.deepEqual(await again.json(), { errors: ['vault is unsealed'] });

@@ -150,10 +150,14 @@ describe('services as separate processes', () => {
 
     await cluster.kill('catalog');
     await cluster.start('catalog');
-    const catalogAfter = await cluster.status('catalog');
+    // Ready means connected; the keyring arrives from a peer a moment later.
+    const catalogAfter = await eventually(async () => {
+      const s = await cluster.status('catalog');
+      assert.equal(s.sealed, false);
+      assert.deepEqual(s.projections, catalogBefore.projections);
+      return s;
+    });
     assert.notEqual(catalogAfter.pid, catalogBefore.pid, 'a new process answers');
-    assert.equal(catalogAfter.sealed, false);
-    assert.deepEqual(catalogAfter.projections, catalogBefore.projections);
   });
 
   it('shares requests between two instances of a service through the queue group', async () => {
