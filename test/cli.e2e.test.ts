@@ -182,8 +182,9 @@ describe('coffer CLI', () => {
       ['auth', 'enable'], ['auth', 'disable'], ['auth', 'list'], ['auth', 'tune'],
       ['plugin', 'register'], ['plugin', 'list'], ['plugin', 'info'], ['plugin', 'deregister'],
       ['policy', 'write'], ['policy', 'read'], ['policy', 'list'], ['policy', 'delete'],
-      ['token', 'create'], ['token', 'lookup'], ['token', 'revoke'],
+      ['token', 'create'], ['token', 'lookup'], ['token', 'renew'], ['token', 'revoke'],
       ['operator', 'init'], ['operator', 'unseal'], ['operator', 'seal'],
+      ['patch'], ['path-help'], ['secrets', 'move'], ['plugin', 'reload'], ['plugin', 'reload-status'],
     ];
     await Promise.all(
       commands.map(async (c) => {
@@ -193,6 +194,22 @@ describe('coffer CLI', () => {
         assert.match(r.stdout, /\$ coffer /, `${c.join(' ')} has examples`);
       }),
     );
+    // Every group and the top level list what they hold, the new commands included.
+    const listed: [string[], string[]][] = [
+      [['-h'], ['patch', 'path-help']],
+      [['secrets', '-h'], ['enable', 'disable', 'list', 'tune', 'move']],
+      [['token', '-h'], ['create', 'lookup', 'renew', 'revoke']],
+      [['plugin', '-h'], ['register', 'list', 'info', 'deregister', 'reload', 'reload-status']],
+    ];
+    for (const [args, subs] of listed) {
+      const r = await coffer(args);
+      assert.equal(r.code, 0, args.join(' '));
+      const text = r.stdout + r.stderr;
+      for (const sub of subs) assert.match(text, new RegExp(`\n {4}${sub} +\\S`), `${args.join(' ')} lists ${sub}`);
+    }
+    const unknown = await coffer(['secrets', 'relocate']);
+    assert.equal(unknown.code, 127);
+    assert.match(unknown.stderr, /^Unknown subcommand: secrets relocate\n\nUsage: coffer secrets <subcommand>/);
   });
 
   it('manages plugins, policies and tokens, and logs in with the token helper file', async () => {
@@ -248,6 +265,198 @@ describe('coffer CLI', () => {
     assert.deepEqual([r.code, r.stdout], [0, 'Success! Deleted policy: reader\n'], r.stderr);
   });
 
+  it('patches like write, only the fields given, and refuses a patch of nothing', async () => {
+    assert.equal((await coffer(['write', 'mock/kv/patched', 'value=one'])).code, 0);
+    let r = await coffer(['patch', 'mock/kv/patched', 'value=two']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout), ['Key      Value', '---      -----', 'value    two']);
+    assert.equal((await coffer(['read', '-field=value', 'mock/kv/patched'])).stdout, 'two');
+
+    r = await coffer(['patch', '-format=json', 'mock/kv/patched', 'value=-'], {}, 'three');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).data, { value: 'three' });
+    r = await coffer(['patch', '-field=value', 'mock/kv/patched', 'value=four']);
+    assert.deepEqual([r.code, r.stdout], [0, 'four']);
+
+    // Nothing to merge into: the mock answers as Vault's kv-v2 does, a bare 404, and the command fails remotely.
+    r = await coffer(['patch', 'mock/kv/absent', 'value=x']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.deepEqual(lines(r.stderr), ['Error writing data to mock/kv/absent: Error making API request.', '', `URL: PATCH ${url}/v1/mock/kv/absent`, 'Code: 404. Errors:', '', '']);
+    assert.equal((await coffer(['read', 'mock/kv/absent'])).code, 2, 'a patch never creates');
+
+    r = await coffer(['patch', 'mock/kv/patched']);
+    assert.deepEqual([r.code, r.stderr], [1, 'Must supply data or use -force\n']);
+    r = await coffer(['patch', 'mock/kv/patched', 'novalue']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^Failed to parse K=V data: invalid key\/value pair "novalue"/);
+    r = await coffer(['patch']);
+    assert.deepEqual([r.code, r.stderr], [1, 'Not enough arguments (expected 1, got 0)\n']);
+  });
+
+  it("prints path help from the mount's plugin and from the gateway, as is", async () => {
+    let r = await coffer(['path-help', 'mock']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout).slice(0, 3), ["Vault's mock plugin: a small key/value store plus paths that exercise the plugin system.", '', '## PATHS']);
+    assert.match(r.stdout, /\n {4}\^kv\/\?\$\n {8}Lists the keys\.\n/);
+
+    r = await coffer(['path-help', 'mock/kv/foo']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout).slice(0, 8), [
+      'Request:        kv/foo',
+      'Matching Route: ^kv/(?<key>\\w(([\\w.-]+)?\\w)?)$',
+      '',
+      'One string value.',
+      '',
+      '## PARAMETERS',
+      '',
+      '    key (string)',
+    ]);
+    assert.match(r.stdout, /\n## DESCRIPTION\n\nStores the raw string of `value` under the request path;[^\n]*\n$/);
+
+    r = await coffer(['path-help', '-format=json', 'mock/kv/foo']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(JSON.parse(r.stdout).help, /^Request: {8}kv\/foo\nMatching Route: /);
+
+    r = await coffer(['path-help', 'sys/mounts']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout).slice(0, 4), ['Request:        sys/mounts', 'Matching Route: ^sys/mounts/?$', '', 'A path the Coffer gateway serves itself (read).']);
+    r = await coffer(['path-help', 'sys/']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\n {4}\^sys\/plugins\/reload\/backend\/status\$\n {8}read; needs sudo\n/);
+
+    r = await coffer(['path-help', 'sys/nowhere']);
+    assert.equal(r.code, 2);
+    assert.deepEqual(lines(r.stderr).slice(0, 6), [
+      'Error retrieving help: Error making API request.',
+      '',
+      `URL: GET ${url}/v1/sys/nowhere?help=1`,
+      'Code: 404. Errors:',
+      '',
+      '* 1 error occurred:',
+    ]);
+    r = await coffer(['path-help', 'nomount/x']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /\* no handler for route "nomount\/x"\. route entry not found\.\n$/);
+    r = await coffer(['path-help', 'mock/kv/foo'], { VAULT_TOKEN: 'hvs.not-a-token' });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /Code: 403\. Errors:\n\n\* permission denied\n\* invalid token\n$/);
+    r = await coffer(['path-help']);
+    assert.deepEqual([r.code, r.stderr], [1, 'Not enough arguments (expected 1, got 0)\n']);
+  });
+
+  it('renews a token, its own or another, printing the auth table', async () => {
+    let r = await coffer(['token', 'create', '-policy=default', '-ttl=1h', '-format=json']);
+    assert.equal(r.code, 0, r.stderr);
+    const created = JSON.parse(r.stdout).auth as { client_token: string; accessor: string };
+
+    r = await coffer(['token', 'renew', '-increment=2h', created.client_token]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout).slice(0, 6), [
+      'Key                  Value',
+      '---                  -----',
+      `token                ${created.client_token}`,
+      `token_accessor       ${created.accessor}`,
+      'token_duration       2h',
+      'token_renewable      true',
+    ]);
+    assert.match(r.stdout, /\ntoken_policies       \[default\]\n/);
+
+    r = await coffer(['token', 'renew', '-format=json', '-increment=30m', created.client_token]);
+    assert.equal(r.code, 0, r.stderr);
+    const auth = JSON.parse(r.stdout).auth;
+    assert.deepEqual([auth.client_token, auth.lease_duration, auth.renewable], [created.client_token, 1800, true]);
+
+    // No TOKEN: renew-self, which the default policy allows.
+    r = await coffer(['token', 'renew', '-increment=45m'], { VAULT_TOKEN: created.client_token });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`\\ntoken {16}${created.client_token.replace(/\./g, '\\.')}\\n`));
+    assert.match(r.stdout, /\ntoken_duration       45m\n/);
+
+    r = await coffer(['token', 'renew', '-accessor', created.accessor]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\ntoken                n\/a\n/, 'renewing by accessor does not show the token');
+
+    r = await coffer(['token', 'renew', 'hvs.not-a-token']);
+    assert.equal(r.code, 2);
+    assert.deepEqual(lines(r.stderr), ['Error renewing token: Error making API request.', '', `URL: POST ${url}/v1/auth/token/renew`, 'Code: 400. Errors:', '', '* token not found']);
+    r = await coffer(['token', 'renew', '-increment=soon', created.client_token]);
+    assert.deepEqual([r.code, r.stderr], [1, 'invalid value "soon" for flag -increment: time: invalid duration "soon"\n']);
+    r = await coffer(['token', 'renew', 'a', 'b']);
+    assert.deepEqual([r.code, r.stderr], [1, 'Too many arguments (expected 1, got 2)\n']);
+    assert.equal((await coffer(['token', 'revoke', created.client_token])).code, 0);
+  });
+
+  it('moves a secrets engine with its data, reporting the migration as Vault does', async () => {
+    assert.equal((await coffer(['secrets', 'enable', '-path=movable', 'my-mock-plugin'])).code, 0);
+    assert.equal((await coffer(['write', 'movable/kv/k', 'value=travels'])).code, 0);
+    let r = await coffer(['secrets', 'move', 'movable', 'moved/']);
+    assert.equal(r.code, 0, r.stderr);
+    const id = /with migration ID (\S+)\n/.exec(r.stdout)?.[1] ?? '';
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(lines(r.stdout), [
+      `Started moving secrets engine movable/ to moved/, with migration ID ${id}`,
+      `Success! Finished moving secrets engine movable/ to moved/, with migration ID ${id}`,
+    ]);
+    assert.equal((await coffer(['read', '-field=value', 'moved/kv/k'])).stdout, 'travels');
+    assert.equal((await coffer(['read', 'movable/kv/k'])).code, 2);
+
+    r = await coffer(['secrets', 'move', 'nowhere', 'elsewhere']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.deepEqual(lines(r.stderr).slice(0, 4), [
+      'Error moving secrets engine nowhere/ to elsewhere/: Error making API request.',
+      '',
+      `URL: POST ${url}/v1/sys/remount`,
+      'Code: 400. Errors:',
+    ]);
+    r = await coffer(['secrets', 'move', 'moved']);
+    assert.deepEqual([r.code, r.stderr], [1, 'Not enough arguments (expected 2, got 1)\n']);
+  });
+
+  it('reloads a plugin locally or on every runner, waiting with progress, and reports per runner', async () => {
+    let r = await coffer(['plugin', 'reload', '-plugin=my-mock-plugin']);
+    assert.deepEqual([r.code, r.stdout], [0, 'Success! Reloaded plugin: my-mock-plugin\n'], r.stderr);
+    r = await coffer(['plugin', 'reload', '-mounts=mock,moved']);
+    assert.deepEqual([r.code, r.stdout], [0, 'Success! Reloaded mounts: [mock moved]\n'], r.stderr);
+
+    // The mock's in-memory value is "bar" after setup: set it, and a reload (a fresh process) puts it back. Only the
+    // global scope waits for the runners, so only it can be followed by a read that must see the new process.
+    assert.equal((await coffer(['write', 'mock/internal', 'value=changed'])).code, 0);
+    assert.equal((await coffer(['read', '-field=value', 'mock/internal'])).stdout, 'changed');
+    r = await coffer(['plugin', 'reload', '-plugin=my-mock-plugin', '-scope=global']);
+    assert.equal(r.code, 0, r.stderr);
+    const id = /^Success! Reloading plugin: my-mock-plugin, reload_id: (\S+)\n$/.exec(r.stdout)?.[1] ?? '';
+    assert.match(id, /^[0-9a-f-]{36}$/, r.stdout);
+    assert.match(r.stderr, /^ {2}plugin-runner-[0-9a-f]{8}: reloaded\n$/m, 'each runner, on stderr');
+    assert.equal((await coffer(['read', '-field=value', 'mock/internal'])).stdout, 'bar');
+
+    r = await coffer(['plugin', 'reload-status', id]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout).slice(0, 2), ['Time        Participant               Success    Message', '----        -----------               -------    -------']);
+    assert.match(lines(r.stdout)[2], /^\d\d:\d\d:\d\d    plugin-runner-[0-9a-f]{8}    true       n\/a$/);
+    r = await coffer(['plugin', 'reload-status', '-format=json', id]);
+    const status = JSON.parse(r.stdout);
+    assert.equal(status.reload_id, id);
+    assert.deepEqual(status.in_progress, []);
+    assert.deepEqual(Object.values(status.results).map((x) => (x as { success: boolean }).success), [true]);
+
+    r = await coffer(['plugin', 'reload-status', 'not-a-reload']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^Error retrieving plugin reload status: Error making API request\.\n\nURL: GET .*reload_id=not-a-reload\nCode: 404\./);
+    r = await coffer(['plugin', 'reload', '-mounts=nowhere']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^Error reloading plugin\/mounts: Error making API request\.\n[\s\S]*\* no mount at nowhere\n$/);
+    r = await coffer(['plugin', 'reload']);
+    assert.deepEqual([r.code, r.stderr], [1, 'Not enough arguments (expected 1, got 0)\n']);
+    r = await coffer(['plugin', 'reload', '-plugin=a', '-mounts=b']);
+    assert.deepEqual([r.code, r.stderr], [1, 'Too many arguments (expected 1, got 2)\n']);
+    r = await coffer(['plugin', 'reload', '-plugin=a', '-scope=cluster']);
+    assert.deepEqual([r.code, r.stderr], [1, 'Invalid reload scope: cluster\n']);
+    r = await coffer(['plugin', 'reload-status']);
+    assert.deepEqual([r.code, r.stderr], [1, 'Not enough arguments (expected 1, got 0)\n']);
+  });
+
   it('reports seal status with its exit code, seals and unseals', async () => {
     let r = await coffer(['status']);
     assert.equal(r.code, 0, r.stderr);
@@ -258,9 +467,22 @@ describe('coffer CLI', () => {
     assert.equal(r.code, 2);
     assert.equal(JSON.parse(r.stdout).sealed, true);
     const key = /Unseal Key: (\S+)/.exec(output)![1];
-    r = await coffer(['operator', 'unseal', key]);
+    // No KEY and stdin not a terminal: the key is the first line of stdin, and it is never echoed.
+    r = await coffer(['operator', 'unseal'], {}, `${key}\nignored second line\n`);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /\nSealed\s+false\n/);
+    assert.equal(r.stderr, '', 'no prompt when stdin is not a terminal');
+    assert.ok(!r.stdout.includes(key) && !r.stderr.includes(key), 'the key appears nowhere');
     assert.equal((await coffer(['status'])).code, 0);
+
+    r = await coffer(['operator', 'seal']);
+    assert.equal(r.code, 0, r.stderr);
+    r = await coffer(['operator', 'unseal', '-format=json', key]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).sealed, false);
+    r = await coffer(['operator', 'unseal'], {}, '\n');
+    assert.deepEqual([r.code, r.stdout, r.stderr], [1, '', 'Missing unseal key\n']);
+    r = await coffer(['operator', 'unseal', 'a', 'b']);
+    assert.deepEqual([r.code, r.stderr], [1, 'Too many arguments (expected 1, got 2)\n']);
   });
 });

@@ -167,7 +167,22 @@ describe('the plugin guide, end to end', () => {
     assert.equal((await call('PUT', 'fragile/kv/a', { value: '1' })).status, 200);
     // Replace the binary and make every runner relaunch it: the hash no longer matches.
     writeFileSync(join(cluster.dir, 'fragile'), '#!/usr/bin/env node\nprocess.exit(0)\n');
-    await call('PUT', 'sys/plugins/reload/backend', { plugin: 'fragile', scope: 'global' });
+    const reload = await call('PUT', 'sys/plugins/reload/backend', { plugin: 'fragile', scope: 'global' });
+    assert.equal(reload.status, 202);
+    const reloadId = (await reload.json()).data.reload_id;
+    // Every runner reports, and the other gateway (which did not take the reload) knows it too.
+    await eventually(async () => {
+      const status = await call('GET', `sys/plugins/reload/backend/status?reload_id=${reloadId}`, undefined, root, B);
+      assert.equal(status.status, 200);
+      const data = (await status.json()).data;
+      assert.equal(data.reload_id, reloadId);
+      assert.deepEqual(data.in_progress, []);
+      assert.equal(Object.keys(data.results).length, 2, JSON.stringify(data));
+      for (const r of Object.values(data.results) as { success: boolean; timestamp: string; message: string }[]) {
+        assert.deepEqual([r.success, r.message, Number.isNaN(Date.parse(r.timestamp))], [true, '', false]);
+      }
+    });
+    assert.equal((await call('GET', 'sys/plugins/reload/backend/status?reload_id=nope')).status, 404);
     await eventually(async () => {
       const r = await call('GET', 'fragile/kv/a');
       assert.equal(r.status, 500);
@@ -175,6 +190,28 @@ describe('the plugin guide, end to end', () => {
     });
     assert.equal((await call('GET', 'mock/kv/w')).status, 200, 'the other mount still answers');
     assert.ok('fragile/' in (await (await call('GET', 'sys/mounts')).json()).data, 'the broken mount stays in the table');
+  });
+
+  it("patches with PATCH and answers ?help=1 from the mount's plugin or the gateway's own routes", async () => {
+    const merge = { ...root, 'content-type': 'application/merge-patch+json' };
+    assert.equal((await call('PUT', 'mock/kv/p', { value: 'one' })).status, 200);
+    const patched = await call('PATCH', 'mock/kv/p', { value: 'two' }, merge, B);
+    assert.equal(patched.status, 200);
+    assert.deepEqual((await patched.json()).data, { value: 'two' });
+    assert.equal((await (await call('GET', 'mock/kv/p')).json()).data.value, 'two');
+    const absent = await call('PATCH', 'mock/kv/absent', { value: 'x' }, merge);
+    assert.deepEqual([absent.status, await absent.json()], [404, { errors: [] }]);
+
+    const help = await call('GET', 'mock/kv/p?help=1', undefined, root, B);
+    assert.equal(help.status, 200);
+    const body = await help.json();
+    assert.deepEqual(Object.keys(body), ['help'], 'the help object itself, as Vault answers it, no envelope');
+    assert.match(body.help, /^Request: {8}kv\/p\nMatching Route: \^kv\//);
+    assert.match((await (await call('GET', 'mock?help=1')).json()).help, /^Vault's mock plugin: [^\n]*\n\n## PATHS\n/);
+    assert.match((await (await call('GET', 'sys/mounts?help=1')).json()).help, /^Request: {8}sys\/mounts\nMatching Route: \^sys\/mounts\/\?\$\n/);
+    assert.equal((await call('GET', 'mock/kv/p?help=1', undefined, {})).status, 403, 'help needs a valid token');
+    const none = await call('GET', 'mock/nowhere?help=1');
+    assert.deepEqual([none.status, await none.json()], [404, { errors: ['1 error occurred:\n\t* unsupported path\n\n'] }]);
   });
 
   it('lets exactly one of two simultaneous enables of a path win', async () => {

@@ -144,4 +144,18 @@ export interface PluginReloadRequest {
   plugin?: string;
   /** Mount uuids. */
   mounts?: string[];
+  /** Vault's reload_id: when set, each runner reports on `runnerSubjects.reloaded` as it starts and finishes. */
+  reloadId?: string;
+}
+
+/** One runner's report on one reload (`runnerSubjects.reloaded`): `started` first, then `completed` or `failed`. */
+export interface PluginReloadReport {
+  reloadId: string;
+  /** The runner instance (`ServiceStatus.instance`). */
+  runner: string;
+  status: 'started' | 'completed' | 'failed';
+  /** ISO 8601. */
+  at: string;
+  /** Why it failed; "" otherwise. */
+  message: string;
 }

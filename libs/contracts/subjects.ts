@@ -46,8 +46,12 @@ export const runnerSubjects = {
   specialPaths: 'coffer.plugin-runner.special-paths',
   /** broadcast `{ mount: string }`: a mount was disabled; runners call the plugin's cleanup and forget it. */
   mountDisabled: 'coffer.plugin-runner.mount-disabled',
+  /** request `{ mount: string, path: string }` → `{ help: string }`: the plugin's help text for a path of the mount. */
+  help: 'coffer.plugin-runner.help',
   /** broadcast `PluginReloadRequest`: restart the processes of a plugin or of some mounts. */
   reload: 'coffer.plugin-runner.reload',
+  /** broadcast `PluginReloadReport`: a runner started or finished a reload that carried a `reloadId`. */
+  reloaded: 'coffer.plugin-runner.reloaded',
 } as const;
 
 export const mountSubjects = {

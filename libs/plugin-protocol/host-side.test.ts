@@ -412,6 +412,15 @@ describe('launchPlugin', () => {
     await p.shutdown();
   });
 
+  test('help is optional: a plugin without it answers -32601, which the host reports as no help (404), not a failure', async () => {
+    const p = track(await f.launch('good'));
+    await p.call('setup', { mount: mount('m1') });
+    await assert.rejects(p.call('help', { mount: 'm1', path: 'kv/x' }), coffer('unsupported-path', 'no help available: plugin good does not implement help'));
+    assert.ok(p.alive, 'the process keeps serving');
+    assert.deepEqual(await p.call('specialPaths', {}), { unauthenticated: ['login', 'public/*'] });
+    await p.shutdown();
+  });
+
   test('console.log and stray stdout writes in plugin code go to the log, not the protocol', async () => {
     const p = track(await f.launch('good'));
     await p.call('setup', { mount: mount('m1') });
@@ -687,6 +696,7 @@ test('the Python plugin of docs/plugin-protocol.md works as documented', async (
     assert.deepEqual((await op('read', 'db')).response, { data: { password: 's3cr3t' } });
     assert.equal((await op('read', 'none')).response, null);
     await assert.rejects(op('list', ''), coffer('unsupported-operation', 'unsupported operation'));
+    await assert.rejects(p.call('help', { mount: 'py', path: '' }), coffer('unsupported-path', 'no help available: plugin pykv does not implement help'));
     const many = await Promise.all(Array.from({ length: 20 }, (_, i) => op('update', `k${i}`, { i }).then(() => op('read', `k${i}`))));
     assert.deepEqual(many.map((r) => r.response?.data?.i), Array.from({ length: 20 }, (_, i) => i));
     await op('delete', 'db');

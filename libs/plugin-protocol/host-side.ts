@@ -740,6 +740,10 @@ export class PluginProcess extends EventEmitter {
       const kind = rpc.error.data?.kind;
       if (code === RPC_ERRORS.plugin && kind) return fail(errorFromPlugin(kind, message));
       if (code === RPC_ERRORS.plugin) return malformed('an error with code -32000 must say its kind in data.kind');
+      // `help` is optional: a plugin that does not know it simply has no help to give (404, not a failure).
+      if (code === RPC_ERRORS.methodNotFound && call.method === 'help') {
+        return fail(new CofferError('unsupported-path', `no help available: plugin ${this.name} does not implement help`));
+      }
       return fail(new CofferError('plugin-failed', `plugin ${this.name} refused ${call.method}: ${message} (${code})`));
     }
     const resultProblem = validate(hostToPluginSchemas[call.method].result, rpc.result, 'result');

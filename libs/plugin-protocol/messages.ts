@@ -87,6 +87,11 @@ export interface HostToPlugin {
   invalidate: { params: { mount: string; key: string }; result: Record<string, never> };
   cleanup: { params: { mount: string }; result: Record<string, never> };
   shutdown: { params: Record<string, never>; result: Record<string, never> };
+  /**
+   * Optional: the help text of a path relative to the mount ("" is the mount's root), for Vault's `?help=1`. A
+   * plugin without help answers -32601 (method not found), which the host reports as "no help available".
+   */
+  help: { params: { mount: string; path: string }; result: { help: string } };
 }
 
 /** Plugin → host methods: storage scoped to a mount the host set up on this process, and system facts. */

@@ -201,3 +201,21 @@ test('a line that is not JSON gets a parse error, and serving goes on', async ()
   w.end();
   await w.exited;
 });
+
+test('help is optional: answered from the implementation when it has one, -32601 when it has none', async () => {
+  const w = run(plugin({ help: (mountId, path) => `help of ${JSON.stringify(path)} on ${mountId}` }));
+  await w.next();
+  w.send({ jsonrpc: '2.0', id: 1, method: 'help', params: { mount: 'm1', path: 'kv/a' } });
+  assert.deepEqual(await w.next(), { jsonrpc: '2.0', id: 1, result: { help: 'help of "kv/a" on m1' } });
+  w.send({ jsonrpc: '2.0', id: 2, method: 'help', params: { mount: 'm1', path: '/abs' } });
+  assert.match((await w.next()).error.message, /^params\.path: must match/);
+  w.end();
+  await w.exited;
+
+  const bare = run(plugin());
+  await bare.next();
+  bare.send({ jsonrpc: '2.0', id: 1, method: 'help', params: { mount: 'm1', path: '' } });
+  assert.deepEqual(await bare.next(), { jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'unknown method "help"', data: { kind: 'unsupported-operation' } } });
+  bare.end();
+  await bare.exited;
+});

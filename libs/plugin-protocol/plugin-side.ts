@@ -31,6 +31,8 @@ export interface PluginImplementation {
   specialPaths(): string[];
   invalidate?(mountId: string, key: string): void;
   cleanup?(mountId: string, host: HostCalls): Promise<void>;
+  /** Optional: the help text of a path ("" = the mount's root). Without it, `help` is answered -32601. */
+  help?(mountId: string, path: string): Promise<string> | string;
 }
 
 /** An error a handler means to show: its kind decides the HTTP status, its message is what the user reads. */
@@ -185,6 +187,8 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
         return {};
       case 'shutdown':
         return {};
+      case 'help':
+        return { help: await impl.help!(params.mount as string, params.path as string) };
     }
   };
 
@@ -194,6 +198,11 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
       return;
     }
     const name = method as keyof HostToPlugin;
+    // An optional method the implementation leaves out is, to the host, a method this plugin does not know.
+    if (name === 'help' && !impl.help) {
+      sendError(id, RPC_ERRORS.methodNotFound, 'unsupported-operation', `unknown method ${JSON.stringify(method)}`);
+      return;
+    }
     const schemas = hostToPluginSchemas[name];
     const given = params ?? {};
     const paramsError = validate(schemas.params, given, 'params');

@@ -34,6 +34,8 @@ export const LIMITS = {
   /** A storage value, base64 characters (24 MiB of bytes). */
   storageValue: 32 * 1024 * 1024,
   errorMessage: 8192,
+  /** A help text (Vault's path help), in characters. */
+  helpText: 256 * 1024,
   warning: 8192,
   warnings: 256,
   policies: 1024,
@@ -228,6 +230,10 @@ export const hostToPluginSchemas = {
   invalidate: { params: obj({ mount: mountId, key: str(LIMITS.storageKey) }, ['mount', 'key'], false), result: empty(true) },
   cleanup: { params: obj({ mount: mountId }, ['mount'], false), result: empty(true) },
   shutdown: { params: empty(false), result: empty(true) },
+  help: {
+    params: obj({ mount: mountId, path: str(LIMITS.path, { pattern: '^(?!/)' }) }, ['mount', 'path'], false),
+    result: obj({ help: str(LIMITS.helpText) }, ['help'], true),
+  },
 } satisfies Record<string, MethodSchemas>;
 
 /** Plugin → host. Params are strict (the host validates them); results are the host's and tolerant. */

@@ -93,5 +93,19 @@ test('serve(backend): hello from the declaration, then setup, a request that rea
 
   plugin.send({ id: 4, method: 'exists', params: { mount: 'm1', request: { ...request('kv/foo'), operation: 'update' } } });
   assert.deepEqual((await plugin.nextMessage()).result, { checkFound: false, exists: false });
+
+  // help: the backend's own text for the mount's root and for a path; an unknown path is unsupported.
+  plugin.send({ id: 5, method: 'help', params: { mount: 'm1', path: '' } });
+  const root = (await plugin.nextMessage()).result as { help: string };
+  assert.match(root.help, /^## PATHS\n\nThe following paths are supported by this backend\./);
+  assert.match(root.help, /\n\n {4}\^kv\/\(\?<key>\\w\+\)\$$/);
+  plugin.send({ id: 6, method: 'help', params: { mount: 'm1', path: 'kv/foo' } });
+  const one = (await plugin.nextMessage()).result as { help: string };
+  assert.match(one.help, /^Request: {8}kv\/foo\nMatching Route: \^kv\/\(\?<key>\\w\+\)\$\n/);
+  assert.match(one.help, /\n {4}key \(string\)\n/);
+  plugin.send({ id: 7, method: 'help', params: { mount: 'm1', path: 'nope' } });
+  assert.deepEqual((await plugin.nextMessage()).error, { code: -32000, message: 'unsupported path', data: { kind: 'unsupported-path' } });
+  plugin.send({ id: 8, method: 'help', params: { mount: 'not-set-up', path: '' } });
+  assert.equal((await plugin.nextMessage()).error?.data?.kind, 'internal');
   plugin.end();
 });

@@ -1,6 +1,6 @@
 import { CofferError } from '#contracts';
 
-/** A command gets its arguments and returns the exit code (Vault's: 0 ok, 1 local error, 2 usage or remote error). */
+/** A command gets its arguments and returns the exit code (Vault's: 0 ok, 1 local or usage error, 2 remote error). */
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -10,6 +10,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   write: { summary: 'Write data, configuration, and secrets', load: async () => (await import('./commands/kv.js')).writeCommand },
   list: { summary: 'List data or secrets', load: async () => (await import('./commands/kv.js')).listCommand },
   delete: { summary: 'Delete secrets and configuration', load: async () => (await import('./commands/kv.js')).deleteCommand },
+  patch: { summary: 'Patch data, configuration, and secrets', load: async () => (await import('./commands/kv.js')).patchCommand },
+  'path-help': { summary: 'Retrieve API help for paths', load: async () => (await import('./commands/help.js')).pathHelpCommand },
   secrets: { summary: 'Interact with secrets engines', load: async () => (await import('./commands/mounts.js')).secretsCommand },
   auth: { summary: 'Interact with auth methods', load: async () => (await import('./commands/mounts.js')).authCommand },
   login: { summary: 'Authenticate locally', load: async () => (await import('./commands/token.js')).loginCommand },

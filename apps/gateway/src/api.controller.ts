@@ -23,6 +23,13 @@ export class ApiController {
       const q = http.url.indexOf('?');
       const pathname = q === -1 ? http.url : http.url.slice(0, q);
       const query = new URLSearchParams(q === -1 ? '' : http.url.slice(q + 1));
+      // Vault's wrapHelpHandler: a non-empty `help` query turns any request into a help request for its path.
+      if (query.get('help')) {
+        const path = logicalPath(pathname.slice('/v1/'.length));
+        const request: VaultRequest = { id, operation: 'read', path, data: {}, query, token: tokenOf(http.headers), headers: http.headers };
+        sendResponse(reply, request, await this.router.help(request));
+        return;
+      }
       // The socket layer turns Vault's LIST verb into GET plus this header (Node's parser refuses LIST).
       const listVerb = http.method === 'GET' && http.headers['x-coffer-verb'] === 'LIST';
       const operation = operationOf(http.method, listVerb, query);

@@ -3,6 +3,7 @@ import { CofferError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import type { AclOperation } from './acl/index.js';
 import { Authenticator, type Caller } from './auth/authenticator.js';
+import { gatewayHelp } from './help.js';
 import { MountRouting } from './mounts/mount-routing.js';
 import { ReloadHandlers } from './mounts/reload.handlers.js';
 import { SysMountsHandlers } from './sys-mounts.handlers.js';
@@ -127,6 +128,7 @@ export class Router {
       { pattern: /^sys\/remount\/status\/(?<id>[^/]+)$/, operations: { read: (r, p) => sysMounts.remountStatus(r, p.id) } },
       { pattern: /^sys\/remount\/?$/, operations: { update: (r) => sysMounts.remount(r) }, sudo: true },
       { pattern: /^sys\/plugins\/reload\/backend$/, operations: { update: (r) => reload.reload(r) }, sudo: true },
+      { pattern: /^sys\/plugins\/reload\/backend\/status$/, operations: { read: (r) => reload.status(r) }, sudo: true },
 
       { pattern: /^sys\/policies\/acl\/?$/, operations: { list: () => policyHandlers.list() } },
       {
@@ -173,6 +175,24 @@ export class Router {
     }
     if (caller) this.auth.authorize(caller, req, aclOperation(operation), route.sudo === true);
     return handler({ ...req, operation }, params, caller);
+  }
+
+  /**
+   * Vault's `?help=1`: any valid token may read help (the ACL's `help` is always allowed). The gateway's own paths
+   * answer from the route table, a mounted path from its plugin; Vault answers the help object itself, no envelope.
+   */
+  async help(req: VaultRequest): Promise<VaultResponse> {
+    if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
+    const caller = await this.auth.authenticate(req);
+    this.auth.authorize(caller, req, 'help', false);
+    const own = gatewayHelp(this.routes, req.path);
+    if (own !== undefined) return { kind: 'json', status: 200, body: { help: own } };
+    const mounted = await this.mounts.resolveFresh(req.path);
+    if (!mounted) {
+      if (req.path.startsWith('sys/')) throw new CofferError('unsupported-path', '1 error occurred:\n\t* unsupported path\n\n');
+      throw new CofferError('unsupported-path', `no handler for route "${req.path}". route entry not found.`);
+    }
+    return { kind: 'json', status: 200, body: { help: await this.mounts.help(mounted) } };
   }
 
   /** Everything that is not the gateway's own: a mount's plugin, through a plugin-runner. */

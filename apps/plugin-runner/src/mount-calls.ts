@@ -46,6 +46,14 @@ export class MountCalls {
     return { checkFound, exists };
   }
 
+  /** The plugin's help text for a path of the mount (Vault's `?help=1`); a plugin without help fails with 404. */
+  async help(request: { mount: string; path: string }): Promise<{ help: string }> {
+    const target = await this.target(request?.mount);
+    const path = typeof request.path === 'string' ? request.path.replace(/^\/+/, '') : '';
+    const { help } = await this.options.pool.call(target, 'help', { mount: target.mount.id, path });
+    return { help };
+  }
+
   async specialPaths(request: { mount: string }): Promise<{ unauthenticated: string[] }> {
     const target = await this.target(request?.mount);
     return { unauthenticated: await this.options.pool.specialPaths(target) };

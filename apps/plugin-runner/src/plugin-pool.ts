@@ -88,7 +88,7 @@ interface CrashRecord {
   lastCrash: number;
 }
 
-type MountMethod = 'handle' | 'exists' | 'invalidate';
+type MountMethod = 'handle' | 'exists' | 'invalidate' | 'help';
 
 /**
  * The plugin processes of one runner. At most one process per plugin identity (catalog type, name, version,

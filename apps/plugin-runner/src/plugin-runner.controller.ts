@@ -1,11 +1,13 @@
 import { Controller, Inject } from '@nestjs/common';
 import { EventPattern, MessagePattern } from '@nestjs/microservices';
 import {
+  CofferError,
   runnerSubjects,
   subjects,
   type MountCall,
   type PluginProbeRequest,
   type PluginProbeResult,
+  type PluginReloadReport,
   type PluginReloadRequest,
   type ServiceStatus,
 } from '#contracts';
@@ -61,12 +63,31 @@ export class PluginRunnerController {
     }
   }
 
+  @MessagePattern(runnerSubjects.help)
+  help(request: { mount: string; path: string }): Promise<{ help: string }> {
+    return this.calls.help(request);
+  }
+
+  /**
+   * A broadcast: every runner reloads what it runs. With a reload id, each runner says when it starts and how it
+   * ended on `runnerSubjects.reloaded`, which is how the gateway answers `sys/plugins/reload/backend/status`.
+   */
   @EventPattern(runnerSubjects.reload)
   async reload(request: PluginReloadRequest): Promise<void> {
+    const reloadId = typeof request?.reloadId === 'string' && request.reloadId ? request.reloadId : undefined;
+    const report = (status: PluginReloadReport['status'], message = '') => {
+      if (!reloadId) return;
+      const r: PluginReloadReport = { reloadId, runner: this.ctx.instance, status, at: new Date().toISOString(), message };
+      this.ctx.bus.publish(runnerSubjects.reloaded, r);
+    };
+    report('started');
     try {
       await this.calls.reload(request);
+      report('completed');
     } catch (err) {
       this.ctx.log.warn({ err: (err as Error)?.message }, 'plugin reload failed');
+      // Only a CofferError's text is meant for users; anything else stays in this runner's log.
+      report('failed', err instanceof CofferError ? err.message : 'reload failed; see the plugin-runner log');
     }
   }
 

@@ -41,6 +41,18 @@ test('kv/<key>: write answers {value} (200), read adds version 0, delete then re
   assert.equal(ok(await harness.request('read', 'kv/foo')), null);
 });
 
+test('kv/<key>: patch merges into an existing entry (null empties, absent keeps) and is a bare 404 on nothing', async () => {
+  const harness = mock();
+  const missing = await harness.request('patch', 'kv/foo', { value: 'x' });
+  assert.deepEqual([missing.error?.kind, missing.error?.message], ['not-found', '']);
+  assert.equal(harness.storage.get('kv/foo'), null, 'a patch never creates');
+  await harness.request('update', 'kv/foo', { value: 'bar' });
+  assert.deepEqual(ok(await harness.request('patch', 'kv/foo', { value: 'baz' })), { data: { value: 'baz' } });
+  assert.deepEqual(ok(await harness.request('patch', 'kv/foo', {})), { data: { value: 'baz' } });
+  assert.deepEqual(ok(await harness.request('patch', 'kv/foo', { value: null })), { data: { value: '' } });
+  assert.equal(harness.storage.get('kv/foo')?.toString(), '');
+});
+
 test('kv/<key>: the existence check makes the first write a create and the next an update', async () => {
   const harness = mock();
   assert.deepEqual(await harness.exists('kv/foo'), { checkFound: true, exists: false });

@@ -97,13 +97,16 @@ export function createMockBackend(options: MockOptions = {}) {
           },
           create: writeEntry,
           update: writeEntry,
+          patch: patchEntry,
           delete: async (req) => {
             await req.storage.delete(req.path);
             return null;
           },
         },
         help: 'One string value.',
-        description: 'Stores the raw string of `value` under the request path; a read also echoes `version` (default 0).',
+        description:
+          'Stores the raw string of `value` under the request path; a read also echoes `version` (default 0). A patch ' +
+          'merges into an existing entry (JSON merge patch: a given `value` replaces it, null empties it).',
       }),
       definePath({
         pattern: 'internal',
@@ -163,5 +166,18 @@ export function createMockBackend(options: MockOptions = {}) {
   async function writeEntry(req: Request<{ value: string }>) {
     await req.storage.put(req.path, req.data.value);
     return { data: { value: req.data.value } };
+  }
+
+  /**
+   * Read, merge, write, as Vault's framework.HandlePatchOperation: only declared fields count, a null unsets a field
+   * (here: the value becomes ""), an absent one keeps what is stored. Patching nothing is Vault's kv-v2 answer, a
+   * bare 404.
+   */
+  async function patchEntry(req: Request<{ value: string }>) {
+    const current = await req.storage.getString(req.path);
+    if (current === null) throw new PluginError('not-found', '');
+    const value = req.has('value') ? req.data.value : Object.prototype.hasOwnProperty.call(req.raw, 'value') ? '' : current;
+    await req.storage.put(req.path, value);
+    return { data: { value } };
   }
 }

@@ -72,9 +72,13 @@ export class Client {
   }
 
   /** One request; 4xx/5xx throw ResponseError unless `allow` includes the status. */
-  async request(method: string, path: string, opts: { body?: unknown; query?: Record<string, string>; allow?: number[] } = {}): Promise<Response> {
+  async request(
+    method: string,
+    path: string,
+    opts: { body?: unknown; query?: Record<string, string>; allow?: number[]; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const url = this.url(path, opts.query);
-    const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
+    const headers: Record<string, string> = { 'X-Vault-Request': 'true', ...opts.headers };
     if (this.token) headers['X-Vault-Token'] = this.token;
     let res: { status: number; text: string };
     try {
@@ -116,6 +120,11 @@ export class Client {
 
   async write(path: string, body: unknown, method = 'PUT'): Promise<Secret | undefined> {
     return asSecret((await this.request(method, path, { body })).body);
+  }
+
+  /** Logical().JSONMergePatch: PATCH with the media type Vault's API requires for it. */
+  async patch(path: string, body: unknown): Promise<Secret | undefined> {
+    return asSecret((await this.request('PATCH', path, { body, headers: { 'Content-Type': 'application/merge-patch+json' } })).body);
   }
 
   async delete(path: string, query?: Record<string, string>): Promise<Secret | undefined> {

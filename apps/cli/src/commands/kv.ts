@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { defineCommand, Failure, outputData, outputSecret, sanitizePath, ensureTrailingSlash, UsageError } from '../client/command.js';
+import type { Secret } from '../client/api.js';
+import { defineCommand, Failure, outputData, outputSecret, sanitizePath, ensureTrailingSlash, UsageError, type Context } from '../client/command.js';
 import { table } from '../client/format.js';
 
 let stdinUsed = false;
@@ -91,17 +92,47 @@ export const writeCommand = defineCommand({
   output: true,
   field: true,
   args: [1, Infinity],
-  run: async (ctx) => {
-    const path = sanitizePath(ctx.args[0]);
-    const data = parseArgsData(ctx.args.slice(1));
-    if (Object.keys(data).length === 0 && !ctx.flags.force) throw new UsageError('Must supply data or use -force');
-    const secret = await ctx.remote(`Error writing data to ${path}`, () => ctx.client.write(path, data));
-    if (!secret) {
-      if (ctx.format === 'table' && !ctx.field) ctx.out(`Success! Data written to: ${path}\n`);
-      return 0;
-    }
-    return outputSecret(ctx, secret);
-  },
+  run: (ctx) => writeWith(ctx, (path, data) => ctx.client.write(path, data)),
+});
+
+/** Vault's write and patch share handleWriteSecretOutput: the secret when there is one, else "Success!" (table only). */
+async function writeWith(ctx: Context, send: (path: string, data: Record<string, unknown>) => Promise<Secret | undefined>): Promise<number> {
+  const path = sanitizePath(ctx.args[0]);
+  if (ctx.args.length === 1 && !ctx.flags.force) throw new UsageError('Must supply data or use -force');
+  const data = parseArgsData(ctx.args.slice(1));
+  const secret = await ctx.remote(`Error writing data to ${path}`, () => send(path, data));
+  if (!secret) {
+    if (ctx.format === 'table' && !ctx.field) ctx.out(`Success! Data written to: ${path}\n`);
+    return 0;
+  }
+  return outputSecret(ctx, secret);
+}
+
+export const patchCommand = defineCommand({
+  synopsis: 'coffer patch [options] PATH [DATA K=V...]',
+  help: `  Patches data in Coffer at the given path. The data can be credentials,
+  secrets, configuration, or arbitrary data. The specific behavior of this
+  command is determined at the thing mounted at the path.
+
+  Data is specified as "key=value" pairs. If the value begins with an "@", then
+  it is loaded from a file. If the value is "-", Coffer will read the value from
+  stdin. A "-" alone reads a JSON object from stdin.
+
+  Unlike write, patch will only modify specified fields (an HTTP PATCH with a
+  JSON merge patch body: a null value removes a field).
+
+  Change one field of an existing entry without touching the others:
+
+      $ coffer patch my-secrets-plugin/kv/foo value=baz
+
+  Read the value from stdin:
+
+      $ echo "baz" | coffer patch my-secrets-plugin/kv/foo value=-`,
+  flags: { force: { kind: 'bool', usage: 'Allow the operation to continue with no key=value pairs.', default: false } },
+  output: true,
+  field: true,
+  args: [1, Infinity],
+  run: (ctx) => writeWith(ctx, (path, data) => ctx.client.patch(path, data)),
 });
 
 export const listCommand = defineCommand({

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { defineCommand, defineGroup, Failure, outputData, type Context } from '../client/command.js';
 import { structured, table } from '../client/format.js';
 
@@ -121,7 +120,14 @@ const unseal = defineCommand({
   synopsis: 'coffer operator unseal [options] [KEY]',
   help: `  Provide a portion of the root key to unseal a Coffer server. Coffer starts in a
   sealed state; run this command once per key share until the threshold is
-  reached. With no KEY, the key is read from stdin.
+  reached. With no KEY, Coffer asks for it on the terminal without echoing it
+  (or reads the first line of stdin when stdin is not a terminal), so the key
+  stays out of the shell's history.
+
+  Enter the key at the prompt:
+
+      $ coffer operator unseal
+      Unseal Key (will be hidden):
 
   Provide an unseal key:
 
@@ -139,8 +145,9 @@ const unseal = defineCommand({
     else {
       let key = ctx.args[0];
       if (key === undefined || key === '-') {
-        if (process.stdin.isTTY) process.stderr.write('Unseal Key (will be hidden): ');
-        key = readFileSync(0, 'utf8').split('\n')[0].trim();
+        // Loaded here only: the prompt is the one path of the CLI that touches the terminal's modes.
+        const { readSecret } = await import('../client/prompt.js');
+        key = await readSecret('Unseal Key (will be hidden): ', 'an unseal key');
       }
       if (!key) throw new Failure('Missing unseal key', 1);
       body = { key };

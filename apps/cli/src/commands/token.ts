@@ -1,6 +1,7 @@
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { tokenHelperPath, type Secret } from '../client/api.js';
 import { defineCommand, defineGroup, outputSecret, UsageError } from '../client/command.js';
+import { parseDurationSeconds } from '#duration';
 import { parseArgsData } from './kv.js';
 
 function keyValues(raw: string[]): Record<string, string> {
@@ -138,9 +139,73 @@ const revoke = defineCommand({
   },
 });
 
+const renew = defineCommand({
+  synopsis: 'coffer token renew [options] [TOKEN]',
+  help: `  Renews a token's lease, extending the amount of time it can be used. If a
+  TOKEN is not provided, the locally authenticated token is used. A token
+  accessor can be used as well. Lease renewal will fail if the token is not
+  renewable, the token has already been revoked, or if the token has already
+  reached its maximum TTL.
+
+  Renew a token (this uses the /auth/token/renew endpoint and permission):
+
+      $ coffer token renew 96ddf4bc-d217-f3ba-f9bd-017055595017
+
+  Renew the currently authenticated token (this uses the /auth/token/renew-self
+  endpoint and permission):
+
+      $ coffer token renew
+
+  Renew a token requesting a specific increment value:
+
+      $ coffer token renew -increment=30m 96ddf4bc-d217-f3ba-f9bd-017055595017`,
+  flags: {
+    accessor: { kind: 'bool', usage: 'Treat the argument as an accessor instead of a token. The output will then NOT include the token.', default: false },
+    increment: {
+      kind: 'string',
+      usage: 'Request a specific increment for renewal, e.g. "30s" or "5m" (or seconds). It may not be honored, for instance for periodic tokens. If not supplied, Coffer uses the default TTL.',
+    },
+    'fail-if-not-fulfilled': { kind: 'bool', usage: 'Fail if the requested TTL increment cannot be fully fulfilled.', default: false },
+  },
+  output: true,
+  args: [0, 1],
+  run: async (ctx) => {
+    const token = ctx.args[0]?.trim() ?? '';
+    const increment = incrementSeconds(ctx.flags.increment as string | undefined);
+    const body: Record<string, unknown> = increment ? { increment } : {};
+    const secret = await ctx.remote('Error renewing token', () =>
+      token === ''
+        ? ctx.client.write('auth/token/renew-self', body, 'POST')
+        : ctx.flags.accessor
+          ? ctx.client.write('auth/token/renew-accessor', { ...body, accessor: token }, 'POST')
+          : ctx.client.write('auth/token/renew', { ...body, token }, 'POST'),
+    );
+    const granted = Number((secret?.auth as Record<string, unknown> | undefined)?.lease_duration ?? 0);
+    if (ctx.flags['fail-if-not-fulfilled'] && granted < increment) {
+      process.stderr.write('Token renewal completed with capped duration, failing the command because of --fail-if-not-fulfilled\n');
+      return 1;
+    }
+    return outputSecret(ctx, secret ?? {});
+  },
+});
+
+/** Vault's DurationVar (parseutil.ParseDurationSecond), truncated to seconds: "30m", "1h30m", "2d" or seconds. */
+function incrementSeconds(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return 0;
+  let seconds: number;
+  try {
+    seconds = parseDurationSeconds(raw);
+  } catch (err) {
+    throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -increment: ${(err as Error).message}`);
+  }
+  if (seconds < 0) throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -increment: negative duration`);
+  return seconds;
+}
+
 export const tokenCommand = defineGroup('token', 'This command groups subcommands for interacting with tokens.', {
   create: { summary: 'Create a new token', run: create },
   lookup: { summary: 'Display information about a token', run: lookup },
+  renew: { summary: 'Renew a token lease', run: renew },
   revoke: { summary: 'Revoke a token and its children', run: revoke },
 });
 
@@ -183,8 +248,8 @@ export const loginCommand = defineCommand({
       let token = ctx.args[0];
       if (token?.startsWith('token=')) token = token.slice('token='.length);
       if (token === undefined || token === '-') {
-        if (process.stdin.isTTY) process.stderr.write('Token (will be hidden): ');
-        token = readFileSync(0, 'utf8').split('\n')[0].trim();
+        const { readSecret } = await import('../client/prompt.js');
+        token = await readSecret('Token (will be hidden): ', 'a token');
       }
       if (!token) throw new UsageError('Missing token');
       ctx.client.token = token;

@@ -99,6 +99,19 @@ export class MountRouting {
     return this.toVault(m, req, operation, response);
   }
 
+  /** The plugin's help text for the path (Vault's `?help=1`), errors worded as `handle` words them. */
+  async help(m: MountedRequest): Promise<string> {
+    try {
+      const r = await this.bus.request<{ help: string }>(runnerSubjects.help, { mount: m.mount.uuid, path: m.relative }, { timeoutMs: CALL_TIMEOUT_MS });
+      return r.help;
+    } catch (err) {
+      if (err instanceof CofferError && WRAPPED.has(err.code) && !err.message.startsWith('1 error occurred')) {
+        throw new CofferError(err.code, `1 error occurred:\n\t* ${err.message}\n\n`);
+      }
+      throw err;
+    }
+  }
+
   /** Reads are retried once on another runner when the first vanished; a write is never sent twice. */
   private async send(call: MountCall, idempotent: boolean): Promise<PluginResponse | null> {
     try {
