@@ -44,11 +44,15 @@ describe('coffer server with bad input', () => {
     const none = run();
     assert.equal(none.status, 1);
     assert.match(none.stderr, /-config/);
+    const badLevel = run('-dev', '-log-level=loud');
+    assert.equal(badLevel.status, 1);
+    assert.match(badLevel.stderr, /unknown log level "loud"; expected one of trace, debug, info, warn, error/);
   });
 
   it('prints its usage with -h', () => {
     const r = run('-h');
     assert.equal(r.status, 0);
     assert.match(r.stdout, /Usage: coffer server/);
+    assert.match(r.stdout, /-log-level/);
   });
 });

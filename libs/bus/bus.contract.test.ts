@@ -36,6 +36,21 @@ function contract(name: string, open: () => Promise<Bus[]>) {
       sub.unsubscribe();
     });
 
+    it('a subscriber added or removed after traffic on a subject is heard, or not, from then on', async () => {
+      const heard: string[] = [];
+      const s1 = b.subscribe(`${p}.late`, () => (heard.push('first'), 'first'));
+      await b.flush();
+      assert.equal(await a.request(`${p}.late`, null), 'first');
+      s1.unsubscribe();
+      const s2 = b.subscribe(`${p}.late`, () => (heard.push('second'), 'second'));
+      await b.flush();
+      assert.equal(await a.request(`${p}.late`, null), 'second', 'the subject\'s subscribers are looked up again');
+      s2.unsubscribe();
+      await b.flush();
+      await assert.rejects(a.request(`${p}.late`, null, { timeoutMs: 500 }));
+      assert.deepEqual(heard, ['first', 'second']);
+    });
+
     it('spreads requests over a queue group, one member each', async () => {
       const seen: string[] = [];
       const s1 = b.subscribe(`${p}.work`, () => (seen.push('one'), 'one'), { queue: 'workers' });

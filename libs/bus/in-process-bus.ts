@@ -18,6 +18,8 @@ export class InProcessBus implements Bus {
   readonly kind = 'in-process' as const;
   private subscribers: Subscriber[] = [];
   private roundRobin = new Map<string, number>();
+  /** Subscribers matching a subject, by subject: matching every pattern on every message cost more than the work. */
+  private matching = new Map<string, Subscriber[]>();
   private closed = false;
 
   async request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
@@ -46,10 +48,12 @@ export class InProcessBus implements Bus {
   subscribe(subject: string, handler: BusHandler, options: { queue?: string } = {}): Subscription {
     const sub: Subscriber = { subject, queue: options.queue, handler, active: true };
     this.subscribers.push(sub);
+    this.matching.clear();
     return {
       unsubscribe: () => {
         sub.active = false;
         this.subscribers = this.subscribers.filter((s) => s !== sub);
+        this.matching.clear();
       },
     };
   }
@@ -62,15 +66,22 @@ export class InProcessBus implements Bus {
   async close(): Promise<void> {
     this.closed = true;
     this.subscribers = [];
+    this.matching.clear();
   }
 
   /** Every plain subscriber, plus one member of each queue group (round robin). */
   private pick(subject: string): Subscriber[] {
     if (this.closed) return [];
+    let matching = this.matching.get(subject);
+    if (!matching) {
+      matching = this.subscribers.filter((s) => subjectMatches(s.subject, subject));
+      // Reply inboxes and per-request subjects would grow the map without end: keep it to a bounded size.
+      if (this.matching.size >= 1000) this.matching.clear();
+      this.matching.set(subject, matching);
+    }
     const plain: Subscriber[] = [];
     const groups = new Map<string, Subscriber[]>();
-    for (const s of this.subscribers) {
-      if (!subjectMatches(s.subject, subject)) continue;
+    for (const s of matching) {
       if (s.queue === undefined) plain.push(s);
       else groups.set(s.queue, [...(groups.get(s.queue) ?? []), s]);
     }

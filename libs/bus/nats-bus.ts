@@ -44,6 +44,9 @@ export class NatsBus implements Bus {
       reconnectTimeWait: 500,
       pingInterval: 5_000,
       maxPingOut: 2,
+      // The client would otherwise build two Error objects (stack traces) per request in case it fails: measured
+      // at ~7% of a gateway's CPU under load. A failed request is reported with its subject (translateRequestError).
+      noAsyncTraces: true,
       user: options.user,
       pass: options.password,
       token: options.token,

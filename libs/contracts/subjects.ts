@@ -22,6 +22,8 @@ export const subjects = {
   status: (service: ServiceName) => `coffer.${service}.status`,
   /** broadcast → StreamAppended; says only that a stream grew: the data is always read from Postgres. */
   streamAppended: (stream: StreamName) => `coffer.events.${stream}`,
+  /** broadcast, no payload: a gateway revoked or renewed tokens; every gateway drops the token entries it cached. */
+  tokensChanged: 'coffer.gateway.tokens-changed',
 } as const;
 
 export const catalogSubjects = {

@@ -143,7 +143,7 @@ export class EventStore {
   /** Like `read`, a page at a time, for folding long streams without holding them whole. */
   readPages(stream: string, { afterVersion = 0, limit = Infinity }: StreamReadOptions = {}): AsyncGenerator<StoredEvent[]> {
     requireVersion(afterVersion, 'afterVersion');
-    return this.pages(this.sql.readStream, [stream], afterVersion, limit, (event) => event.version);
+    return this.pages(this.sql.readStream, [stream], afterVersion, limit, (row) => row.version);
   }
 
   /**
@@ -153,26 +153,37 @@ export class EventStore {
    */
   async readAll({ afterPosition = 0, limit = Infinity }: GlobalReadOptions = {}): Promise<StoredEvent[]> {
     requireVersion(afterPosition, 'afterPosition');
-    return collect(this.pages(this.sql.readAll, [], afterPosition, limit, (event) => event.position));
+    return collect(this.pages(this.sql.readAll, [], afterPosition, limit, (row) => Number(row.position)));
   }
 
-  /** Keyset pagination: each page starts after the cursor of the previous page's last event. */
+  /**
+   * Keyset pagination: each page starts after the cursor of the previous page's last row. The next page is asked
+   * for before this one is decoded and handed out, so Postgres reads while the caller decrypts and folds (replay
+   * after unseal spends about as long on each).
+   */
   private async *pages(
     sql: string,
     filter: unknown[],
     after: number,
     limit: number,
-    cursorOf: (event: StoredEvent) => number,
+    cursorOf: (row: EventRow) => number,
   ): AsyncGenerator<StoredEvent[]> {
     requireCount(limit, 'limit');
-    for (let remaining = limit; remaining > 0; ) {
-      const size = Math.min(this.pageSize, remaining);
-      const rows: EventRow[] = await this.dataSource.query(sql, [...filter, after, size]);
-      const page = rows.map((row) => this.toEvent(row));
-      if (page.length > 0) yield page;
-      if (page.length < size) return;
-      remaining -= page.length;
-      after = cursorOf(page[page.length - 1]);
+    const fetch = (from: number, size: number): Promise<EventRow[]> => this.dataSource.query(sql, [...filter, from, size]);
+    let remaining = limit;
+    let size = Math.min(this.pageSize, remaining);
+    let next: Promise<EventRow[]> | undefined = fetch(after, size);
+    while (next) {
+      const rows = await next;
+      next = undefined;
+      remaining -= rows.length;
+      if (rows.length === size && remaining > 0) {
+        size = Math.min(this.pageSize, remaining);
+        next = fetch(cursorOf(rows[rows.length - 1]), size);
+        // A caller that stops early never awaits it: its failure must not surface as an unhandled rejection.
+        next.catch(() => undefined);
+      }
+      if (rows.length > 0) yield rows.map((row) => this.toEvent(row));
     }
   }
 

@@ -72,3 +72,39 @@ export class LineSplitter {
 export function quote(text: string, max = 100): string {
   return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
 }
+
+/**
+ * Coalesces the lines written in one turn of the event loop into one write. Under load many calls complete in the
+ * same turn, and each write to a pipe is a system call that also wakes the process at the other end: measured on
+ * a 2-core VM, those writes cost more than the JSON they carry (docs/performance.md).
+ */
+export class LineBatcher {
+  private queued: string[] = [];
+  private bytes = 0;
+  private scheduled = false;
+
+  constructor(private readonly write: (text: string, done?: () => void) => void) {}
+
+  /** Characters queued and not yet handed to the stream. */
+  get pendingLength(): number {
+    return this.bytes;
+  }
+
+  push(line: string): void {
+    this.queued.push(line);
+    this.bytes += line.length;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Hands everything queued to the stream now; `done` runs once the stream has taken it. */
+  flush(done?: () => void): void {
+    this.scheduled = false;
+    const text = this.queued.length === 1 ? this.queued[0] : this.queued.join('');
+    this.queued = [];
+    this.bytes = 0;
+    if (text !== '' || done) this.write(text, done);
+  }
+}

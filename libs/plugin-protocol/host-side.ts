@@ -10,7 +10,7 @@ import { constants, promises as fsp } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { CofferError, type ErrorCode } from '../contracts/errors.js';
 import { COFFER_VERSION } from '../contracts/version.js';
-import { LineSplitter, quote } from './framing.js';
+import { LineBatcher, LineSplitter, quote } from './framing.js';
 import {
   MAGIC_ENV,
   MAGIC_VALUE,
@@ -406,6 +406,8 @@ export class PluginProcess extends EventEmitter {
   private resolveExited!: (exit: PluginExit) => void;
   private startWaiter: { resolve: () => void; reject: (err: CofferError) => void; timer?: NodeJS.Timeout } | undefined;
   private readonly stdoutSplitter: LineSplitter;
+  /** Calls and replies to the plugin, one write per turn of the event loop. */
+  private readonly stdin: LineBatcher;
   private readonly stderrSplitter: LineSplitter;
   private tokens: number;
   private lastRefill = Date.now();
@@ -435,6 +437,11 @@ export class PluginProcess extends EventEmitter {
     this.tokens = this.burst;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
 
+    this.stdin = new LineBatcher((text, done) => {
+      // Nothing more reaches a dead plugin; the exit handling has already failed whatever was waiting.
+      if (this.state === 'dead') return done?.();
+      this.child.stdin!.write(text, done && (() => done()));
+    });
     this.stdoutSplitter = new LineSplitter(
       LIMITS.maxHelloBytes,
       (line) => this.onStdoutLine(line),
@@ -533,7 +540,7 @@ export class PluginProcess extends EventEmitter {
     if (Buffer.byteLength(line) > this.maxMessageBytes) {
       return failEarly(new CofferError('payload-too-large', `the request to plugin ${this.name} is larger than ${this.maxMessageBytes} bytes`));
     }
-    if (this.child.stdin!.writableLength > MAX_STDIN_BACKLOG) {
+    if (this.child.stdin!.writableLength + this.stdin.pendingLength > MAX_STDIN_BACKLOG) {
       return failEarly(new CofferError('plugin-failed', `plugin ${this.name} is not reading its input`));
     }
     const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
@@ -546,7 +553,7 @@ export class PluginProcess extends EventEmitter {
       }, timeoutMs);
       const cleanupMount = method === 'cleanup' ? (mount as string) : undefined;
       this.pending.set(id, { method, resolve: resolve as (value: unknown) => void, reject, timer, mountAdded, cleanupMount });
-      this.child.stdin!.write(line);
+      this.stdin.push(line);
     });
   }
 
@@ -568,6 +575,7 @@ export class PluginProcess extends EventEmitter {
       } catch {
         // Refused, timed out or died: the kill below settles it either way.
       }
+      this.stdin.flush();
       this.child.stdin!.end();
       const left = Math.max(deadline - Date.now(), 0);
       let timer: NodeJS.Timeout | undefined;
@@ -775,7 +783,7 @@ export class PluginProcess extends EventEmitter {
 
   private reply(id: number | string, body: { result: unknown } | { error: { code: number; message: string; data: { kind: PluginErrorKind } } }): void {
     if (this.state === 'dead') return;
-    this.child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id, ...body })}\n`);
+    this.stdin.push(`${JSON.stringify({ jsonrpc: '2.0', id, ...body })}\n`);
   }
 
   private async serveHostCall(id: number | string, method: string, params: Record<string, unknown>): Promise<void> {

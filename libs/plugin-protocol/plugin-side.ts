@@ -1,4 +1,4 @@
-import { LineSplitter } from './framing.js';
+import { LineBatcher, LineSplitter } from './framing.js';
 import {
   MAGIC_ENV,
   MAGIC_VALUE,
@@ -131,6 +131,8 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
     writeOut = (text, done) => void out.write(text, done && (() => done()));
   }
 
+  // Replies and storage calls, one write per turn of the event loop.
+  const lines = new LineBatcher(writeOut);
   let closing = false;
   let exited = false;
   const finish = (code: number) => {
@@ -138,7 +140,7 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
     exited = true;
     closing = true;
     // Exit only once stdout has taken every queued line: a shutdown reply lost in a buffer would look like a hang.
-    writeOut('', () => exit(code));
+    lines.flush(() => exit(code));
   };
   out.on('error', () => {
     // The host closed our stdout: it is gone or has given up on us, and nobody is left to answer.
@@ -148,7 +150,7 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
 
   const send = (message: object) => {
     if (exited) return;
-    writeOut(`${JSON.stringify(message)}\n`);
+    lines.push(`${JSON.stringify(message)}\n`);
   };
   const sendError = (id: unknown, code: number, kind: PluginErrorKind, message: string) =>
     send({ jsonrpc: '2.0', id, error: { code, message: clip(message), data: { kind } } });

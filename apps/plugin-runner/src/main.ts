@@ -29,6 +29,8 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningSer
     barrier: ctx.barrier.current,
     mountTtls: (uuid) => directory.mount(uuid)?.config,
     system: { defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl },
+    // On the in-process bus this is the only runner, so the only writer: what it read stays true until it writes.
+    readCache: ctx.bus.kind === 'in-process',
   });
   const launcher = new PluginLauncher(ctx);
   const pool = new PluginPool({

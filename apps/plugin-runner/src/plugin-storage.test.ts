@@ -150,4 +150,36 @@ describe('PluginStorage on Postgres', () => {
     assert.deepEqual(await storage.list(gone, ''), []);
     assert.equal((await storage.get(kept, 'a'))?.toString(), 'kept');
   });
+  test('the read cache (dev server, one runner) serves repeated reads and never outlives a write, a delete or a seal', async () => {
+    const cached = db.storage({ readCache: true });
+    const mount = randomUUID();
+    await cached.put(mount, 'k', Buffer.from('one'));
+    assert.equal((await cached.get(mount, 'k'))?.toString(), 'one');
+    // Changed behind its back (only another runner could do that, and with one runner there is none): still served
+    // from memory, which shows the cache answers instead of Postgres.
+    await db.dataSource.query(`DELETE FROM ${db.table} WHERE mount_uuid = $1`, [mount]);
+    assert.equal((await cached.get(mount, 'k'))?.toString(), 'one');
+    await cached.put(mount, 'k', Buffer.from('two'));
+    assert.equal((await cached.get(mount, 'k'))?.toString(), 'two', 'its own write replaces the cached value');
+    const copy = (await cached.get(mount, 'k'))!;
+    copy.fill(0);
+    assert.equal((await cached.get(mount, 'k'))?.toString(), 'two', 'a caller changing its buffer does not change the cache');
+    await cached.delete(mount, 'k');
+    assert.equal(await cached.get(mount, 'k'), null, 'a delete is seen at once');
+    await cached.put(mount, 'k', Buffer.from('three'));
+    assert.equal((await cached.get(mount, 'k'))?.toString(), 'three');
+    await cached.deleteMountStorage(mount);
+    assert.equal(await cached.get(mount, 'k'), null, 'disabling the mount forgets its entries');
+
+    await cached.put(mount, 'k', Buffer.from('four'));
+    await cached.get(mount, 'k');
+    const barrier = db.barrier;
+    db.barrier = undefined;
+    await assert.rejects(cached.get(mount, 'k'), isCode('sealed'), 'sealed: nothing is answered from memory');
+    db.barrier = barrier;
+
+    // A read that overlaps a write does not keep what it read: the next read sees the write.
+    await Promise.all([cached.get(mount, 'k'), cached.put(mount, 'k', Buffer.from('five'))]);
+    assert.equal((await cached.get(mount, 'k'))?.toString(), 'five');
+  });
 });

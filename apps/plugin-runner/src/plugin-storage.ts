@@ -20,7 +20,15 @@ export interface PluginStorageOptions {
   mountTtls: (mountUuid: string) => MountTtls | undefined;
   /** The server's `default_lease_ttl` and `max_lease_ttl`, which a mount's 0 stands for. */
   system: MountTtls;
+  /**
+   * Keep read values in memory. Only sound where this runner is the only writer of the table (the dev server: one
+   * process, one runner); with several runners another one's write would leave this copy stale.
+   */
+  readCache?: boolean;
 }
+
+/** Entries kept by the read cache before it starts over: a bound on memory, not a tuning knob. */
+const READ_CACHE_MAX_ENTRIES = 10_000;
 
 /**
  * Binds a ciphertext to its mount and key: a value copied to another row (another mount, another key) no longer
@@ -50,6 +58,11 @@ export function checkStorageKey(key: string, what: 'key' | 'prefix' = 'key'): vo
  */
 export class PluginStorage implements StorageHandler {
   private tableName?: string;
+  /** `mount\0key` → plaintext (null = known absent), for the barrier it was read under; see `readCache`. */
+  private readonly cache = new Map<string, Buffer | null>();
+  private cacheBarrier?: Barrier;
+  /** Bumped by every write: a read that overlapped one does not keep what it read (it may predate the write). */
+  private writes = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -71,28 +84,63 @@ export class PluginStorage implements StorageHandler {
   async get(mountUuid: string, key: string): Promise<Buffer | null> {
     checkStorageKey(key);
     const barrier = this.barrier();
+    const cacheKey = `${mountUuid}\0${key}`;
+    if (this.options.readCache) {
+      if (barrier !== this.cacheBarrier) {
+        this.cache.clear();
+        this.cacheBarrier = barrier;
+      }
+      const cached = this.cache.get(cacheKey);
+      // A copy: the caller owns what it gets, and must not be able to change what the next caller reads.
+      if (cached !== undefined) return cached && Buffer.from(cached);
+    }
+    const writesBefore = this.writes;
     const rows: { value: Buffer }[] = await this.dataSource.query(`SELECT value FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [
       mountUuid,
       key,
     ]);
-    if (rows.length === 0) return null;
-    return barrier.decrypt(rows[0].value, storageAad(mountUuid, key));
+    const value = rows.length === 0 ? null : barrier.decrypt(rows[0].value, storageAad(mountUuid, key));
+    if (this.options.readCache && this.cacheBarrier === barrier && this.writes === writesBefore) this.remember(cacheKey, value && Buffer.from(value));
+    return value;
   }
 
   async put(mountUuid: string, key: string, value: Buffer): Promise<void> {
     checkStorageKey(key);
     const sealed = this.barrier().encrypt(value, storageAad(mountUuid, key));
-    await this.dataSource.query(
-      `INSERT INTO ${this.table} (mount_uuid, key, value) VALUES ($1, $2, $3)
-       ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-      [mountUuid, key, sealed],
-    );
+    const cacheKey = `${mountUuid}\0${key}`;
+    this.forget(cacheKey);
+    try {
+      await this.dataSource.query(
+        `INSERT INTO ${this.table} (mount_uuid, key, value) VALUES ($1, $2, $3)
+         ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+        [mountUuid, key, sealed],
+      );
+    } finally {
+      this.forget(cacheKey);
+    }
   }
 
   async delete(mountUuid: string, key: string): Promise<void> {
     checkStorageKey(key);
     this.barrier();
-    await this.dataSource.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, key]);
+    const cacheKey = `${mountUuid}\0${key}`;
+    this.forget(cacheKey);
+    try {
+      await this.dataSource.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, key]);
+    } finally {
+      this.forget(cacheKey);
+    }
+  }
+
+  /** Before and after a write: a read running alongside must not keep what the write replaces. */
+  private forget(cacheKey: string): void {
+    this.writes++;
+    this.cache.delete(cacheKey);
+  }
+
+  private remember(cacheKey: string, value: Buffer | null): void {
+    if (this.cache.size >= READ_CACHE_MAX_ENTRIES) this.cache.clear();
+    this.cache.set(cacheKey, value);
   }
 
   /**
@@ -132,6 +180,8 @@ export class PluginStorage implements StorageHandler {
    * is) harmless to repeat. Needs no barrier: nothing is decrypted, and a disabled mount's rows are useless anyway.
    */
   async deleteMountStorage(mountUuid: string): Promise<number> {
+    this.writes++;
+    for (const cacheKey of this.cache.keys()) if (cacheKey.startsWith(`${mountUuid}\0`)) this.cache.delete(cacheKey);
     const result: [unknown[], number] = await this.dataSource.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1`, [mountUuid]);
     return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
   }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InProcessBus, NatsBus } from '#bus';
-import { loadConfig, watchConfig, type CofferConfig } from '#config';
+import { LOG_LEVELS, loadConfig, watchConfig, type CofferConfig, type LogLevel } from '#config';
 import {
   COFFER_VERSION,
   CofferError,
@@ -28,6 +28,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'dev-root-token-id': { kind: 'string', usage: 'Root token of the dev server (random when absent).' },
   'dev-plugin-dir': { kind: 'string', usage: 'Plugin directory of the dev server.' },
   'dev-data-dir': { kind: 'string', usage: 'Keep the dev server\'s data in this directory (in memory when absent).' },
+  'log-level': { kind: 'string', usage: `Log verbosity: ${LOG_LEVELS.join(', ')} (env COFFER_LOG_LEVEL or VAULT_LOG_LEVEL; overrides the config file's log_level).` },
 };
 
 export const SERVER_HELP = `Usage: coffer server [options]
@@ -51,10 +52,20 @@ export async function serverCommand(argv: string[]): Promise<number> {
   }
   const { flags, args } = parseFlags(argv, FLAGS);
   if (args.length > 0) throw new CofferError('invalid-request', `Too many arguments (expected 0, got ${args.length})`);
-  if (flags.dev) return runDevServer(flags);
+  const logLevel = logLevelOf(flags['log-level'] as string | undefined);
+  if (flags.dev) return runDevServer(flags, logLevel ?? logLevelOf(process.env.COFFER_LOG_LEVEL ?? process.env.VAULT_LOG_LEVEL) ?? 'info');
   const paths = flags.config as string[];
   if (paths.length === 0) throw new CofferError('invalid-request', 'A configuration file must be specified with -config, or use -dev.');
-  return runConfiguredServer(paths, serviceNames(flags.service as string[]));
+  return runConfiguredServer(paths, serviceNames(flags.service as string[]), logLevel);
+}
+
+function logLevelOf(raw: string | undefined): LogLevel | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const level = raw.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new CofferError('invalid-request', `unknown log level "${raw}"; expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return level as LogLevel;
 }
 
 function serviceNames(raw: string[]): ServiceName[] | undefined {
@@ -65,7 +76,7 @@ function serviceNames(raw: string[]): ServiceName[] | undefined {
   return names.length ? (names as ServiceName[]) : undefined;
 }
 
-async function runConfiguredServer(paths: string[], requested: ServiceName[] | undefined): Promise<number> {
+async function runConfiguredServer(paths: string[], requested: ServiceName[] | undefined, logLevel: LogLevel | undefined): Promise<number> {
   let config: CofferConfig;
   try {
     config = await loadConfig(paths);
@@ -73,6 +84,7 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
     process.stderr.write(`Error loading configuration from ${paths.join(', ')}: ${(err as Error).message}\n`);
     return 1;
   }
+  if (logLevel) config = { ...config, logLevel };
   const names = requested ?? (config.services.length ? config.services : [...SERVICE_NAMES]);
   const log = createLogger('coffer', config.logLevel).child({ process: names.join('+') });
   if (!config.storage) return fail(log, 'no storage "postgresql" block in the configuration');
@@ -99,7 +111,8 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
   const reload = watchConfig(paths, config, {
     log,
     onChange: (next) => {
-      log.level = next.logLevel;
+      // A -log-level given on the command line outlives reloads of the file.
+      log.level = logLevel ?? next.logLevel;
     },
   });
   await untilSignal(log, async () => {
@@ -111,9 +124,9 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
   return 0;
 }
 
-async function runDevServer(flags: Record<string, unknown>): Promise<number> {
+async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel): Promise<number> {
   const started = Date.now();
-  const log = createLogger('coffer', 'info').child({ process: 'dev' });
+  const log = createLogger('coffer', logLevel).child({ process: 'dev' });
   const { startEmbeddedStore } = await import('../dev/embedded-store.js');
   const store = await startEmbeddedStore({ dataDir: flags['dev-data-dir'] as string | undefined, logger: log });
   const dataSource = createDataSource({ url: store.url, poolSize: 1, applicationName: 'coffer-dev', logger: log });
@@ -121,7 +134,7 @@ async function runDevServer(flags: Record<string, unknown>): Promise<number> {
   await runMigrations(dataSource);
   const bus = new InProcessBus();
   const address = flags['dev-listen-address'] as string;
-  const config = devConfig(address, (flags['dev-plugin-dir'] as string | undefined) ?? defaultPluginDir());
+  const config = devConfig(address, (flags['dev-plugin-dir'] as string | undefined) ?? defaultPluginDir(), logLevel);
   const running = await startServices([...SERVICE_NAMES], {
     config,
     bus,
@@ -188,10 +201,10 @@ async function registerDevPlugins(bus: InProcessBus, dir: string, log: Logger): 
   }
 }
 
-function devConfig(address: string, pluginDirectory: string): CofferConfig {
+function devConfig(address: string, pluginDirectory: string, logLevel: LogLevel): CofferConfig {
   return {
     pluginDirectory,
-    logLevel: 'info',
+    logLevel,
     defaultLeaseTtl: 768 * 3600,
     maxLeaseTtl: 768 * 3600,
     services: [...SERVICE_NAMES],

@@ -1,4 +1,5 @@
 import type { Provider } from '@nestjs/common';
+import { subjects } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import { ROOT_TOKEN_ISSUER, type RootTokenIssuer } from '../seal/seal.service.js';
 import { TokenStore } from '../tokens/token-store.js';
@@ -9,12 +10,17 @@ export const tokenStoreProviders: Provider[] = [
   {
     provide: TOKEN_STORE,
     inject: [SERVICE_CONTEXT],
-    useFactory: (ctx: ServiceContext) =>
-      new TokenStore(ctx.dataSource, {
+    useFactory: (ctx: ServiceContext) => {
+      const store = new TokenStore(ctx.dataSource, {
         barrier: ctx.barrier.current,
         defaultLeaseTtl: ctx.config.defaultLeaseTtl,
         maxLeaseTtl: ctx.config.maxLeaseTtl,
-      }),
+        onChange: () => ctx.bus.publish(subjects.tokensChanged, null),
+      });
+      // Every gateway caches token entries briefly; a revocation anywhere empties every cache.
+      ctx.bus.subscribe(subjects.tokensChanged, () => store.forgetCached());
+      return store;
+    },
   },
   {
     provide: ROOT_TOKEN_ISSUER,

@@ -409,4 +409,44 @@ describe('TokenStore on Postgres', () => {
     }
     assert.ok(await store.lookup(token.token));
   });
+  test('two gateways: a cached entry never outlives a revocation or renewal elsewhere, broadcast or not', async () => {
+    // Two stores over one table stand for two gateways; onChange stands for the bus broadcast.
+    let b!: TokenStore;
+    const a = t.another({ onChange: () => b.forgetCached() });
+    b = t.another();
+    const tok = await child({ policies: ['p'], ttl: '1h' });
+    assert.ok(await b.lookup(tok.token), 'b caches the entry');
+    await a.revoke(tok.token);
+    assert.equal(await a.lookup(tok.token), undefined, 'the revoking gateway forgets at once');
+    assert.equal(await b.lookup(tok.token), undefined, 'the other forgets on the broadcast');
+
+    // No broadcast at all (a lost message): the cache age bounds how long the other gateway answers from memory.
+    const silent = t.another({ cacheMs: 2_000 });
+    const other = t.another({ cacheMs: 2_000 });
+    const tok2 = await child({ policies: ['p'], ttl: '1h' });
+    assert.ok(await other.lookup(tok2.token));
+    await silent.revoke(tok2.token);
+    t.advance(3);
+    assert.equal(await other.lookup(tok2.token), undefined, 'past the cache age the row is read again');
+
+    // A cached entry is never trusted past the token's own expiry.
+    const short = await child({ policies: ['p'], ttl: '60s' });
+    assert.ok(await other.lookup(short.token));
+    t.advance(61);
+    assert.equal(await other.lookup(short.token), undefined);
+
+    // A renewal on one gateway is seen by the lookup of the renewing one at once (no stale TTL in lookup-self).
+    const renewable = await child({ policies: ['p'], ttl: '1h', renewable: true });
+    const before = await a.lookup(renewable.token);
+    t.advance(60);
+    await a.renew(renewable.token, '2h');
+    const afterRenew = await a.lookup(renewable.token);
+    assert.notEqual(afterRenew?.expireTime, before?.expireTime);
+
+    // Limited-use tokens are counted in the row on every use: never answered from memory.
+    const twice = await child({ policies: ['p'], ttl: '1h', numUses: 2 });
+    assert.ok(await other.useOnce(twice.token));
+    assert.equal((await other.useOnce(twice.token))?.numUses, -1, 'the second use is the last');
+    assert.equal(await other.useOnce(twice.token), undefined);
+  });
 });

@@ -93,9 +93,18 @@ export interface TokenStoreOptions {
   maxLeaseTtl?: number;
   /** Milliseconds since the epoch; tests move it instead of sleeping. */
   now?: () => number;
+  /**
+   * Called after this store revoked, renewed or used up tokens, so the gateway can tell its peers to forget what
+   * they cached (`forgetCached`). Without it, only the bounded cache age protects other gateways.
+   */
+  onChange?: () => void;
+  /** How long a looked-up entry may be answered from memory, milliseconds; 0 turns the cache off. Default 2 s. */
+  cacheMs?: number;
 }
 
 const DEFAULT_LEASE_TTL = 768 * 3600;
+const DEFAULT_CACHE_MS = 2_000;
+const CACHE_MAX_ENTRIES = 10_000;
 const TOKEN_LENGTH = 24;
 const SERVICE_TOKEN_PREFIX = 'hvs.';
 /** Policies Vault keeps for its own machinery; a token may never be given them. */
@@ -130,6 +139,15 @@ export class TokenStore {
   private readonly defaultLeaseTtl: number;
   private readonly maxLeaseTtl: number;
   private tableName?: string;
+  /**
+   * Every authenticated request looks its token up: without this, each one costs a round trip to Postgres. Entries
+   * of unlimited-use tokens are kept by id HMAC for a short time, forgotten at once when any gateway revokes or
+   * renews (see `onChange`), and never trusted past the token's own expiry. Bound to the barrier they were read
+   * under: a seal or a new keyring empties it.
+   */
+  private readonly cache = new Map<string, { entry: TokenEntry; until: number }>();
+  private cacheBarrier?: Barrier;
+  private readonly cacheMs: number;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -138,6 +156,18 @@ export class TokenStore {
     this.now = options.now ?? Date.now;
     this.defaultLeaseTtl = options.defaultLeaseTtl ?? DEFAULT_LEASE_TTL;
     this.maxLeaseTtl = options.maxLeaseTtl ?? this.defaultLeaseTtl;
+    this.cacheMs = options.cacheMs ?? DEFAULT_CACHE_MS;
+  }
+
+  /** Drops every cached entry: a token may have been revoked or renewed elsewhere. */
+  forgetCached(): void {
+    this.cache.clear();
+  }
+
+  /** After a change to stored tokens: forget locally, and let the gateway tell the others. */
+  private changed(): void {
+    this.cache.clear();
+    this.options.onChange?.();
   }
 
   /**
@@ -361,7 +391,21 @@ export class TokenStore {
   async lookup(token: string): Promise<TokenEntry | undefined> {
     const barrier = this.barrier();
     if (!token) return undefined;
-    return this.lookupWhere(barrier, 'id_hmac', idHmacOf(barrier, token));
+    const idHmac = idHmacOf(barrier, token);
+    if (barrier !== this.cacheBarrier) {
+      this.cache.clear();
+      this.cacheBarrier = barrier;
+    }
+    const nowMs = this.now();
+    const cached = this.cache.get(idHmac);
+    if (cached && nowMs < cached.until && !isExpiredEntry(cached.entry, nowMs)) return { ...cached.entry };
+    const entry = await this.lookupWhere(barrier, 'id_hmac', idHmac);
+    // Limited-use tokens are counted in the row on every use: their entries are never answered from memory.
+    if (entry && entry.numUses === 0 && this.cacheMs > 0 && this.cacheBarrier === barrier) {
+      if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
+      this.cache.set(idHmac, { entry: { ...entry }, until: nowMs + this.cacheMs });
+    }
+    return entry;
   }
 
   async lookupByAccessor(accessor: string): Promise<TokenEntry | undefined> {
@@ -392,13 +436,13 @@ export class TokenStore {
   async revoke(token: string): Promise<number> {
     const barrier = this.barrier();
     if (!token) return 0;
-    return this.transaction((q) => this.deleteTrees(q, 'id_hmac = $1', [idHmacOf(barrier, token)]));
+    return this.changing(this.transaction((q) => this.deleteTrees(q, 'id_hmac = $1', [idHmacOf(barrier, token)])));
   }
 
   async revokeByAccessor(accessor: string): Promise<number> {
     const barrier = this.barrier();
     if (!accessor) return 0;
-    return this.transaction((q) => this.deleteTrees(q, 'accessor_hmac = $1', [accessorHmacOf(barrier, accessor)]));
+    return this.changing(this.transaction((q) => this.deleteTrees(q, 'accessor_hmac = $1', [accessorHmacOf(barrier, accessor)])));
   }
 
   /**
@@ -410,7 +454,7 @@ export class TokenStore {
     if (!token) return false;
     const idHmac = idHmacOf(barrier, token);
     const nowMs = this.now();
-    return this.transaction(async (q) => {
+    return this.changing(this.transaction(async (q) => {
       const [row] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE id_hmac = $1 FOR UPDATE`, [idHmac]);
       if (!row) return false;
       if (isExpired(row, this.open(barrier, row), nowMs)) {
@@ -429,7 +473,7 @@ export class TokenStore {
         ]);
       }
       return true;
-    });
+    }));
   }
 
   /**
@@ -444,7 +488,7 @@ export class TokenStore {
     const barrier = this.barrier();
     const idHmac = idHmacOf(barrier, token);
     const nowMs = this.now();
-    return this.transaction(async (q) => {
+    return this.changing(this.transaction(async (q) => {
       const [row] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE id_hmac = $1 FOR UPDATE`, [idHmac]);
       if (!row) return undefined;
       const current = this.open(barrier, row);
@@ -460,14 +504,25 @@ export class TokenStore {
       }
       await this.deleteTrees(q, 'id_hmac = $1', [idHmac]);
       return { ...current, numUses: -1 };
-    });
+    }));
   }
 
   /** Revokes every token past its expiry, with its subtree. Returns how many tokens went. */
   async sweepExpired(): Promise<number> {
     this.barrier();
     const now = new Date(this.now()).toISOString();
-    return this.transaction((q) => this.deleteTrees(q, 'expires_at <= $1', [now]));
+    const swept = await this.transaction((q) => this.deleteTrees(q, 'expires_at <= $1', [now]));
+    if (swept > 0) this.changed();
+    return swept;
+  }
+
+  /** Runs a change to stored tokens, then forgets cached entries here and (through onChange) on the other gateways. */
+  private async changing<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } finally {
+      this.changed();
+    }
   }
 
   private get table(): string {
@@ -490,7 +545,7 @@ export class TokenStore {
     if (!row) return undefined;
     const entry = this.open(barrier, row);
     if (isExpired(row, entry, this.now())) {
-      await this.transaction((q) => this.deleteTrees(q, 'id_hmac = $1', [row.id_hmac]));
+      await this.changing(this.transaction((q) => this.deleteTrees(q, 'id_hmac = $1', [row.id_hmac])));
       return undefined;
     }
     return entry;
@@ -506,7 +561,7 @@ export class TokenStore {
     if (requested < 0) throw invalid('increment must be positive');
     const nowMs = this.now();
     const now = Math.floor(nowMs / 1000);
-    return this.transaction(async (q) => {
+    return this.changing(this.transaction(async (q) => {
       const [row] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE ${column} = $1 FOR UPDATE`, [hmac]);
       if (!row) return undefined;
       const entry = this.open(barrier, row);
@@ -544,7 +599,7 @@ export class TokenStore {
         sealEntry(barrier, row.id_hmac, entry),
       ]);
       return { entry, warnings };
-    });
+    }));
   }
 
   private async insert(q: Query, barrier: Barrier, token: string, entry: TokenEntry, parentIdHmac: string | null): Promise<void> {
@@ -731,4 +786,9 @@ function isUniqueViolation(err: unknown): boolean {
 
 function invalid(message: string): CofferError {
   return new CofferError('invalid-request', message);
+}
+
+/** A cached entry carries its own expiry (the encrypted one, the authority): past it, the row is read again. */
+function isExpiredEntry(entry: TokenEntry, nowMs: number): boolean {
+  return entry.expireTime !== null && Date.parse(entry.expireTime) <= nowMs;
 }
