@@ -17,6 +17,10 @@ export interface ClusterOptions {
   natsUrl?: string;
   /** Extra HCL appended to the generated config. */
   extraConfig?: string;
+  /** The services' log_level: debug for tests (their logs explain failures), quieter for benchmarks. */
+  logLevel?: string;
+  /** Options for each service's Node (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 interface Member {
@@ -41,6 +45,8 @@ export class Cluster {
     readonly databaseName: string,
     readonly port: number,
     readonly natsUrl: string,
+    readonly logLevel: string,
+    readonly nodeArgs: string[],
   ) {
     const u = new URL(TEST_DATABASE_URL);
     u.pathname = `/${databaseName}`;
@@ -54,7 +60,7 @@ export class Cluster {
   static async create(options: ClusterOptions = {}): Promise<Cluster> {
     const databaseName = `coffer_e2e_${process.pid}_${Date.now().toString(36)}`;
     await adminQuery(`CREATE DATABASE ${databaseName}`);
-    const cluster = new Cluster(databaseName, await freePort(), options.natsUrl ?? TEST_NATS_URL);
+    const cluster = new Cluster(databaseName, await freePort(), options.natsUrl ?? TEST_NATS_URL, options.logLevel ?? 'debug', options.nodeArgs ?? []);
     cluster.writeConfig(options.extraConfig ?? '');
     return cluster;
   }
@@ -80,7 +86,7 @@ export class Cluster {
       `storage "postgresql" {\n  connection_url = "${this.databaseUrl}"\n}\n` +
         `bus "nats" {\n  url = "${this.natsUrl}"\n}\n` +
         `listener "tcp" {\n  address = "127.0.0.1:${this.port}"\n  tls_disable = true\n  max_request_size = 65536\n}\n` +
-        `plugin_directory = "${this.dir}"\nlog_level = "debug"\n${extra}`,
+        `plugin_directory = "${this.dir}"\nlog_level = "${this.logLevel}"\n${extra}`,
     );
   }
 
@@ -90,7 +96,7 @@ export class Cluster {
     // The log of a restarted member is appended to: readiness is looked for only in what this start writes.
     const offset = this.logOf(name).length;
     const log = createWriteStream(join(this.dir, `${name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), 'server', `-config=${this.configFor(name, service)}`, `-service=${service}`], {
+    const child = spawn(process.execPath, [...this.nodeArgs, join(REPO_ROOT, 'bin/coffer.js'), 'server', `-config=${this.configFor(name, service)}`, `-service=${service}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env },
     });

@@ -1,0 +1,248 @@
+/**
+ * `npm run bench`: the figures Coffer is judged by (issue 7), each as a ratio against a baseline measured in the
+ * same run on the same machine, alternating baseline and subject and taking medians. Prints a table, writes
+ * bench/results/latest.json and bench/results/latest.md. `--quick` runs one short round of everything (a smoke run;
+ * its figures are not to be quoted); `--only=dev,dist,replay` runs a subset.
+ */
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpus, totalmem, release } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, TEST_DATABASE_URL } from '../test/support/cluster.js';
+import { OwnNatsServer } from '../test/support/nats-server.js';
+import { REPO_ROOT } from '../test/support/paths.js';
+import { measureLoad, type LoadFigures, type LoadSettings, type LoadTarget } from './lib/load.js';
+import { COFFER_BIN, startCeiling, startDevServer, timeNode, type RunningProcess } from './lib/processes.js';
+import { measureReplay } from './lib/replay.js';
+import { formatTable, ms, rps, type Row } from './lib/report.js';
+import { median } from './lib/stats.js';
+
+const QUICK = process.argv.includes('--quick');
+/** `--only=dev,dist,replay`: a subset, while working on one figure. */
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const wanted = (part: 'dev' | 'dist' | 'replay') => !ONLY || ONLY.includes(part);
+const ROUNDS = QUICK ? 1 : 3;
+const LOAD: LoadSettings = { connections: 50, seconds: QUICK ? 2 : 5, warmupSeconds: QUICK ? 1 : 2 };
+const SPAWNS = QUICK ? 3 : 10;
+const COLD_STARTS = QUICK ? 2 : 5;
+const IDLE_MS = 1000;
+const ROOT = 'bench-root-token';
+const MOUNT = 'bench-kv';
+
+const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
+
+async function call(url: string, token: string, method: string, path: string, body?: unknown): Promise<Response> {
+  const r = await fetch(`${url}/v1/${path}`, { method, headers: { 'x-vault-token': token }, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (r.status >= 400) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+  return r;
+}
+
+/** The three request shapes measured on each server: kv read and write through the plugin, and a read that needs none. */
+function targets(url: string, token: string): Record<'read' | 'write' | 'noPlugin', LoadTarget> {
+  const headers = { 'x-vault-token': token };
+  return {
+    read: { url: `${url}/v1/${MOUNT}/kv/foo`, headers },
+    write: { url: `${url}/v1/${MOUNT}/kv/foo`, method: 'PUT', headers: { ...headers, 'content-type': 'application/json' }, body: '{"value":"bar"}' },
+    // Token lookup and ACL like the kv read, answered from the gateway's own policy projection: no bus, no plugin.
+    noPlugin: { url: `${url}/v1/sys/policies/acl/default`, headers },
+  };
+}
+
+async function mountMock(url: string, token: string, plugin: string): Promise<void> {
+  await call(url, token, 'POST', `sys/mounts/${MOUNT}`, { type: 'plugin', plugin_name: plugin });
+  await call(url, token, 'PUT', `${MOUNT}/kv/foo`, { value: 'bar' });
+}
+
+function checked(name: string, f: LoadFigures): LoadFigures {
+  if (f.failures > 0) throw new Error(`${name}: ${f.failures} failed requests under load; figures not trusted`);
+  return f;
+}
+
+interface Series {
+  runs: LoadFigures[];
+  ratios: number[];
+}
+const series = (): Series => ({ runs: [], ratios: [] });
+const medianOf = (s: Series, key: keyof LoadFigures) => median(s.runs.map((r) => r[key]));
+
+/** Rounds of [ceiling, subjects...]: each subject's ratio is to the ceiling of its own round. */
+async function loadRounds(ceiling: RunningProcess, subjects: Record<string, LoadTarget>, label: string) {
+  const out: Record<string, Series> = { ceiling: series() };
+  for (const name of Object.keys(subjects)) out[name] = series();
+  for (let r = 0; r < ROUNDS; r++) {
+    progress(`${label}: round ${r + 1}/${ROUNDS}`);
+    const base = checked('ceiling', await measureLoad({ url: ceiling.url }, LOAD));
+    out.ceiling.runs.push(base);
+    for (const [name, target] of Object.entries(subjects)) {
+      const f = checked(`${label} ${name}`, await measureLoad(target, LOAD));
+      out[name].runs.push(f);
+      out[name].ratios.push(f.rps / base.rps);
+    }
+  }
+  return out;
+}
+
+const loadText = (s: Series) => `${rps(medianOf(s, 'rps'))}, p50 ${ms(medianOf(s, 'p50Ms'))}, p99 ${ms(medianOf(s, 'p99Ms'))}`;
+
+async function spawnBaseline(): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < SPAWNS; i++) times.push(await timeNode(['-e', '0']));
+  return times;
+}
+
+async function devServerFigures(rows: Row[], ceiling: RunningProcess, json: Record<string, unknown>): Promise<void> {
+  progress('starting the dev server');
+  const dev = await startDevServer(ROOT, { COFFER_PLUGIN_IDLE_MS: String(IDLE_MS), COFFER_LOG_LEVEL: 'info' });
+  try {
+    await mountMock(dev.url, ROOT, 'mock-plugin');
+    const t = targets(dev.url, ROOT);
+    const load = await loadRounds(ceiling, { read: t.read, write: t.write, noPlugin: t.noPlugin }, 'dev server');
+    const readRatio = median(load.read.ratios);
+    const hop = median(load.read.runs.map((r, i) => r.rps / load.noPlugin.runs[i].rps));
+    rows.push(
+      { id: 'dev.kv-read', figure: 'kv read, dev server', coffer: loadText(load.read), baseline: loadText(load.ceiling), ratio: readRatio, target: '≥ 0.35×', met: readRatio >= 0.35 },
+      { id: 'dev.kv-write', figure: 'kv write, dev server', coffer: loadText(load.write), baseline: loadText(load.ceiling), ratio: median(load.write.ratios) },
+      { id: 'dev.plugin-hop', figure: 'plugin hop, dev server (kv read / sys read)', coffer: rps(medianOf(load.read, 'rps')), baseline: rps(medianOf(load.noPlugin, 'rps')), ratio: hop, target: '≥ 0.7×', met: hop >= 0.7 },
+    );
+    json.devServer = load;
+
+    // Plugin cold start: the idle timer stops the plugin process; the next request launches it again.
+    progress('plugin cold start');
+    const cold: number[] = [];
+    const spawnBase: number[] = [];
+    for (let i = 0; i < COLD_STARTS; i++) {
+      await new Promise((r) => setTimeout(r, IDLE_MS * 2.5));
+      const startsBefore = dev.output().split('"msg":"plugin started"').length;
+      const t0 = performance.now();
+      await call(dev.url, ROOT, 'GET', `${MOUNT}/kv/foo`);
+      cold.push(performance.now() - t0);
+      if (dev.output().split('"msg":"plugin started"').length !== startsBefore + 1) throw new Error('the cold-start request did not launch the plugin: it was not idle');
+      spawnBase.push(await timeNode(['-e', '0']));
+    }
+    const coldRatio = median(cold) / median(spawnBase);
+    rows.push({ id: 'plugin-cold-start', figure: 'plugin cold start (first request to answer)', coffer: ms(median(cold)), baseline: `${ms(median(spawnBase))} (node -e 0)`, ratio: coldRatio, target: '≤ 2×', met: coldRatio <= 2 });
+    json.coldStart = { coldMs: cold, nodeMs: spawnBase };
+
+    // CLI start: `coffer status` against this running server, alternated with `node -e 0`.
+    progress('CLI start');
+    const cli: number[] = [];
+    const node: number[] = [];
+    for (let i = 0; i < SPAWNS; i++) {
+      node.push(await timeNode(['-e', '0']));
+      cli.push(await timeNode([COFFER_BIN, 'status', `-address=${dev.url}`]));
+    }
+    const cliRatio = median(cli) / median(node);
+    rows.push({ id: 'cli-start', figure: 'CLI start (coffer status)', coffer: ms(median(cli)), baseline: `${ms(median(node))} (node -e 0)`, ratio: cliRatio, target: '≤ 3×', met: cliRatio <= 3 });
+    json.cliStart = { cliMs: cli, nodeMs: node };
+  } finally {
+    await dev.stop();
+  }
+}
+
+async function distributedFigures(rows: Row[], ceiling: RunningProcess, json: Record<string, unknown>): Promise<void> {
+  progress('starting the four services as processes (real NATS and Postgres)');
+  // A nats-server of the bench's own: nobody else's traffic (a test run, another cluster) shares its subjects.
+  const nats = await OwnNatsServer.start();
+  const cluster = await Cluster.create({ logLevel: 'info', natsUrl: nats.url });
+  try {
+    await cluster.startAll();
+    const { rootToken } = await cluster.initAndUnseal();
+    const plugin = join(cluster.dir, 'mock-plugin');
+    copyFileSync(join(REPO_ROOT, 'dist/plugins/mock-plugin'), plugin);
+    chmodSync(plugin, 0o755);
+    const sha256 = createHash('sha256').update(readFileSync(plugin)).digest('hex');
+    await call(cluster.url, rootToken, 'PUT', 'sys/plugins/catalog/secret/mock-plugin', { sha256, command: 'mock-plugin' });
+    await mountMock(cluster.url, rootToken, 'mock-plugin');
+    const t = targets(cluster.url, rootToken);
+
+    const load = await loadRounds(ceiling, { read: t.read, write: t.write, noPlugin: t.noPlugin }, 'distributed');
+    const readRatio = median(load.read.ratios);
+    const p99 = medianOf(load.read, 'p99Ms');
+    const hop = median(load.read.runs.map((r, i) => r.rps / load.noPlugin.runs[i].rps));
+    rows.push(
+      { id: 'dist.kv-read', figure: 'kv read, distributed (4 processes)', coffer: loadText(load.read), baseline: loadText(load.ceiling), ratio: readRatio, target: '≥ 0.12×, p99 ≤ 15 ms', met: readRatio >= 0.12 && p99 <= 15 },
+      { id: 'dist.kv-write', figure: 'kv write, distributed', coffer: loadText(load.write), baseline: loadText(load.ceiling), ratio: median(load.write.ratios) },
+      { id: 'dist.plugin-hop', figure: 'plugin hop, distributed (kv read / sys read)', coffer: rps(medianOf(load.read, 'rps')), baseline: rps(medianOf(load.noPlugin, 'rps')), ratio: hop },
+    );
+    json.distributed = load;
+
+    // Scale-out: the same kv read load with one runner and with two, alternated (the second started and killed per round).
+    const one = series();
+    const two = series();
+    for (let r = 0; r < ROUNDS; r++) {
+      progress(`scale-out: round ${r + 1}/${ROUNDS}`);
+      one.runs.push(checked('1 runner', await measureLoad(t.read, LOAD)));
+      await cluster.start('plugin-runner', 'plugin-runner-2');
+      two.runs.push(checked('2 runners', await measureLoad(t.read, LOAD)));
+      await cluster.kill('plugin-runner-2', 'SIGTERM');
+    }
+    const scale = median(two.runs.map((f, i) => f.rps / one.runs[i].rps));
+    rows.push({ id: 'scale-out', figure: 'scale-out: kv read, 2 runners vs 1', coffer: loadText(two), baseline: loadText(one), ratio: scale });
+    json.scaleOut = { oneRunner: one, twoRunners: two };
+  } finally {
+    await cluster.stop();
+    await nats.stop();
+  }
+}
+
+async function replayFigures(rows: Row[], json: Record<string, unknown>): Promise<void> {
+  progress('replay: writing and replaying 10k and 100k events');
+  const figures = await measureReplay(process.env.COFFER_TEST_DATABASE_URL ?? TEST_DATABASE_URL, QUICK ? [10_000] : [10_000, 100_000], ROUNDS);
+  for (const f of figures) {
+    rows.push({
+      id: `replay.${f.events}`,
+      figure: `replay of ${f.events.toLocaleString('en-US')} catalog + mount events`,
+      coffer: `${ms(f.replayMs)}, ${Math.round(f.eventsPerSecond).toLocaleString('en-US')} events/s`,
+      baseline: `${ms(f.selectMs)} (raw SELECT)`,
+      ratio: f.ratioToSelect,
+      target: '≥ 50,000 events/s',
+      met: f.eventsPerSecond >= 50_000,
+    });
+  }
+  json.replay = figures;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+  };
+  const rows: Row[] = [];
+  const json: Record<string, unknown> = { machine, quick: QUICK, settings: { rounds: ROUNDS, ...LOAD, spawns: SPAWNS } };
+  progress(`baseline spawn time: ${ms(median(await spawnBaseline()))} for node -e 0`);
+  const ceiling = await startCeiling();
+  try {
+    if (wanted('dev')) await devServerFigures(rows, ceiling, json);
+    if (wanted('dist')) await distributedFigures(rows, ceiling, json);
+  } finally {
+    await ceiling.stop();
+  }
+  if (wanted('replay')) await replayFigures(rows, json);
+
+  const order = ['dist.kv-read', 'dist.kv-write', 'dev.kv-read', 'dev.kv-write', 'dev.plugin-hop', 'dist.plugin-hop', 'plugin-cold-start', 'replay.10000', 'replay.100000', 'scale-out', 'cli-start'];
+  rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
+  const table = formatTable(rows);
+  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  const header = `Coffer benchmarks, ${new Date().toISOString()}${QUICK ? ' (QUICK smoke run: not to be quoted)' : ''}\n` +
+    `Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}\n` +
+    `Load: autocannon, ${LOAD.connections} connections, ${LOAD.warmupSeconds} s warm-up + ${LOAD.seconds} s measured, median of ${ROUNDS} rounds alternated with the baseline; run took ${minutes} min\n`;
+  process.stdout.write(`\n${header}\n${table}\n`);
+
+  const dir = join(REPO_ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify({ ...json, rows, finishedAt: new Date().toISOString(), minutes: Number(minutes) }, null, 2)}\n`);
+  writeFileSync(join(dir, 'latest.md'), `${header}\n${table}\n`);
+  progress(`wrote bench/results/latest.json and bench/results/latest.md`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
