@@ -4,16 +4,14 @@
  * bench/results/latest.json and bench/results/latest.md. `--quick` runs one short round of everything (a smoke run;
  * its figures are not to be quoted); `--only=dev,dist,replay` runs a subset.
  */
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, release } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, TEST_DATABASE_URL } from '../test/support/cluster.js';
-import { OwnNatsServer } from '../test/support/nats-server.js';
 import { REPO_ROOT } from '../test/support/paths.js';
+import { BENCH_MOUNT as MOUNT, call, mountMock, startBenchCluster } from './lib/cluster.js';
 import { measureLoad, type LoadFigures, type LoadSettings, type LoadTarget } from './lib/load.js';
 import { COFFER_BIN, startCeiling, startDevServer, timeNode, type RunningProcess } from './lib/processes.js';
-import { measureReplay } from './lib/replay.js';
+import { replayInChild } from './lib/replay.js';
 import { formatTable, ms, rps, type Row } from './lib/report.js';
 import { median } from './lib/stats.js';
 
@@ -27,15 +25,8 @@ const SPAWNS = QUICK ? 3 : 10;
 const COLD_STARTS = QUICK ? 2 : 5;
 const IDLE_MS = 1000;
 const ROOT = 'bench-root-token';
-const MOUNT = 'bench-kv';
 
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
-
-async function call(url: string, token: string, method: string, path: string, body?: unknown): Promise<Response> {
-  const r = await fetch(`${url}/v1/${path}`, { method, headers: { 'x-vault-token': token }, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (r.status >= 400) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
-  return r;
-}
 
 /** The three request shapes measured on each server: kv read and write through the plugin, and a read that needs none. */
 function targets(url: string, token: string): Record<'read' | 'write' | 'noPlugin', LoadTarget> {
@@ -46,11 +37,6 @@ function targets(url: string, token: string): Record<'read' | 'write' | 'noPlugi
     // Token lookup and ACL like the kv read, answered from the gateway's own policy projection: no bus, no plugin.
     noPlugin: { url: `${url}/v1/sys/policies/acl/default`, headers },
   };
-}
-
-async function mountMock(url: string, token: string, plugin: string): Promise<void> {
-  await call(url, token, 'POST', `sys/mounts/${MOUNT}`, { type: 'plugin', plugin_name: plugin });
-  await call(url, token, 'PUT', `${MOUNT}/kv/foo`, { value: 'bar' });
 }
 
 function checked(name: string, f: LoadFigures): LoadFigures {
@@ -94,7 +80,7 @@ async function devServerFigures(rows: Row[], ceiling: RunningProcess, json: Reco
   progress('starting the dev server');
   const dev = await startDevServer(ROOT, { COFFER_PLUGIN_IDLE_MS: String(IDLE_MS), COFFER_LOG_LEVEL: 'info' });
   try {
-    await mountMock(dev.url, ROOT, 'mock-plugin');
+    await mountMock(dev.url, ROOT);
     const t = targets(dev.url, ROOT);
     const load = await loadRounds(ceiling, { read: t.read, write: t.write, noPlugin: t.noPlugin }, 'dev server');
     const readRatio = median(load.read.ratios);
@@ -141,18 +127,8 @@ async function devServerFigures(rows: Row[], ceiling: RunningProcess, json: Reco
 
 async function distributedFigures(rows: Row[], ceiling: RunningProcess, json: Record<string, unknown>): Promise<void> {
   progress('starting the four services as processes (real NATS and Postgres)');
-  // A nats-server of the bench's own: nobody else's traffic (a test run, another cluster) shares its subjects.
-  const nats = await OwnNatsServer.start();
-  const cluster = await Cluster.create({ logLevel: 'info', natsUrl: nats.url });
+  const { cluster, rootToken, stop } = await startBenchCluster();
   try {
-    await cluster.startAll();
-    const { rootToken } = await cluster.initAndUnseal();
-    const plugin = join(cluster.dir, 'mock-plugin');
-    copyFileSync(join(REPO_ROOT, 'dist/plugins/mock-plugin'), plugin);
-    chmodSync(plugin, 0o755);
-    const sha256 = createHash('sha256').update(readFileSync(plugin)).digest('hex');
-    await call(cluster.url, rootToken, 'PUT', 'sys/plugins/catalog/secret/mock-plugin', { sha256, command: 'mock-plugin' });
-    await mountMock(cluster.url, rootToken, 'mock-plugin');
     const t = targets(cluster.url, rootToken);
 
     const load = await loadRounds(ceiling, { read: t.read, write: t.write, noPlugin: t.noPlugin }, 'distributed');
@@ -180,14 +156,14 @@ async function distributedFigures(rows: Row[], ceiling: RunningProcess, json: Re
     rows.push({ id: 'scale-out', figure: 'scale-out: kv read, 2 runners vs 1', coffer: loadText(two), baseline: loadText(one), ratio: scale });
     json.scaleOut = { oneRunner: one, twoRunners: two };
   } finally {
-    await cluster.stop();
-    await nats.stop();
+    await stop();
   }
 }
 
 async function replayFigures(rows: Row[], json: Record<string, unknown>): Promise<void> {
   progress('replay: writing and replaying 10k and 100k events');
-  const figures = await measureReplay(process.env.COFFER_TEST_DATABASE_URL ?? TEST_DATABASE_URL, QUICK ? [10_000] : [10_000, 100_000], ROUNDS);
+  // In a fresh process, as a service replays after unseal: not in this one, whose heap the load runs have filled.
+  const figures = await replayInChild(QUICK ? [10_000] : [10_000, 100_000], ROUNDS);
   for (const f of figures) {
     rows.push({
       id: `replay.${f.events}`,

@@ -116,3 +116,15 @@ export async function measureReplay(databaseUrl: string, counts: number[], round
   }
   return figures;
 }
+
+/** Runs measureReplay in a process of its own (bench/replay-main.ts) and returns its figures. */
+export async function replayInChild(counts: number[], rounds: number): Promise<ReplayFigures[]> {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { join } = await import('node:path');
+  const { REPO_ROOT } = await import('../../test/support/paths.js');
+  const { stdout } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'dist/bench/replay-main.js'), counts.join(','), String(rounds)], {
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(stdout) as ReplayFigures[];
+}
