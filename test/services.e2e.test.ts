@@ -112,6 +112,14 @@ describe('services as separate processes', () => {
     const notObject = await rawRequest(cluster.url, 'PUT', '/v1/sys/plugins/catalog', '[1,2]', { 'content-type': 'application/json' });
     assert.equal(notObject.status, 400);
 
+    // A PATCH body must be declared a JSON merge patch, as Vault's http/logical.go requires.
+    const patchAsJson = await rawRequest(cluster.url, 'PATCH', '/v1/secret/x', '{"a":1}', { 'content-type': 'application/json', ...root });
+    assert.equal(patchAsJson.status, 415);
+    assert.deepEqual(patchAsJson.json(), { errors: ['PATCH requires Content-Type of application/merge-patch+json, provided application/json'] });
+    const patchUntyped = await rawRequest(cluster.url, 'PATCH', '/v1/secret/x', '{"a":1}', root);
+    assert.equal(patchUntyped.status, 400);
+    assert.deepEqual(patchUntyped.json(), { errors: ['mime: no media type'] });
+
     const wrongVerb = await rawRequest(cluster.url, 'DELETE', '/v1/sys/seal-status');
     assert.equal(wrongVerb.status, 405);
 

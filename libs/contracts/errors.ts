@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'unsupported-operation', // 405
   'conflict', // 400 over HTTP (Vault reports mount conflicts as 400); also optimistic-concurrency losses inside
   'payload-too-large', // 413
+  'unsupported-media-type', // 415: a PATCH body that is not a JSON merge patch
   'sealed', // 503
   'unavailable', // 503: a dependency (bus, store, service) did not answer in time
   'plugin-failed', // 500: a plugin crashed, hung or replied outside the protocol

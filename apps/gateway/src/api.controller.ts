@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CofferError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import { Router } from './router.js';
-import { logicalPath, operationOf, parseBody, sendError, sendResponse, tokenOf, type VaultRequest } from './vault-http.js';
+import { checkPatchContentType, logicalPath, operationOf, parseBody, sendError, sendResponse, tokenOf, type VaultRequest } from './vault-http.js';
 
 /** Every `/v1/...` request enters here; the Router decides who answers it. */
 @Controller()
@@ -33,6 +33,7 @@ export class ApiController {
       // The socket layer turns Vault's LIST verb into GET plus this header (Node's parser refuses LIST).
       const listVerb = http.method === 'GET' && http.headers['x-coffer-verb'] === 'LIST';
       const operation = operationOf(http.method, listVerb, query);
+      if (operation === 'patch') checkPatchContentType(http.headers['content-type']);
       const path = logicalPath(pathname.slice('/v1/'.length));
       const data =
         operation === 'delete'

@@ -31,6 +31,7 @@ const STATUS: Record<ErrorCode, number> = {
   'unsupported-operation': 405,
   conflict: 400,
   'payload-too-large': 413,
+  'unsupported-media-type': 415,
   sealed: 503,
   unavailable: 503,
   'plugin-failed': 500,
@@ -105,6 +106,19 @@ export function operationOf(method: string, listVerb: boolean, query: URLSearchP
       return 'patch';
     default:
       throw new CofferError('unsupported-operation', '');
+  }
+}
+
+/**
+ * Vault reads a PATCH body as a JSON merge patch (RFC 7396) and says so: the media type (Go's mime.ParseMediaType,
+ * parameters ignored) must be `application/merge-patch+json`.
+ */
+export function checkPatchContentType(header: string | undefined): void {
+  const mediaType = (header ?? '').split(';')[0].trim().toLowerCase();
+  if (mediaType === '') throw new CofferError('invalid-request', 'mime: no media type');
+  if (!/^[^/\s]+\/[^/\s]+$/.test(mediaType)) throw new CofferError('invalid-request', 'mime: expected slash after first token');
+  if (mediaType !== 'application/merge-patch+json') {
+    throw new CofferError('unsupported-media-type', `PATCH requires Content-Type of application/merge-patch+json, provided ${mediaType}`);
   }
 }
 
