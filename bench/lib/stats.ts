@@ -5,5 +5,3 @@ export function median(values: number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
-
-export const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
