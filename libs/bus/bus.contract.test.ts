@@ -154,6 +154,38 @@ contract('nats', async () => [
   await NatsBus.connect({ url: NATS_URL, name: 'bus-test-b', log: silent }),
 ]);
 
+// The contract again, on a namespace: everything a cluster does must work the same inside one.
+contract('nats-namespaced', async () => {
+  const namespace = `t${process.pid}${Date.now().toString(36)}`;
+  return [
+    await NatsBus.connect({ url: NATS_URL, name: 'bus-test-ns-a', namespace, log: silent }),
+    await NatsBus.connect({ url: NATS_URL, name: 'bus-test-ns-b', namespace, log: silent }),
+  ];
+});
+
+describe('NATS namespaces', () => {
+  it('keep clusters on one NATS server apart, and handlers see the subjects as the contracts spell them', async () => {
+    const tag = `${process.pid}${Date.now().toString(36)}`;
+    const blue = await NatsBus.connect({ url: NATS_URL, name: 'ns-blue', namespace: `blue${tag}`, log: silent });
+    const green = await NatsBus.connect({ url: NATS_URL, name: 'ns-green', namespace: `green${tag}`, log: silent });
+    const plain = await NatsBus.connect({ url: NATS_URL, name: 'ns-plain', log: silent });
+    try {
+      const subject = `coffer.ns-test-${tag}.status`;
+      const seen: string[] = [];
+      const answer = (who: string) => (_: unknown, s: string) => (seen.push(`${who}:${s}`), who);
+      const subs = [blue.subscribe(subject, answer('blue')), green.subscribe(subject, answer('green'))];
+      await Promise.all([blue.flush(), green.flush()]);
+      assert.equal(await blue.request(subject, null), 'blue');
+      assert.equal(await green.request(subject, null), 'green');
+      await assert.rejects(plain.request(subject, null, { timeoutMs: 500 }), 'a process without the namespace hears nobody');
+      assert.deepEqual(seen.sort(), [`blue:${subject}`, `green:${subject}`]);
+      for (const sub of subs) sub.unsubscribe();
+    } finally {
+      await Promise.all([blue.close(), green.close(), plain.close()]);
+    }
+  });
+});
+
 describe('subject matching', () => {
   it('follows NATS wildcards', () => {
     assert.ok(subjectMatches('coffer.events.*', 'coffer.events.mount-table'));

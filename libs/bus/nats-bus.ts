@@ -13,8 +13,12 @@ export interface NatsBusOptions {
   password?: string;
   token?: string;
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** `coffer.<namespace>.…` on the wire instead of `coffer.…`: clusters sharing a NATS server never hear each other. */
+  namespace?: string;
   log: Logger;
 }
+
+const ROOT = 'coffer.';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -26,11 +30,26 @@ const decoder = new TextDecoder();
 export class NatsBus implements Bus {
   readonly kind = 'nats' as const;
 
+  /** What replaces `coffer.` on the wire (`coffer.<namespace>.`), or undefined to use subjects as they are. */
+  private readonly wirePrefix: string | undefined;
+
   private constructor(
     private readonly nc: NatsConnection,
     private readonly log: Logger,
+    namespace?: string,
   ) {
+    this.wirePrefix = namespace ? `${ROOT}${namespace}.` : undefined;
     void this.watchStatus();
+  }
+
+  /** Every Coffer subject is `coffer.…` (libs/contracts); the namespace goes right after that first token. */
+  private onWire(subject: string): string {
+    return this.wirePrefix && subject.startsWith(ROOT) ? this.wirePrefix + subject.slice(ROOT.length) : subject;
+  }
+
+  /** Handlers see the subject as the contracts spell it, whatever the namespace. */
+  private fromWire(subject: string): string {
+    return this.wirePrefix && subject.startsWith(this.wirePrefix) ? ROOT + subject.slice(this.wirePrefix.length) : subject;
   }
 
   /** Connects, waiting for the server as long as it takes (logging each failure): services start before NATS does. */
@@ -58,17 +77,17 @@ export class NatsBus implements Bus {
         keyFile: options.tls.keyFile,
       };
     }
-    options.log.info({ servers: servers.map(redactUrl) }, 'connecting to NATS');
+    options.log.info({ servers: servers.map(redactUrl), namespace: options.namespace }, 'connecting to NATS');
     const nc = await connect(connectionOptions);
     options.log.info({ server: redactUrl(nc.getServer()) }, 'connected to NATS');
-    return new NatsBus(nc, options.log);
+    return new NatsBus(nc, options.log, options.namespace);
   }
 
   async request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
     const timeout = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     let reply;
     try {
-      reply = await this.nc.request(subject, encoder.encode(JSON.stringify(data ?? null)), { timeout });
+      reply = await this.nc.request(this.onWire(subject), encoder.encode(JSON.stringify(data ?? null)), { timeout });
     } catch (err) {
       throw translateRequestError(err, subject, timeout);
     }
@@ -83,7 +102,7 @@ export class NatsBus implements Bus {
 
   publish(subject: string, data: unknown): void {
     try {
-      this.nc.publish(subject, encoder.encode(JSON.stringify(data ?? null)));
+      this.nc.publish(this.onWire(subject), encoder.encode(JSON.stringify(data ?? null)));
     } catch (err) {
       // A closed connection only happens during shutdown; a broadcast lost then is caught up by the timers.
       this.log.warn({ subject, err: String(err) }, 'publish failed');
@@ -91,7 +110,7 @@ export class NatsBus implements Bus {
   }
 
   subscribe(subject: string, handler: BusHandler, options: { queue?: string } = {}): Subscription {
-    const sub = this.nc.subscribe(subject, {
+    const sub = this.nc.subscribe(this.onWire(subject), {
       queue: options.queue,
       callback: (err, msg) => {
         if (err) {
@@ -102,7 +121,7 @@ export class NatsBus implements Bus {
           let reply;
           try {
             const data = msg.data.length === 0 ? null : JSON.parse(decoder.decode(msg.data));
-            reply = encodeReply(await handler(data, msg.subject));
+            reply = encodeReply(await handler(data, this.fromWire(msg.subject)));
           } catch (e) {
             if (!msg.reply) {
               this.log.warn({ subject: msg.subject, err: describe(e) }, 'broadcast handler failed');

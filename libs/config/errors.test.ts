@@ -74,6 +74,12 @@ const BAD_FILES: { name: string; hcl: string; key: string; includes: string[] }[
     includes: ['unknown "bus" type "kafka"; Coffer supports "nats"'],
   },
   {
+    name: 'a NATS namespace that would add a subject level or a wildcard',
+    hcl: 'bus "nats" {\n  url = "nats://n:4222"\n  namespace = "prod.>"\n}',
+    key: 'bus.nats.namespace',
+    includes: ['must be 1 to 64 letters, digits, "_" or "-"'],
+  },
+  {
     name: 'a block without its type',
     hcl: 'storage {\n  connection_url = "postgres://db/coffer"\n}',
     key: 'storage',

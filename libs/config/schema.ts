@@ -129,6 +129,7 @@ export const NATS_BUS: BlockType<NatsBusFields> = {
     tls_ca_file: { field: 'tlsCaFile', kind: kind.text },
     tls_cert_file: { field: 'tlsCertFile', kind: kind.text },
     tls_key_file: { field: 'tlsKeyFile', kind: kind.text },
+    namespace: { field: 'namespace', kind: kind.subjectToken, env: ['COFFER_NATS_NAMESPACE'] },
   },
   rules: [
     (b) => (b.user && !b.password ? { key: 'password', problem: 'is required when "user" is set' } : undefined),

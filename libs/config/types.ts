@@ -60,4 +60,9 @@ export interface NatsBusConfig {
   tlsCaFile?: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  /**
+   * Keeps this cluster's subjects apart from any other cluster on the same NATS server: `coffer.<namespace>.…`
+   * instead of `coffer.…`. Every process of a cluster must name the same one.
+   */
+  namespace?: string;
 }

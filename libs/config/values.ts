@@ -134,6 +134,13 @@ export const listenAddress: Kind<string> = (raw) => {
 const NATS_SCHEMES = new Set(['nats:', 'tls:', 'ws:', 'wss:']);
 
 /** One server or several separated by commas, as the NATS clients accept; each with a scheme or as host:port. */
+/** One token of a NATS subject: letters, digits, `_` and `-`, so it can never add a level or a wildcard. */
+export const subjectToken: Kind<string> = (raw) => {
+  const value = text(raw).trim();
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(value)) throw new ValueProblem('must be 1 to 64 letters, digits, "_" or "-"');
+  return value;
+};
+
 export const natsServers: Kind<string[]> = (raw) => {
   const servers = text(raw)
     .split(',')

@@ -84,7 +84,8 @@ export class Cluster {
     writeFileSync(
       this.configPath,
       `storage "postgresql" {\n  connection_url = "${this.databaseUrl}"\n}\n` +
-        `bus "nats" {\n  url = "${this.natsUrl}"\n}\n` +
+        // A namespace of its own: a cluster of another test file, or a benchmark, on the same NATS is never heard.
+        `bus "nats" {\n  url = "${this.natsUrl}"\n  namespace = "${this.databaseName}"\n}\n` +
         `listener "tcp" {\n  address = "127.0.0.1:${this.port}"\n  tls_disable = true\n  max_request_size = 65536\n}\n` +
         `plugin_directory = "${this.dir}"\nlog_level = "${this.logLevel}"\n${extra}`,
     );
@@ -161,7 +162,12 @@ export class Cluster {
 
   /** Asks a service for its status over NATS, as the gateway does. */
   async status(service: ServiceName): Promise<ServiceStatus> {
-    this.probeBus ??= await NatsBus.connect({ url: this.natsUrl, name: 'coffer-test-probe', log: createLogger('test', 'silent') });
+    this.probeBus ??= await NatsBus.connect({
+      url: this.natsUrl,
+      name: 'coffer-test-probe',
+      namespace: this.databaseName,
+      log: createLogger('test', 'silent'),
+    });
     return this.probeBus.request<ServiceStatus>(subjects.status(service), null, { timeoutMs: 2_000 });
   }
 

@@ -96,6 +96,7 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
     user: config.bus.user,
     password: config.bus.password,
     token: config.bus.token,
+    namespace: config.bus.namespace,
     tls: config.bus.tlsCaFile || config.bus.tlsCertFile ? { caFile: config.bus.tlsCaFile, certFile: config.bus.tlsCertFile, keyFile: config.bus.tlsKeyFile } : undefined,
     log,
   });
