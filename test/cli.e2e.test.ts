@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
-import { freePort } from './support/cluster.js';
+import { adminQuery, freePort, TEST_DATABASE_URL, TEST_NATS_URL } from './support/cluster.js';
 import { REPO_ROOT } from './support/paths.js';
 
 interface Run {
@@ -26,21 +26,8 @@ describe('coffer CLI', () => {
   let sha: string;
 
   /** `coffer <args>` with VAULT_ADDR/VAULT_TOKEN/HOME set (override with `env`); never a stack trace. */
-  async function coffer(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Run> {
-    const merged: Record<string, string | undefined> = { ...process.env, VAULT_ADDR: url, VAULT_TOKEN: root, HOME: home, VAULT_FORMAT: undefined, ...env };
-    for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), ...args], { env: merged as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin.end(input ?? '');
-    const [code] = (await once(child, 'close')) as [number | null];
-    assert.doesNotMatch(stderr, /\n\s+at /, `stack trace from coffer ${args.join(' ')}:\n${stderr}`);
-    return { code, stdout, stderr };
-  }
-
-  const lines = (text: string) => text.replace(/\n$/, '').split('\n');
+  const coffer = (args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Run> =>
+    runCoffer(args, { VAULT_ADDR: url, VAULT_TOKEN: root, HOME: home, ...env }, input);
 
   before(async () => {
     home = mkdtempSync(join(tmpdir(), 'coffer-cli-'));
@@ -49,6 +36,9 @@ describe('coffer CLI', () => {
     copyFileSync(join(REPO_ROOT, 'dist/plugins/mock-plugin'), join(plugins, 'my-mock-plugin'));
     chmodSync(join(plugins, 'my-mock-plugin'), 0o755);
     sha = createHash('sha256').update(readFileSync(join(plugins, 'my-mock-plugin'))).digest('hex');
+    // An auth method too, for `auth` and `login -method=userpass`.
+    copyFileSync(join(REPO_ROOT, 'dist/plugins/userpass'), join(plugins, 'userpass'));
+    chmodSync(join(plugins, 'userpass'), 0o755);
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     server = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), 'server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-plugin-dir=${plugins}`], {
@@ -457,6 +447,89 @@ describe('coffer CLI', () => {
     assert.deepEqual([r.code, r.stderr], [1, 'Not enough arguments (expected 1, got 0)\n']);
   });
 
+  it('prints mount tables, tuning, auth methods, logins, the catalog, policies and tokens as tables and as JSON', async () => {
+    let r = await coffer(['secrets', 'enable', '-path=tables', 'my-mock-plugin']);
+    assert.deepEqual([r.code, r.stdout], [0, 'Success! Enabled the my-mock-plugin secrets engine at: tables/\n'], r.stderr);
+    r = await coffer(['secrets', 'list', '-format=json']);
+    assert.equal(r.code, 0, r.stderr);
+    const secrets = JSON.parse(r.stdout);
+    assert.equal(secrets['tables/'].type, 'my-mock-plugin');
+    assert.match(secrets['tables/'].accessor, /^my-mock-plugin_[0-9a-f]{8}$/);
+    r = await coffer(['secrets', 'tune', '-default-lease-ttl=1h', '-max-lease-ttl=2h', 'tables']);
+    assert.deepEqual([r.code, r.stdout], [0, 'Success! Tuned the secrets engine at: tables/\n'], r.stderr);
+    r = await coffer(['read', '-format=json', 'sys/mounts/tables/tune']);
+    assert.deepEqual([JSON.parse(r.stdout).data.default_lease_ttl, JSON.parse(r.stdout).data.max_lease_ttl], [3600, 7200]);
+    r = await coffer(['secrets', 'list', '-detailed']);
+    assert.match(lines(r.stdout)[0], /^Path\s+Plugin\s+Accessor\s+Default TTL\s+Max TTL\s+/);
+    assert.match(r.stdout, /\ntables\/\s+my-mock-plugin\s+my-mock-plugin_[0-9a-f]{8}\s+3600\s+7200\s+/);
+
+    r = await coffer(['auth', 'enable', '-path=up', 'userpass']);
+    assert.deepEqual([r.code, r.stdout], [0, 'Success! Enabled userpass auth method at: up/\n'], r.stderr);
+    r = await coffer(['auth', 'list']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(lines(r.stdout)[0], /^Path\s+Type\s+Accessor\s+Description/);
+    assert.match(r.stdout, /\ntoken\/\s+token\s+auth_token_[0-9a-f]{8}\s+token based credentials/);
+    assert.match(r.stdout, /\nup\/\s+userpass\s+auth_userpass_[0-9a-f]{8}\s/);
+    r = await coffer(['auth', 'list', '-format=json']);
+    const auths = JSON.parse(r.stdout);
+    assert.deepEqual([auths['token/'].type, auths['up/'].type], ['token', 'userpass']);
+    r = await coffer(['auth', 'tune', '-default-lease-ttl=30m', 'up']);
+    assert.deepEqual([r.code, r.stdout], [0, 'Success! Tuned the auth method at: up/\n'], r.stderr);
+    assert.equal((await coffer(['write', 'auth/up/users/alice', 'password=pw', 'policies=default'])).code, 0);
+
+    // -no-store: the token helper file keeps what the earlier test stored.
+    r = await coffer(['login', '-method=userpass', '-path=up', '-no-store', 'username=alice', 'password=pw']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\ntoken\s+hvs\.\S+\n/);
+    assert.match(r.stdout, /\ntoken_duration\s+30m\n/, 'the tuned default TTL of the mount');
+    assert.match(r.stdout, /\ntoken_meta_username\s+alice\n/);
+    assert.ok(!r.stdout.includes('pw\n'), 'the password is not printed');
+    r = await coffer(['login', '-method=userpass', '-path=up', '-no-store', '-format=json', 'username=alice', 'password=pw']);
+    const login = JSON.parse(r.stdout).auth;
+    assert.match(login.client_token, /^hvs\./);
+    assert.deepEqual([login.policies, login.lease_duration, login.metadata], [['default'], 1800, { username: 'alice' }]);
+    r = await coffer(['auth', 'disable', 'up']);
+    assert.deepEqual([r.code, r.stdout], [0, 'Success! Disabled the auth method (if it existed) at: up/\n'], r.stderr);
+
+    r = await coffer(['plugin', 'list', '-format=json']);
+    const catalog = JSON.parse(r.stdout);
+    assert.deepEqual([catalog.secret, catalog.auth], [['my-mock-plugin'], ['userpass']]);
+    r = await coffer(['plugin', 'info', '-version=v0.0.0+mock', 'secret', 'my-mock-plugin']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout).slice(0, 2), ['Key                   Value', '---                   -----']);
+    assert.ok(lines(r.stdout).includes(`sha256                ${sha}`), r.stdout);
+    r = await coffer(['plugin', 'info', '-version=v0.0.0+mock', '-format=json', 'secret', 'my-mock-plugin']);
+    assert.deepEqual([JSON.parse(r.stdout).data.sha256, JSON.parse(r.stdout).data.command], [sha, 'my-mock-plugin']);
+
+    r = await coffer(['policy', 'write', 'tabled', '-'], {}, 'path "t/*" { capabilities = ["read"] }\n');
+    assert.equal(r.code, 0, r.stderr);
+    r = await coffer(['policy', 'list', '-format=json']);
+    assert.ok(JSON.parse(r.stdout).includes('tabled'), r.stdout);
+    r = await coffer(['policy', 'read', '-format=json', 'tabled']);
+    assert.deepEqual(JSON.parse(r.stdout), { policy: 'path "t/*" { capabilities = ["read"] }\n' });
+
+    r = await coffer(['token', 'create', '-policy=tabled', '-ttl=1h']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout).slice(0, 2), ['Key                  Value', '---                  -----']);
+    assert.match(r.stdout, /\ntoken_duration\s+1h\n/);
+    assert.match(r.stdout, /\ntoken_policies\s+\[default tabled\]\n/);
+    const created = /\ntoken\s+(hvs\.\S+)\n/.exec(r.stdout)![1];
+    r = await coffer(['token', 'create', '-policy=tabled', '-ttl=1h', '-format=json']);
+    assert.deepEqual(JSON.parse(r.stdout).auth.token_policies, ['default', 'tabled']);
+    r = await coffer(['token', 'lookup', created]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\nid\s+hvs\.\S+\n/);
+    assert.match(r.stdout, /\npolicies\s+\[default tabled\]\n/);
+    assert.match(r.stdout, /\ncreation_ttl\s+1h\n/);
+    r = await coffer(['token', 'lookup', '-format=json', created]);
+    const looked = JSON.parse(r.stdout).data;
+    assert.deepEqual([looked.id, looked.policies, looked.creation_ttl], [created, ['default', 'tabled'], 3600]);
+
+    r = await coffer(['version']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^Coffer v\d+\.\d+\.\d+/);
+  });
+
   it('reports seal status with its exit code, seals and unseals', async () => {
     let r = await coffer(['status']);
     assert.equal(r.code, 0, r.stderr);
@@ -486,3 +559,118 @@ describe('coffer CLI', () => {
     assert.deepEqual([r.code, r.stderr], [1, 'Too many arguments (expected 1, got 2)\n']);
   });
 });
+
+/**
+ * `operator init` needs a server nobody has initialized: `coffer server -config` (all four services in one process)
+ * on a database of its own and a NATS namespace of its own, started anew for each form of the output.
+ */
+describe('coffer operator init', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coffer-init-'));
+  let server: ChildProcess | undefined;
+  let url = '';
+  let database = '';
+
+  async function startFresh(): Promise<void> {
+    database = `coffer_cli_init_${process.pid}_${Date.now().toString(36)}`;
+    await adminQuery(`CREATE DATABASE ${database}`);
+    const db = new URL(TEST_DATABASE_URL);
+    db.pathname = `/${database}`;
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const config = join(dir, `${database}.hcl`);
+    writeFileSync(
+      config,
+      `storage "postgresql" {\n  connection_url = "${db}"\n}\nbus "nats" {\n  url = "${TEST_NATS_URL}"\n  namespace = "${database}"\n}\n` +
+        `listener "tcp" {\n  address = "127.0.0.1:${port}"\n  tls_disable = true\n}\nplugin_directory = "${dir}"\n`,
+    );
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), 'server', `-config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    server = child;
+    let log = '';
+    child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    const deadline = Date.now() + 30_000;
+    while (!log.includes('gateway listening')) {
+      if (child.exitCode !== null) throw new Error(`server exited:\n${log}`);
+      if (Date.now() > deadline) throw new Error(`server did not start:\n${log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async function stop(): Promise<void> {
+    if (server && server.exitCode === null) {
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
+    server = undefined;
+    if (database) await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    database = '';
+  }
+
+  const coffer = (args: string[]): Promise<Run> => runCoffer(args, { VAULT_ADDR: url, HOME: dir, VAULT_TOKEN: undefined });
+
+  after(async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('initializes with -format=json, refuses a second init, and the keys it printed unseal', async () => {
+    await startFresh();
+    let r = await coffer(['operator', 'init', '-status']);
+    assert.deepEqual([r.code, r.stdout], [2, 'Coffer is not initialized\n']);
+    r = await coffer(['operator', 'init', '-key-shares=3', '-key-threshold=2', '-format=json']);
+    assert.equal(r.code, 0, r.stderr);
+    const init = JSON.parse(r.stdout);
+    assert.equal(init.unseal_keys_b64.length, 3);
+    assert.equal(init.unseal_keys_hex.length, 3);
+    assert.deepEqual([init.unseal_shares, init.unseal_threshold], [3, 2]);
+    assert.match(init.root_token, /^hvs\.[A-Za-z0-9]{24}$/);
+    r = await coffer(['operator', 'init', '-key-shares=1', '-key-threshold=1']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^Error initializing: Error making API request\./);
+    assert.match(r.stderr, /\* Vault is already initialized\n$/);
+    r = await coffer(['operator', 'init', '-status']);
+    assert.deepEqual([r.code, r.stdout], [0, 'Coffer is initialized\n']);
+
+    r = await coffer(['status', '-format=json']);
+    assert.equal(r.code, 2, 'sealed');
+    assert.deepEqual([JSON.parse(r.stdout).sealed, JSON.parse(r.stdout).t], [true, 2]);
+    r = await coffer(['operator', 'unseal', init.unseal_keys_hex[0]]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\nUnseal Progress\s+1\/2\n/);
+    r = await coffer(['operator', 'unseal', '-format=json', init.unseal_keys_b64[2]]);
+    assert.equal(JSON.parse(r.stdout).sealed, false);
+    await stop();
+  });
+
+  it('prints the unseal keys and root token as Vault does in table form', async () => {
+    await startFresh();
+    const r = await coffer(['operator', 'init', '-key-shares=2', '-key-threshold=2']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = lines(r.stdout);
+    assert.match(out[0], /^Unseal Key 1: \S{44}$/);
+    assert.match(out[1], /^Unseal Key 2: \S{44}$/);
+    assert.equal(out[2], '');
+    assert.match(out[3], /^Initial Root Token: hvs\.[A-Za-z0-9]{24}$/);
+    assert.equal(out[5], 'Coffer initialized with 2 key shares and a key threshold of 2. Please securely');
+    await stop();
+  });
+});
+
+function lines(text: string): string[] {
+  return text.replace(/\n$/, '').split('\n');
+}
+
+/** `node bin/coffer.js <args>` with `env` over this process's (undefined removes a variable); never a stack trace. */
+async function runCoffer(args: string[], env: Record<string, string | undefined>, input?: string): Promise<Run> {
+  const merged: Record<string, string | undefined> = { ...process.env, VAULT_FORMAT: undefined, ...env };
+  for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), ...args], { env: merged as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end(input ?? '');
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.doesNotMatch(stderr, /\n\s+at /, `stack trace from coffer ${args.join(' ')}:\n${stderr}`);
+  return { code, stdout, stderr };
+}
