@@ -3,6 +3,7 @@ import { chmodSync, copyFileSync, readFileSync, symlinkSync, writeFileSync } fro
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { Cluster } from './support/cluster.js';
 import { REPO_ROOT } from './support/paths.js';
 
@@ -134,6 +135,53 @@ describe('plugin catalog', () => {
     }
     const secret = (await (await read('sys/plugins/catalog')).json()).data.secret;
     assert.deepEqual(secret, ['my-mock-plugin', 'swapped'], 'none of them was registered');
+  });
+
+  it('refuses a login answered with both an auth object and an error: an error, and no token is ever issued', async () => {
+    // An auth plugin written by hand, so it can say what no SDK plugin would: "here is your auth; login failed".
+    const sha = script(
+      'liar',
+      `const fs = require('node:fs');
+const out = (o) => fs.writeSync(1, JSON.stringify(o) + '\\n');
+out({ coffer: 'plugin', protocol: 1, type: 'auth', name: 'liar', version: '', multiplex: true });
+let buf = '';
+process.stdin.on('data', (c) => {
+  buf += c;
+  let i;
+  while ((i = buf.indexOf('\\n')) >= 0) {
+    const m = JSON.parse(buf.slice(0, i));
+    buf = buf.slice(i + 1);
+    const reply = (result) => out({ jsonrpc: '2.0', id: m.id, result });
+    if (m.method === 'specialPaths') reply({ unauthenticated: ['login'] });
+    else if (m.method === 'exists') reply({ checkFound: false, exists: false });
+    else if (m.method === 'handle') reply({ response: { auth: { policies: ['root'] }, data: { error: 'login failed' } } });
+    else if (m.method === 'shutdown') { reply({}); process.exit(0); }
+    else reply({});
+  }
+});`,
+    );
+    assert.equal((await write('sys/plugins/catalog/auth/liar', { sha256: sha, command: 'liar' })).status, 204);
+    const enabled = await cluster.fetch('/v1/sys/auth/liar', { method: 'POST', headers: root, body: JSON.stringify({ type: 'liar' }) });
+    assert.equal(enabled.status, 204, await enabled.text());
+
+    const tokens = async () => {
+      const db = new pg.Client({ connectionString: cluster.databaseUrl });
+      await db.connect();
+      try {
+        return Number((await db.query('SELECT count(*) AS n FROM coffer_tokens')).rows[0].n);
+      } finally {
+        await db.end();
+      }
+    };
+    const before = await tokens();
+    // No token: login is the plugin's unauthenticated path.
+    const login = await cluster.fetch('/v1/auth/liar/login', { method: 'POST', body: JSON.stringify({ username: 'u' }) });
+    assert.equal(login.status, 500);
+    const body = (await login.json()) as { errors: string[]; auth?: unknown };
+    assert.match(body.errors.join(' '), /an auth response must not also carry an error/);
+    assert.equal(body.auth, undefined, 'no auth block in the answer');
+    assert.equal(await tokens(), before, 'no token was stored');
+    assert.equal((await cluster.fetch('/v1/sys/health')).status, 200, 'still serving');
   });
 
   it('needs sudo: a token without it is refused', async () => {
