@@ -1,6 +1,7 @@
 import { parseFlags, type FlagSpec } from '../flags.js';
 import { Client, ResponseError, TransportError, type Secret } from './api.js';
-import { envelope, goValue, humanDuration, secretTable, structured, type Format } from './format.js';
+import { humanDuration } from '#duration';
+import { envelope, goValue, secretTable, structured, type Format } from './format.js';
 
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 

@@ -1,3 +1,4 @@
+import { humanDuration } from '#duration';
 import type { Secret } from './api.js';
 
 export type Format = 'table' | 'json' | 'yaml';
@@ -11,22 +12,6 @@ export function goValue(v: unknown): string {
     return `map[${Object.keys(o).sort().map((k) => `${k}:${goValue(o[k])}`).join(' ')}]`;
   }
   return String(v);
-}
-
-/** Go's time.Duration String(), trimmed as Vault's `humanDuration` does ("768h", "1h30m", "45s"). */
-export function humanDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return String(seconds);
-  if (seconds === 0) return '0s';
-  const neg = seconds < 0;
-  let s = Math.abs(Math.trunc(seconds));
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  s -= m * 60;
-  let out = h ? `${h}h${m}m${s}s` : m ? `${m}m${s}s` : `${s}s`;
-  if (out.endsWith('m0s')) out = out.slice(0, -2);
-  if (out.endsWith('h0m')) out = out.slice(0, -2);
-  return (neg ? '-' : '') + out;
 }
 
 /** columnize with Vault's settings: 4-space glue, empty cells `n/a`. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CofferError } from '#contracts';
-import { calculateTtl, humanDuration, parseDurationSeconds } from './ttl.js';
+import { humanDuration } from '#duration';
+import { calculateTtl, parseDurationSeconds } from './ttl.js';
 
 describe('Vault durations', () => {
   test('parse as parseutil.ParseDurationSecond does', () => {

@@ -1,5 +1,5 @@
 import { CofferError } from '#contracts';
-import { goQuote, parseGoDuration } from '#duration';
+import { goQuote, humanDuration, parseGoDuration } from '#duration';
 
 /**
  * Vault's `parseutil.ParseDurationSecond`, in whole seconds: a number is seconds, a string of digits is seconds,
@@ -36,22 +36,6 @@ function checkedInt(text: string, original: string): number {
     throw invalid(`strconv.ParseInt: parsing ${goQuote(original)}: value out of range`);
   }
   return value;
-}
-
-/** Vault's humanDuration: Go's Duration.String() without the trailing zero units ("1h", "10m", "1m30s"). */
-export function humanDuration(seconds: number): string {
-  if (seconds === 0) return '0s';
-  const negative = seconds < 0;
-  let rest = Math.abs(Math.trunc(seconds));
-  const h = Math.floor(rest / 3600);
-  rest -= h * 3600;
-  const m = Math.floor(rest / 60);
-  const s = rest - m * 60;
-  let text = h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
-  if (text.endsWith('m0s')) text = text.slice(0, -2);
-  const i = text.indexOf('h0m');
-  if (i > 0) text = text.slice(0, i + 1) + text.slice(i + 3);
-  return (negative ? '-' : '') + text;
 }
 
 export interface TtlInputs {
