@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
 import { adminQuery, freePort, TEST_DATABASE_URL, TEST_NATS_URL } from './support/cluster.js';
+import { startDevServer, type DevServer } from './support/dev-server.js';
 import { REPO_ROOT } from './support/paths.js';
 
 interface Run {
@@ -18,8 +19,7 @@ interface Run {
 
 /** The `coffer` CLI as a Vault user drives it, against one `coffer server -dev`. */
 describe('coffer CLI', () => {
-  let server: ChildProcess;
-  let output = '';
+  let server: DevServer;
   let url: string;
   let root: string;
   let home: string;
@@ -39,27 +39,13 @@ describe('coffer CLI', () => {
     // An auth method too, for `auth` and `login -method=userpass`.
     copyFileSync(join(REPO_ROOT, 'dist/plugins/userpass'), join(plugins, 'userpass'));
     chmodSync(join(plugins, 'userpass'), 0o755);
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), 'server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-plugin-dir=${plugins}`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    server.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    server.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const deadline = Date.now() + 30_000;
-    while (!output.includes('Coffer server started')) {
-      if (server.exitCode !== null) throw new Error(`dev server exited:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`dev server did not start:\n${output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    root = /Root Token: (\S+)/.exec(output)![1];
+    server = await startDevServer({ args: [`-dev-plugin-dir=${plugins}`] });
+    url = server.url;
+    root = server.rootToken;
   });
 
   after(async () => {
-    if (server && server.exitCode === null) {
-      server.kill('SIGKILL');
-      await once(server, 'exit');
-    }
+    await server?.stop();
     rmSync(home, { recursive: true, force: true });
   });
 
@@ -539,7 +525,7 @@ describe('coffer CLI', () => {
     r = await coffer(['status', '-format=json']);
     assert.equal(r.code, 2);
     assert.equal(JSON.parse(r.stdout).sealed, true);
-    const key = /Unseal Key: (\S+)/.exec(output)![1];
+    const key = server.unsealKey;
     // No KEY and stdin not a terminal: the key is the first line of stdin, and it is never echoed.
     r = await coffer(['operator', 'unseal'], {}, `${key}\nignored second line\n`);
     assert.equal(r.code, 0, r.stderr);

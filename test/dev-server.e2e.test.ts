@@ -1,40 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort } from './support/cluster.js';
+import { once } from 'node:events';
+import { startDevServer, type DevServer } from './support/dev-server.js';
 import { rawRequest } from './support/http.js';
-import { REPO_ROOT } from './support/paths.js';
 
 /** `coffer server -dev`: one process, embedded store, in-process bus, and the same API. */
 describe('coffer server -dev', () => {
-  let child: ChildProcess;
+  let server: DevServer;
   let url: string;
   let output = '';
 
   before(async () => {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), 'server', '-dev', `-dev-listen-address=127.0.0.1:${port}`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const deadline = Date.now() + 30_000;
-    while (!output.includes('Coffer server started')) {
-      if (child.exitCode !== null) throw new Error(`dev server exited:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`dev server did not start:\n${output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    server = await startDevServer();
+    url = server.url;
+    output = server.output();
   });
 
-  after(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
-  });
+  after(() => server?.stop());
 
   it('prints where it listens, its unseal key and root token, as Vault\'s dev server does', () => {
     assert.match(output, new RegExp(`Api Address: ${url.replace(/[.]/g, '\\.')}`));
@@ -87,8 +69,8 @@ describe('coffer server -dev', () => {
   });
 
   it('stops cleanly on SIGTERM', async () => {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
+    const exited = once(server.child, 'exit');
+    server.child.kill('SIGTERM');
     const [code] = await exited;
     assert.equal(code, 0);
   });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { freePort } from '../../test/support/cluster.js';
+import { startDevServer as startTestDevServer } from '../../test/support/dev-server.js';
 import { REPO_ROOT } from '../../test/support/paths.js';
 
 export const COFFER_BIN = join(REPO_ROOT, 'bin/coffer.js');
@@ -45,13 +45,8 @@ export async function startCeiling(): Promise<RunningProcess> {
 
 /** `coffer server -dev` as a newcomer runs it (embedded store, in-process bus), on a free port, with a known root token. */
 export async function startDevServer(rootToken: string, env: NodeJS.ProcessEnv = {}): Promise<RunningProcess> {
-  const port = await freePort();
-  const { child, output } = await startProcess(
-    [COFFER_BIN, 'server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${rootToken}`],
-    /Root Token: \S+/,
-    { COFFER_LOG_LEVEL: 'warn', ...env },
-  );
-  return { url: `http://127.0.0.1:${port}`, child, output, stop: () => stopProcess(child) };
+  const dev = await startTestDevServer({ args: [`-dev-root-token-id=${rootToken}`], env: { COFFER_LOG_LEVEL: 'warn', ...env } });
+  return { url: dev.url, child: dev.child, output: dev.output, stop: dev.stop };
 }
 
 /** Milliseconds from spawn to exit of one run of `node <args>`; throws when it fails. */
