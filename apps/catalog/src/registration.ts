@@ -1,17 +1,11 @@
-import { CofferError, type CatalogRegisterRequest } from '#contracts';
+import { CofferError, type CatalogRegisterRequest, type PluginRegisteredV1 } from '#contracts';
 
 /** Vault's semver grammar (hashicorp/go-version as the catalog uses it), with or without the leading `v`. */
 const SEMVER = /^v?(0|[1-9]\d*)(\.(0|[1-9]\d*)){0,2}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-export interface ValidRegistration {
-  name: string;
-  version: string;
-  sha256: string;
-  command: string;
-  args: string[];
-  env: string[];
-}
+/** A catalog entry as registered, before the probe has told its type. */
+export type ValidRegistration = Omit<PluginRegisteredV1, 'v' | 'type'>;
 
 const invalid = (message: string) => new CofferError('invalid-request', message);
 
