@@ -1,10 +1,14 @@
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Keyring, KeyringBarrier, barrierCodec } from '#barrier';
 import type { EventOf } from '#contracts';
 import { EventStore, ProjectionKeeper, createDataSource, qualifiedTable, runMigrations, type NewEvent } from '#event-store';
 import { mountTableProjection } from '#mount-table';
 import { catalogProjection } from '#plugin-catalog';
 import { createLogger } from '#runtime';
+import { REPO_ROOT } from '../../test/support/paths.js';
 import { median } from './stats.js';
 
 export interface ReplayFigures {
@@ -119,10 +123,6 @@ export async function measureReplay(databaseUrl: string, counts: number[], round
 
 /** Runs measureReplay in a process of its own (bench/replay-main.ts) and returns its figures. */
 export async function replayInChild(counts: number[], rounds: number): Promise<ReplayFigures[]> {
-  const { execFile } = await import('node:child_process');
-  const { promisify } = await import('node:util');
-  const { join } = await import('node:path');
-  const { REPO_ROOT } = await import('../../test/support/paths.js');
   const { stdout } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'dist/bench/replay-main.js'), counts.join(','), String(rounds)], {
     maxBuffer: 1 << 20,
   });
