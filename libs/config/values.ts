@@ -1,5 +1,6 @@
 import { parseDurationSeconds as parseVaultDuration } from '../duration/index.js';
 import { isAbsolute } from 'node:path';
+import { parseGoBool } from '../vault-rules/index.js';
 import { ValueProblem } from './errors.js';
 
 /**
@@ -24,15 +25,12 @@ export function integer(minimum: number): Kind<number> {
   };
 }
 
-// The spellings Go's strconv.ParseBool accepts, which is what Vault's parseutil.ParseBool uses.
-const TRUE_WORDS = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
-const FALSE_WORDS = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
-
 export const boolean: Kind<boolean> = (raw) => {
   if (typeof raw === 'boolean') return raw;
   const word = typeof raw === 'number' ? String(raw) : raw;
-  if (typeof word === 'string' && TRUE_WORDS.has(word)) return true;
-  if (typeof word === 'string' && FALSE_WORDS.has(word)) return false;
+  // Go's strconv.ParseBool spellings, which is what Vault's parseutil.ParseBool uses.
+  const parsed = typeof word === 'string' ? parseGoBool(word) : undefined;
+  if (parsed !== undefined) return parsed;
   throw new ValueProblem('must be a boolean (true or false)');
 };
 

@@ -1,3 +1,4 @@
+import type { Operation } from './operations.js';
 import type { ServiceName, StreamName } from './subjects.js';
 import type { WireError } from './errors.js';
 
@@ -132,7 +133,7 @@ export interface RemountStatus {
 export interface MountCall {
   mount: string;
   request: {
-    operation: 'read' | 'list' | 'create' | 'update' | 'delete' | 'patch';
+    operation: Operation;
     path: string;
     data: Record<string, unknown>;
     tokenAccessor: string;

@@ -23,7 +23,10 @@ export interface Hello {
   multiplex: boolean;
 }
 
-export type Operation = 'read' | 'list' | 'create' | 'update' | 'delete' | 'patch';
+import type { Operation } from '../contracts/operations.js';
+
+/** Vault's logical operations: the one list in libs/contracts (a file that imports nothing). */
+export type { Operation };
 
 /** What the host tells a plugin about the mount a call is for. */
 export interface MountInfo {

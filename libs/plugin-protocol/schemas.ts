@@ -14,6 +14,7 @@
  * replies) is untrusted and allows no unknown property; what a plugin receives from the host (host → plugin
  * params) allows unknown properties, so a host may add a field within protocol v1 without breaking plugins.
  */
+import { OPERATIONS } from '../contracts/operations.js';
 import { PLUGIN_ERROR_KINDS } from './messages.js';
 import type { JsonSchema } from './validate.js';
 
@@ -102,7 +103,7 @@ export const mountSchema: JsonSchema = obj(
 
 export const requestSchema: JsonSchema = obj(
   {
-    operation: { enum: ['read', 'list', 'create', 'update', 'delete', 'patch'] },
+    operation: { enum: [...OPERATIONS] },
     path: str(LIMITS.path, { pattern: '^(?!/)' }),
     data: anyObject,
     tokenAccessor: str(LIMITS.name),

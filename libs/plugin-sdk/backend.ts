@@ -1,5 +1,6 @@
 import type { Hello, MountInfo, Operation, PluginRequest, PluginResponse } from '#plugin-protocol';
 import { PluginError } from '#plugin-protocol';
+import { OPERATIONS as LOGICAL_OPERATIONS } from '../contracts/operations.js';
 import {
   convertField,
   conversionErrorMessage,
@@ -22,7 +23,8 @@ import type {
   SystemInfo,
 } from './types.js';
 
-export const OPERATIONS: readonly Operation[] = ['read', 'list', 'create', 'update', 'delete', 'patch'];
+/** Vault's logical operations, from the one list in libs/contracts. */
+export const OPERATIONS: readonly Operation[] = LOGICAL_OPERATIONS;
 
 /** Vault's texts (sdk/logical/error.go); the host adds Vault's multierror wrapping where Vault does. */
 export const UNSUPPORTED_PATH = 'unsupported path';

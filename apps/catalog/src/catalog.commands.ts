@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BUS, type Bus } from '#bus';
 import {
-  CofferError,
+  CofferError, sealedError,
   runnerSubjects,
   type CatalogEntryKey,
   type CatalogEntryView,
@@ -97,7 +97,7 @@ export class CatalogCommands {
   }
 
   private assertUnsealed(): void {
-    if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
+    if (this.ctx.barrier.sealed) throw sealedError();
   }
 
   private async append(event: EventOf<'plugin-catalog'>): Promise<void> {

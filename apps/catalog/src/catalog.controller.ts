@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import {
-  CofferError,
+  CofferError, sealedError,
   catalogSubjects,
   subjects,
   type CatalogEntryKey,
@@ -36,7 +36,7 @@ export class CatalogController {
 
   @MessagePattern(catalogSubjects.list)
   list(request: CatalogListRequest | null): CatalogListing {
-    if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
+    if (this.ctx.barrier.sealed) throw sealedError();
     const entries = Object.values(this.catalog.state.entries)
       .filter((e) => !request?.type || e.type === request.type)
       .map((e) => ({ type: e.type, name: e.name, version: e.version, sha256: e.sha256, builtin: false }))

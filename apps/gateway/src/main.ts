@@ -9,13 +9,14 @@ import { ProjectionHost } from '#runtime';
 import { ApiController } from './api.controller.js';
 import { MountRouting } from './mounts/mount-routing.js';
 import { ReloadHandlers } from './mounts/reload.handlers.js';
-import { MOUNT_TABLE, SysMountsHandlers } from './sys-mounts.handlers.js';
+import { MOUNT_TABLE, mountTableProvider } from './mounts/mount-table.provider.js';
+import { SysMountsHandlers } from './sys-mounts/sys-mounts.handlers.js';
 import { listenWithListVerb } from './http/list-verb.js';
 import { Router } from './router.js';
 import { ServiceStatusProbe } from './service-status.js';
-import { SysCatalogHandlers } from './sys-catalog.handlers.js';
+import { SysCatalogHandlers } from './catalog/sys-catalog.handlers.js';
 import { Authenticator } from './auth/authenticator.js';
-import { tokenStoreProviders } from './auth/token-store.provider.js';
+import { tokenStoreProviders } from './tokens/token-store.provider.js';
 import { PolicyHandlers } from './policies/policies.handlers.js';
 import { PolicyService } from './policies/policy.service.js';
 import { SealHandlers } from './seal/seal.handlers.js';
@@ -64,7 +65,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
         PolicyService,
         PolicyHandlers,
         Authenticator,
-        { provide: MOUNT_TABLE, inject: [SERVICE_CONTEXT], useFactory: (c: ServiceContext) => ProjectionHost.of(c, mountTableProjection) },
+        mountTableProvider,
         SysMountsHandlers,
         MountRouting,
         ReloadHandlers,

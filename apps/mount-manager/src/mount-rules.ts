@@ -1,3 +1,4 @@
+import { sanitizeMountPath } from '#vault-rules';
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   CofferError,
@@ -62,12 +63,8 @@ export class CatalogMissError extends CofferError {
 
 const invalid = (message: string) => new CofferError('invalid-request', message);
 
-/** Vault's sanitizePath: no leading slashes, one trailing slash. */
-export function sanitizeMountPath(path: string): string {
-  let p = String(path ?? '').replace(/^\/+/, '');
-  if (!p.endsWith('/')) p += '/';
-  return p;
-}
+/** Vault's sanitizePath: no leading slashes, one trailing slash (written once, in libs/vault-rules). */
+export { sanitizeMountPath };
 
 /** How a path reads in Vault's messages: auth mounts keep their `auth/` prefix there. */
 export function displayPath(table: MountTable, path: string): string {

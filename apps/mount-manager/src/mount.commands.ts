@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { BUS, type Bus } from '#bus';
 import {
-  CofferError,
+  CofferError, sealedError,
   runnerSubjects,
   type EventOf,
   type MountEnableRequest,
@@ -114,6 +114,6 @@ export class MountCommands {
   }
 
   private assertUnsealed(): void {
-    if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
+    if (this.ctx.barrier.sealed) throw sealedError();
   }
 }

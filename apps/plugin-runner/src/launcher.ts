@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
-import { CofferError, type PluginProbeRequest, type PluginProbeResult } from '#contracts';
+import { CofferError, sealedError, type PluginProbeRequest, type PluginProbeResult } from '#contracts';
 import { launchPlugin, type PluginProcess, type StorageHandler } from '#plugin-protocol';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 
@@ -44,7 +44,7 @@ export class PluginLauncher {
 
   /** Starts the plugin, reads its handshake, stops it: how the catalog learns a plugin's type and version. */
   async probe(spec: PluginProbeRequest): Promise<PluginProbeResult> {
-    if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
+    if (this.ctx.barrier.sealed) throw sealedError();
     const plugin = await this.launch(spec);
     try {
       const { type, name, version, multiplex } = plugin.hello;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CofferError } from '#contracts';
+import { CofferError, sealedError } from '#contracts';
 import type { CatalogEntry } from '#plugin-catalog';
 import { DEFAULT_CALL_TIMEOUT_MS, type HostToPlugin, type MountInfo, type PluginLog, type PluginProcess } from '#plugin-protocol';
 
@@ -209,7 +209,7 @@ export class PluginPool {
   /** An instance that is running, serves the target's mount and has it set up; held (release it). */
   private async acquire(target: PoolTarget): Promise<Instance> {
     for (;;) {
-      if (this.options.sealed?.()) throw new CofferError('sealed', 'Vault is sealed');
+      if (this.options.sealed?.()) throw sealedError();
       if (this.closed) throw new CofferError('unavailable', 'the plugin runner is stopping');
       const inst = this.instanceFor(target);
       this.hold(inst);

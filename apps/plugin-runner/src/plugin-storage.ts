@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Barrier } from '#barrier';
-import { COFFER_VERSION, CofferError } from '#contracts';
+import { COFFER_VERSION, CofferError, sealedError } from '#contracts';
 import { qualifiedTable } from '#event-store';
 import type { StorageHandler } from '#plugin-protocol';
 
@@ -77,7 +77,7 @@ export class PluginStorage implements StorageHandler {
 
   private barrier(): Barrier {
     const barrier = this.options.barrier();
-    if (!barrier) throw new CofferError('sealed', 'Vault is sealed');
+    if (!barrier) throw sealedError();
     return barrier;
   }
 

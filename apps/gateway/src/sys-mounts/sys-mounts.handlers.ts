@@ -1,3 +1,4 @@
+import { sanitizeMountPath } from '#vault-rules';
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { BUS, type Bus } from '#bus';
@@ -16,11 +17,10 @@ import {
 } from '#contracts';
 import { findMount, type Mount, type MountTableState } from '#mount-table';
 import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
-import { parseDurationSeconds } from './tokens/ttl.js';
-import { parseBool, type VaultRequest, type VaultResponse } from './vault-http.js';
+import { MOUNT_TABLE } from '../mounts/mount-table.provider.js';
+import { parseDurationSeconds } from '../tokens/ttl.js';
+import { parseBool, type VaultRequest, type VaultResponse } from '../vault-http.js';
 
-/** `ProjectionHost<MountTableState>`: the gateway's projection of the mount table (routing and these reads). */
-export const MOUNT_TABLE = Symbol('coffer.gateway.mount-table');
 
 /** running_sha256 is a nicety of the listing: a slow or absent catalog must not hold a mount listing up for long. */
 const CATALOG_TIMEOUT_MS = 2_000;
@@ -49,7 +49,7 @@ export class SysMountsHandlers {
   constructor(
     @Inject(BUS) private readonly bus: Bus,
     @Inject(MOUNT_TABLE) private readonly mounts: ProjectionHost<MountTableState>,
-    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'config'>,
   ) {}
 
   // ---- sys/mounts ----
@@ -64,7 +64,7 @@ export class SysMountsHandlers {
 
   /** Longest-prefix, as Vault's MatchingMountEntry; an `auth/` path finds the auth mount, as on Vault's router. */
   async readMount(_req: VaultRequest, rawPath: string): Promise<VaultResponse> {
-    const path = sanitize(rawPath);
+    const path = sanitizeMountPath(rawPath);
     const state = await this.fresh();
     const [table, inner] = splitAuth(path);
     const mount = findMount(state[table], inner);
@@ -81,12 +81,12 @@ export class SysMountsHandlers {
   }
 
   readMountTune(_req: VaultRequest, path: string): Promise<VaultResponse> {
-    const [table, inner] = splitAuth(sanitize(path));
+    const [table, inner] = splitAuth(sanitizeMountPath(path));
     return this.readTune(table, inner);
   }
 
   tuneMount(req: VaultRequest, path: string): Promise<VaultResponse> {
-    const [table, inner] = splitAuth(sanitize(path));
+    const [table, inner] = splitAuth(sanitizeMountPath(path));
     return this.tune(req, table, inner);
   }
 
@@ -104,7 +104,7 @@ export class SysMountsHandlers {
 
   /** Exact, unlike sys/mounts/:path (Vault's handleReadAuth compares paths). */
   async readAuth(_req: VaultRequest, rawPath: string): Promise<VaultResponse> {
-    const path = sanitize(rawPath);
+    const path = sanitizeMountPath(rawPath);
     if (path === 'token/') return envelope(tokenMountInfo());
     const mount = (await this.fresh()).auth[path];
     if (!mount) throw new CofferError('invalid-request', `No auth engine at ${path}`);
@@ -120,11 +120,11 @@ export class SysMountsHandlers {
   }
 
   readAuthTune(_req: VaultRequest, path: string): Promise<VaultResponse> {
-    return this.readTune('auth', sanitize(path));
+    return this.readTune('auth', sanitizeMountPath(path));
   }
 
   tuneAuth(req: VaultRequest, path: string): Promise<VaultResponse> {
-    return this.tune(req, 'auth', sanitize(path));
+    return this.tune(req, 'auth', sanitizeMountPath(path));
   }
 
   // ---- sys/remount ----
@@ -137,8 +137,8 @@ export class SysMountsHandlers {
     const { from, to } = req.data;
     let request: MountRemountRequest = { table: 'secret', from: from as string, to: to as string };
     if (typeof from === 'string' && typeof to === 'string' && from !== '' && to !== '' && from.trim() === from && to.trim() === to) {
-      const source = sanitize(from);
-      const target = sanitize(to);
+      const source = sanitizeMountPath(from);
+      const target = sanitizeMountPath(to);
       if (source.startsWith('auth/')) {
         if (!target.startsWith('auth/')) throw new CofferError('invalid-request', `cannot remount auth mount to non-auth mount "${target}"`);
         request = { table: 'auth', from: source.slice('auth/'.length), to: target.slice('auth/'.length) };
@@ -310,12 +310,6 @@ function tokenMountInfo(): Record<string, unknown> {
   };
 }
 
-/** Vault's sanitizePath: no leading slashes, one trailing slash. */
-function sanitize(path: string): string {
-  let p = (path ?? '').replace(/^\/+/, '');
-  if (!p.endsWith('/')) p += '/';
-  return p;
-}
 
 function splitAuth(path: string): [MountTable, string] {
   return path.startsWith('auth/') ? ['auth', path.slice('auth/'.length)] : ['secret', path];

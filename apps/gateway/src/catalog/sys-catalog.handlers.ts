@@ -9,7 +9,7 @@ import {
   type CatalogListing,
   type CatalogRegisterRequest,
 } from '#contracts';
-import type { VaultRequest, VaultResponse } from './vault-http.js';
+import type { VaultRequest, VaultResponse } from '../vault-http.js';
 
 const PLUGIN_TYPES = ['auth', 'database', 'secret'] as const;
 

@@ -5,7 +5,7 @@ import { CofferError, catalogSubjects, mountSubjects } from '#contracts';
 import type { Mount, MountTableState } from '#mount-table';
 import type { ProjectionHost, ServiceContext } from '#runtime';
 import { SysMountsHandlers } from './sys-mounts.handlers.js';
-import type { VaultRequest, VaultResponse } from './vault-http.js';
+import type { VaultRequest, VaultResponse } from '../vault-http.js';
 
 function mount(table: 'secret' | 'auth', path: string, extra: Partial<Mount> = {}): Mount {
   return {
