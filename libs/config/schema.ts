@@ -106,6 +106,12 @@ export const TCP_LISTENER: BlockType<TcpListenerFields> = {
     tls_key_file: { field: 'tlsKeyFile', kind: kind.text, reloadable: true },
     // Vault's default. Vault lets a negative value lift the limit; Coffer does not, an unbounded body is a DoS.
     max_request_size: { field: 'maxRequestSize', kind: kind.integer(1), fallback: 32 * 1024 * 1024 },
+    // Vault's JSON parsing limits: a request past one is a 400 before any handler runs. Absent, the gateway uses
+    // Vault's defaults (apps/gateway/src/http/json-limits.ts), so a listener built in code gets them too.
+    max_json_depth: { field: 'maxJsonDepth', kind: kind.integer(1) },
+    max_json_string_value_length: { field: 'maxJsonStringValueLength', kind: kind.integer(1) },
+    max_json_object_entry_count: { field: 'maxJsonObjectEntryCount', kind: kind.integer(1) },
+    max_json_array_element_count: { field: 'maxJsonArrayElementCount', kind: kind.integer(1) },
   },
   rules: [
     (l) => (l.tlsDisable || l.tlsCertFile ? undefined : { key: 'tls_cert_file', problem: 'is required unless tls_disable = true' }),

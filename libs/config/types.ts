@@ -45,6 +45,12 @@ export interface TcpListenerConfig {
   tlsKeyFile?: string;
   /** Bytes. */
   maxRequestSize: number;
+  /** Vault's JSON limits: nesting depth, characters of one string value, entries of one object, elements of one array. */
+  // Optional so a listener built in code (the dev server's) gets Vault's defaults from the gateway.
+  maxJsonDepth?: number;
+  maxJsonStringValueLength?: number;
+  maxJsonObjectEntryCount?: number;
+  maxJsonArrayElementCount?: number;
 }
 
 export interface NatsBusConfig {

@@ -86,7 +86,11 @@ export interface HostToPlugin {
   setup: { params: { mount: MountInfo }; result: Record<string, never> };
   handle: { params: { mount: string; request: PluginRequest }; result: { response: PluginResponse | null } };
   exists: { params: { mount: string; request: PluginRequest }; result: { checkFound: boolean; exists: boolean } };
-  specialPaths: { params: Record<string, never>; result: { unauthenticated: string[] } };
+  /**
+   * `caseInsensitive`: `*`-suffixed prefixes under which the plugin folds the rest of the path to lower case (a
+   * userpass username): the host folds it first, so the ACL judges the name the plugin will act on.
+   */
+  specialPaths: { params: Record<string, never>; result: { unauthenticated: string[]; caseInsensitive?: string[] } };
   invalidate: { params: { mount: string; key: string }; result: Record<string, never> };
   cleanup: { params: { mount: string }; result: Record<string, never> };
   shutdown: { params: Record<string, never>; result: Record<string, never> };

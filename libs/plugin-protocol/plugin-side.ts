@@ -29,6 +29,8 @@ export interface PluginImplementation {
   handle(mountId: string, request: PluginRequest, host: HostCalls): Promise<PluginResponse | null>;
   exists(mountId: string, request: PluginRequest, host: HostCalls): Promise<HostToPlugin['exists']['result']>;
   specialPaths(): string[];
+  /** Optional: `*`-suffixed path prefixes whose remainder the plugin folds to lower case (see specialPaths). */
+  caseInsensitivePaths?(): string[];
   invalidate?(mountId: string, key: string): void;
   cleanup?(mountId: string, host: HostCalls): Promise<void>;
   /** Optional: the help text of a path ("" = the mount's root). Without it, `help` is answered -32601. */
@@ -179,8 +181,10 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
         const r = await impl.exists(params.mount as string, params.request as PluginRequest, host);
         return { checkFound: r.checkFound, exists: r.exists };
       }
-      case 'specialPaths':
-        return { unauthenticated: impl.specialPaths() };
+      case 'specialPaths': {
+        const caseInsensitive = impl.caseInsensitivePaths?.() ?? [];
+        return caseInsensitive.length ? { unauthenticated: impl.specialPaths(), caseInsensitive } : { unauthenticated: impl.specialPaths() };
+      }
       case 'invalidate':
         impl.invalidate?.(params.mount as string, params.key as string);
         return {};

@@ -226,7 +226,14 @@ export const hostToPluginSchemas = {
   },
   specialPaths: {
     params: empty(false),
-    result: obj({ unauthenticated: { type: 'array', maxItems: 1024, items: str(LIMITS.path) } }, ['unauthenticated'], true),
+    result: obj(
+      {
+        unauthenticated: { type: 'array', maxItems: 1024, items: str(LIMITS.path) },
+        caseInsensitive: { type: 'array', maxItems: 1024, items: str(LIMITS.path) },
+      },
+      ['unauthenticated'],
+      true,
+    ),
   },
   invalidate: { params: obj({ mount: mountId, key: str(LIMITS.storageKey) }, ['mount', 'key'], false), result: empty(true) },
   cleanup: { params: obj({ mount: mountId }, ['mount'], false), result: empty(true) },

@@ -92,6 +92,10 @@ export class Backend {
     return [...(this.declaration.unauthenticated ?? [])];
   }
 
+  caseInsensitivePaths(): string[] {
+    return [...(this.declaration.caseInsensitive ?? [])];
+  }
+
   /** Whether `path` is served without a token. */
   isUnauthenticated(path: string): boolean {
     return (this.declaration.unauthenticated ?? []).some((pattern) => matchesSpecialPath(pattern, path));

@@ -30,6 +30,7 @@ export function toPluginImplementation(backend: Backend): PluginImplementation {
     handle: (mountId, request, host) => backend.handle(request, context(mountId, host)),
     exists: (mountId, request, host) => backend.exists(request, context(mountId, host)),
     specialPaths: () => backend.specialPaths(),
+    caseInsensitivePaths: () => backend.caseInsensitivePaths(),
     // Help comes from the declaration alone; the mount id only proves the host set the mount up here.
     help(mountId, path) {
       if (!mounts.has(mountId)) throw new PluginError('internal', `mount ${mountId} is not set up in this plugin process`);

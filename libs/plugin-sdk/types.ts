@@ -108,6 +108,11 @@ export interface BackendDeclaration {
   paths: readonly PathDeclaration<string, any>[];
   /** Paths served without a token: exact, or a prefix ending in `*` (Vault's special paths). */
   unauthenticated?: readonly string[];
+  /**
+   * Path prefixes ending in `*` whose remainder is a name the plugin folds to lower case (`users/*` in userpass). The
+   * host folds it before the ACL, so a deny on `users/admin` also denies `users/ADMIN`.
+   */
+  caseInsensitive?: readonly string[];
   setup?: (context: MountContext) => Promise<void> | void;
   /** A storage key changed behind the plugin's back: drop what is cached about it. */
   invalidate?: (key: string, mount: MountInfo) => void;

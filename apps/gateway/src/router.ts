@@ -12,6 +12,7 @@ import { SealHandlers } from './seal/seal.handlers.js';
 import { SysCatalogHandlers } from './catalog/sys-catalog.handlers.js';
 import * as token from './tokens/token.handlers.js';
 import type { TokenStore } from './tokens/token-store.js';
+import { jsonLimitsOf } from './http/json-limits.js';
 import { AuditRequestStage, AuditResponseStage } from './pipeline/audit.stage.js';
 import { AuthenticateStage } from './pipeline/authenticate.stage.js';
 import { AuthorizeStage } from './pipeline/authorize.stage.js';
@@ -37,6 +38,11 @@ export interface OwnRoute {
   plain?: boolean;
   /** Root-protected (Vault's PathsSpecial.Root): the ACL must grant sudo besides the operation's capability. */
   sudo?: boolean;
+  /**
+   * The path the handler acts on, when it normalizes a name from the path (policy names: trimmed, lower case):
+   * the ACL judges this path, so a deny on `admin` also denies `ADMIN` and `admin%20`.
+   */
+  normalize?: (params: Record<string, string>) => string;
   /** Turns an update into a create when the target does not exist yet, as Vault's existence checks do. */
   exists?: (params: Record<string, string>) => boolean;
 }
@@ -148,6 +154,7 @@ export class Router {
           delete: (_r, p) => policyHandlers.delete(p.name),
         },
         exists: policyExists,
+        normalize: (p) => `sys/policies/acl/${policyName(p.name)}`,
       },
       { pattern: /^sys\/policy\/?$/, operations: { read: () => policyHandlers.listLegacy() } },
       {
@@ -159,6 +166,7 @@ export class Router {
           delete: (_r, p) => policyHandlers.delete(p.name),
         },
         exists: policyExists,
+        normalize: (p) => `sys/policy/${policyName(p.name)}`,
       },
       {
         pattern: /^sys\/capabilities-self$/,
@@ -171,7 +179,7 @@ export class Router {
 
     this.pipeline = new Pipeline([
       new SealStage(this, () => ctx.barrier.sealed),
-      new ParseStage(),
+      new ParseStage(jsonLimitsOf(ctx.config.listeners[0]), ctx.log),
       new AuthenticateStage(auth, mounts),
       new AuthorizeStage(auth, mounts),
       new AuditRequestStage(),
@@ -205,6 +213,11 @@ function capabilitiesSelf(req: VaultRequest, caller: Caller): VaultResponse {
   for (const path of paths) data[path] = caller.acl.capabilities(path.replace(/^\/+/, ''));
   if (paths.length === 1) data.capabilities = data[paths[0]];
   return { kind: 'envelope', data, topLevel: true };
+}
+
+/** A policy name as the policy handlers store it (Vault's: trimmed, lower case). */
+function policyName(name: string): string {
+  return name.trim().toLowerCase();
 }
 
 function mapValues<K extends string, A, B>(record: Partial<Record<K, A>>, f: (a: A) => B): Partial<Record<K, B>> {

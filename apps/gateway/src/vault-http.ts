@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { CofferError, type ErrorCode, type Operation as LogicalOperation } from '#contracts';
 import { parseGoBool } from '#vault-rules';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from './http/json-limits.js';
 import type { LoginGrant } from './tokens/token-store.js';
 
 /** Vault's logical operations (libs/contracts), plus HEAD; the HTTP verb and `?list=true` decide which one a request is. */
@@ -100,13 +101,15 @@ export const parseBool = parseGoBool;
  * The request body as Vault reads it: JSON object, or form fields when form-encoded and not starting with `{`/`[`.
  * Anything else is `error parsing JSON`, before any handler sees it.
  */
-export function parseBody(raw: Buffer | undefined, contentType: string | undefined): Record<string, unknown> {
+export function parseBody(raw: Buffer | undefined, contentType: string | undefined, limits: JsonLimits = DEFAULT_JSON_LIMITS): Record<string, unknown> {
   if (!raw || raw.length === 0) return {};
   const text = raw.toString('utf8');
   const trimmed = text.trimStart();
   if (contentType?.startsWith('application/x-www-form-urlencoded') && !/^[{[]/.test(trimmed)) {
     return Object.fromEntries(new URLSearchParams(text));
   }
+  // Vault's JSON limits first: a hostile body must cost neither JSON.parse's recursion nor anything after it.
+  checkJsonLimits(text, limits);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -53,9 +53,10 @@ export class MountCalls {
     return { help };
   }
 
-  async specialPaths(request: { mount: string }): Promise<{ unauthenticated: string[] }> {
+  async specialPaths(request: { mount: string }): Promise<{ unauthenticated: string[]; caseInsensitive?: string[] }> {
     const target = await this.target(request?.mount);
-    return { unauthenticated: await this.options.pool.specialPaths(target) };
+    const { unauthenticated, caseInsensitive } = await this.options.pool.pathRules(target);
+    return caseInsensitive.length ? { unauthenticated, caseInsensitive } : { unauthenticated };
   }
 
   /**

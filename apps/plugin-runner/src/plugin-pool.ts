@@ -78,7 +78,13 @@ interface Instance {
   /** Ends a graceful stop's wait for in-flight calls early. */
   endDrain?: () => void;
   idleTimer?: NodeJS.Timeout;
-  specialPaths?: Promise<string[]>;
+  specialPaths?: Promise<SpecialPaths>;
+}
+
+/** What a plugin says about its paths (protocol `specialPaths`). */
+export interface SpecialPaths {
+  unauthenticated: string[];
+  caseInsensitive: string[];
 }
 
 interface CrashRecord {
@@ -129,9 +135,17 @@ export class PluginPool {
 
   /** The plugin's unauthenticated paths, asked once per process. */
   async specialPaths(target: PoolTarget): Promise<string[]> {
+    return (await this.pathRules(target)).unauthenticated;
+  }
+
+  /** The plugin's unauthenticated and case-insensitive paths, asked once per process. */
+  async pathRules(target: PoolTarget): Promise<SpecialPaths> {
     const inst = await this.acquire(target);
     try {
-      const asked = (inst.specialPaths ??= this.callOn(inst, 'specialPaths', {}).then((r) => r.unauthenticated));
+      const asked = (inst.specialPaths ??= this.callOn(inst, 'specialPaths', {}).then((r) => ({
+        unauthenticated: r.unauthenticated,
+        caseInsensitive: r.caseInsensitive ?? [],
+      })));
       return await asked.catch((err) => {
         if (inst.specialPaths === asked) inst.specialPaths = undefined;
         throw err;

@@ -26,7 +26,7 @@ const SPECIAL_PATHS_TTL_MS = 30_000;
  */
 @Injectable()
 export class MountRouting {
-  private readonly specialPaths = new Map<string, { at: number; patterns: string[] }>();
+  private readonly specialPaths = new Map<string, { at: number; patterns: string[]; caseInsensitive: string[] }>();
 
   constructor(
     @Inject(MOUNT_TABLE) private readonly mounts: ProjectionHost<MountTableState>,
@@ -58,18 +58,36 @@ export class MountRouting {
 
   /** Whether the plugin declared this path unauthenticated (exact, or a `*`-suffixed prefix). */
   async isUnauthenticated(m: MountedRequest): Promise<boolean> {
+    const { patterns } = await this.pathRules(m);
+    return patterns.some((p) => (p.endsWith('*') ? m.relative.startsWith(p.slice(0, -1)) : m.relative === p));
+  }
+
+  /**
+   * The request as the plugin will act on it: under a prefix the plugin declared case-insensitive (`users/*` in
+   * userpass), the rest of the path folded to lower case, so the ACL judges the name the plugin stores.
+   */
+  async normalize(m: MountedRequest): Promise<MountedRequest> {
+    const { caseInsensitive } = await this.pathRules(m);
+    const prefix = caseInsensitive.find((p) => p.endsWith('*') && m.relative.startsWith(p.slice(0, -1)))?.slice(0, -1);
+    if (prefix === undefined) return m;
+    return { ...m, relative: prefix + m.relative.slice(prefix.length).toLowerCase() };
+  }
+
+  private async pathRules(m: MountedRequest): Promise<{ patterns: string[]; caseInsensitive: string[] }> {
     let cached = this.specialPaths.get(m.mount.uuid);
     if (!cached || Date.now() - cached.at > SPECIAL_PATHS_TTL_MS) {
       try {
-        const r = await this.bus.request<{ unauthenticated: string[] }>(runnerSubjects.specialPaths, { mount: m.mount.uuid });
-        cached = { at: Date.now(), patterns: r.unauthenticated };
+        const r = await this.bus.request<{ unauthenticated: string[]; caseInsensitive?: string[] }>(runnerSubjects.specialPaths, {
+          mount: m.mount.uuid,
+        });
+        cached = { at: Date.now(), patterns: r.unauthenticated, caseInsensitive: r.caseInsensitive ?? [] };
       } catch {
         // A plugin that cannot start has no unauthenticated paths: the request then needs a token, and fails later.
-        cached = { at: Date.now(), patterns: [] };
+        cached = { at: Date.now(), patterns: [], caseInsensitive: [] };
       }
       this.specialPaths.set(m.mount.uuid, cached);
     }
-    return cached.patterns.some((p) => (p.endsWith('*') ? m.relative.startsWith(p.slice(0, -1)) : m.relative === p));
+    return cached;
   }
 
   /** Vault's existence check: an update of something absent is a create (which the ACL judges separately). */

@@ -16,7 +16,7 @@ export class AuthorizeStage implements Stage {
 
   constructor(
     private readonly auth: Pick<Authenticator, 'authorize'>,
-    private readonly mounts: Pick<MountRouting, 'operationFor'>,
+    private readonly mounts: Pick<MountRouting, 'operationFor' | 'normalize'>,
   ) {}
 
   async run(x: Exchange): Promise<void> {
@@ -26,15 +26,25 @@ export class AuthorizeStage implements Stage {
       return;
     }
     let sudo = false;
+    // The ACL judges the path the handler will act on: names normalized as the handler normalizes them.
+    let judged = req.path;
     if (target?.kind === 'own') {
       const { route, params } = target;
       if (req.operation === 'update' && route.exists && !route.exists(params)) req.operation = 'create';
       if (!route.operations[req.operation]) throw unsupportedOperation(route.plain === true);
       sudo = route.sudo === true;
+      if (route.normalize) judged = route.normalize(params);
     } else if (target?.kind === 'mount') {
+      const normalized = await this.mounts.normalize(target.mounted);
+      if (normalized.relative !== target.mounted.relative) {
+        // The plugin then sees the folded path too: what it acts on is what the ACL allowed.
+        req.path = req.path.slice(0, req.path.length - target.mounted.relative.length) + normalized.relative;
+        target.mounted = normalized;
+        judged = req.path;
+      }
       req.operation = await this.mounts.operationFor(target.mounted, req);
     }
-    if (caller) this.auth.authorize(caller, req, aclOperation(req.operation), sudo);
+    if (caller) this.auth.authorize(caller, judged === req.path ? req : { ...req, path: judged }, aclOperation(req.operation), sudo);
   }
 }
 

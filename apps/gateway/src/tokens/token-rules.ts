@@ -42,7 +42,8 @@ export function issuancePolicies(requested: readonly string[], issuer: Issuer): 
     issuer.kind === 'login'
       ? sanitizePolicies(requested, true)
       : childPolicies(requested, issuer.parentPolicies, issuer.sudo, issuer.noDefaultPolicy);
-  if (issuer.kind === 'login') return policies;
+  // Vault's core refuses before anything is stored: an auth method never hands out root (RegisterAuth).
+  if (issuer.kind === 'login' && policies.includes('root')) throw invalid('auth methods cannot create root tokens');
   for (const policy of policies) {
     if (NON_ASSIGNABLE_POLICIES.includes(policy)) throw invalid(`cannot assign policy ${JSON.stringify(policy)}`);
   }

@@ -244,10 +244,12 @@ async function hasSudo(opts: TokenHandlerOptions, caller: CallerToken, path: str
   return opts.hasSudo ? await opts.hasSudo(caller, path) : false;
 }
 
-/** A field from the body, else from the query string (Vault reads GET parameters from the query). */
+/**
+ * A field of the request data, and only of it: the parse stage puts a GET's query there and leaves a write's query
+ * out, and the ACL has checked exactly this data. Reading the query here too would let `?token=` skip the ACL.
+ */
 function rawField(req: VaultRequest, name: string): unknown {
-  if (req.data && Object.hasOwn(req.data, name)) return req.data[name];
-  return req.query?.get(name) ?? undefined;
+  return req.data && Object.hasOwn(req.data, name) ? req.data[name] : undefined;
 }
 
 function stringField(req: VaultRequest, name: string): string {
