@@ -22,6 +22,8 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { ResponseStage } from './pipeline/response.stage.js';
 import { RouteStage } from './pipeline/route.stage.js';
 import { SealStage } from './pipeline/seal.stage.js';
+import { WrappingStage } from './pipeline/wrapping.stage.js';
+import { WrappingHandlers } from './wrapping/wrapping.handlers.js';
 import type { Operation, VaultRequest, VaultResponse } from './vault-http.js';
 
 type Handler = (req: VaultRequest, params: Record<string, string>, caller: Caller | undefined) => Promise<VaultResponse> | VaultResponse;
@@ -69,6 +71,7 @@ export class Router {
     @Inject(SERVICE_CONTEXT) ctx: ServiceContext,
   ) {
     const open = { unauthenticated: true, whileSealed: true, plain: true };
+    const wrapping = new WrappingHandlers(tokens);
     const policyExists = (p: Record<string, string>) => policies.text(p.name.toLowerCase()) !== undefined;
     const tokenHandler =
       (h: token.TokenHandler): Handler =>
@@ -168,6 +171,11 @@ export class Router {
         exists: policyExists,
         normalize: (p) => `sys/policy/${policyName(p.name)}`,
       },
+      { pattern: /^sys\/wrapping\/wrap$/, operations: { update: (r) => wrapping.wrap(r) } },
+      { pattern: /^sys\/wrapping\/unwrap$/, operations: { update: (r, _p, caller) => wrapping.unwrap(r, caller!) } },
+      // Vault answers lookups without a token: the wrapping token is the question, and looking does not spend it.
+      { pattern: /^sys\/wrapping\/lookup$/, operations: { update: (r) => wrapping.lookup(r), read: (r) => wrapping.lookup(r) }, unauthenticated: true },
+      { pattern: /^sys\/wrapping\/rewrap$/, operations: { update: (r) => wrapping.rewrap(r) } },
       {
         pattern: /^sys\/capabilities-self$/,
         operations: { update: (r, _p, caller) => capabilitiesSelf(r, caller!) },
@@ -185,6 +193,7 @@ export class Router {
       new AuditRequestStage(),
       new RouteStage(() => this.routes, mounts),
       new ResponseStage(tokens),
+      new WrappingStage(tokens),
       new AuditResponseStage(),
     ]);
   }

@@ -3,6 +3,7 @@ import { CofferError, type ErrorCode, type Operation as LogicalOperation } from 
 import { parseGoBool } from '#vault-rules';
 import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from './http/json-limits.js';
 import type { LoginGrant } from './tokens/token-store.js';
+import { parseDurationSeconds } from './tokens/ttl.js';
 
 /** Vault's logical operations (libs/contracts), plus HEAD; the HTTP verb and `?list=true` decide which one a request is. */
 export type Operation = LogicalOperation | 'head';
@@ -17,6 +18,8 @@ export interface VaultRequest {
   query: URLSearchParams;
   token?: string;
   headers: FastifyRequest['headers'];
+  /** Seconds the client asked the response to be wrapped for (`X-Vault-Wrap-TTL`); absent: not wrapped. */
+  wrapTtl?: number;
 }
 
 /** What a handler answers: a Vault envelope, a raw body, or nothing (204). */
@@ -31,6 +34,10 @@ export type VaultResponse =
       mountType?: string;
       /** An auth method's login, still to become a token: the response stage issues it (and sets `auth`). */
       login?: LoginGrant;
+      /** Vault's `wrap_info`, set by the wrapping stage (then data and auth are null). */
+      wrapInfo?: Record<string, unknown>;
+      /** Wrap this response for so many seconds even without `X-Vault-Wrap-TTL` (sys/wrapping/wrap). */
+      wrapByDefault?: number;
     }
   | { kind: 'raw'; status: number; contentType: string; body: Buffer }
   | { kind: 'json'; status: number; body: unknown }
@@ -148,4 +155,18 @@ export function logicalPath(rawPath: string): string {
   const segments = decoded.split('/');
   if (segments.some((s) => s === '..' || s === '.')) throw new CofferError('invalid-request', 'invalid request path');
   return decoded.replace(/^\/+/, '').replace(/\/{2,}/g, '/');
+}
+
+/** Vault's `X-Vault-Wrap-TTL`: a duration or seconds; absent or 0 means no wrapping. */
+export function wrapTtlOf(header: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(header) ? header[0] : header;
+  if (text === undefined || text.trim() === '') return undefined;
+  let seconds: number | undefined;
+  try {
+    seconds = parseDurationSeconds(text.trim());
+  } catch {
+    throw new CofferError('invalid-request', 'error parsing X-Vault-Wrap-TTL header');
+  }
+  if (seconds === undefined || seconds < 0) throw new CofferError('invalid-request', 'requested wrap ttl cannot be negative');
+  return seconds === 0 ? undefined : seconds;
 }

@@ -31,7 +31,7 @@ export class Authenticator {
 
   /** Throws unless the caller's ACL allows `operation` on `path` (and sudo, when the path needs it). */
   authorize(caller: Caller, req: VaultRequest, operation: AclOperation, needsSudo: boolean): void {
-    const result = caller.acl.check(req.path, operation, { data: req.data });
+    const result = caller.acl.check(req.path, operation, { data: req.data, wrapTtl: req.wrapTtl });
     if (!result.allowed || (needsSudo && !result.rootPrivs)) throw permissionDenied();
   }
 }

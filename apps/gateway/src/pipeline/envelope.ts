@@ -32,7 +32,7 @@ export function sendResponse(reply: FastifyReply, request: Pick<VaultRequest, 'i
         renewable: false,
         lease_duration: 0,
         data: response.data ?? null,
-        wrap_info: null,
+        wrap_info: response.wrapInfo ?? null,
         warnings: response.warnings?.length ? response.warnings : null,
         auth: response.auth ?? null,
         mount_type: response.mountType ?? '',

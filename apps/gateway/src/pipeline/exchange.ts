@@ -21,6 +21,8 @@ export interface EdgeRequest {
   contentType?: string;
   token?: string;
   headers: VaultRequest['headers'];
+  /** Seconds from `X-Vault-Wrap-TTL`, when the client asked for response wrapping. */
+  wrapTtl?: number;
   /** Vault's `?help=1`: the request asks for the path's help, not the path. */
   help: boolean;
 }

@@ -12,7 +12,8 @@ import type { EdgeRequest, Exchange, Stage } from './exchange.js';
  *   4. authorize     authorize.stage.ts     existence check, then the ACL on path and data, sudo
  *   5. audit-request audit.stage.ts         (no audit devices yet: a no-op)
  *   6. route         route.stage.ts         the gateway's own handler, or a mount's plugin, or help
- *   7. response      response.stage.ts      logins become tokens under the issuance rule; wrapping
+ *   7. response      response.stage.ts      logins become tokens under the issuance rule
+ *   7b. wrapping     wrapping.stage.ts      X-Vault-Wrap-TTL: the response into a response-wrapping token
  *   8. audit-response audit.stage.ts        (a no-op)
  *   9. envelope      envelope.ts            Vault's JSON envelope or `{"errors": [...]}` (the controller sends it)
  */

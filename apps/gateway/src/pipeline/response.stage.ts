@@ -5,7 +5,7 @@ import type { Exchange, Stage } from './exchange.js';
 /**
  * Stage 7, response checks. A login (an auth method's `auth` block) becomes a token here and nowhere else: the
  * token store applies the issuance rule (tokens/token-rules.ts, `issuancePolicies`), so no plugin can hand out
- * `root` or Vault's reserved policies. Response wrapping joins here.
+ * `root` or Vault's reserved policies. Response wrapping follows, in its own stage (wrapping.stage.ts).
  */
 export class ResponseStage implements Stage {
   readonly name = 'response';

@@ -16,6 +16,7 @@ import {
   type RemountStatus,
 } from '#contracts';
 import { findMount, type Mount, type MountTableState } from '#mount-table';
+import { catalogKey } from '#plugin-catalog';
 import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { MOUNT_TABLE } from '../mounts/mount-table.provider.js';
 import { parseDurationSeconds } from '../tokens/ttl.js';
@@ -256,7 +257,7 @@ export class SysMountsHandlers {
   private async catalogShas(): Promise<Map<string, string>> {
     try {
       const { entries } = await this.bus.request<CatalogListing>(catalogSubjects.list, {}, { timeoutMs: CATALOG_TIMEOUT_MS });
-      return new Map(entries.map((e) => [`${e.type}/${e.name}/${e.version}`, e.sha256]));
+      return new Map(entries.map((e) => [catalogKey(e.type, e.name, e.version), e.sha256]));
     } catch {
       return new Map();
     }
@@ -285,7 +286,7 @@ function mountInfo(m: Mount, shas: Map<string, string>): Record<string, unknown>
     options: m.options,
     plugin_version: m.config.pluginVersion,
     running_plugin_version: m.config.pluginVersion,
-    running_sha256: shas.get(`${m.table}/${m.pluginName}/${m.config.pluginVersion}`) ?? '',
+    running_sha256: shas.get(catalogKey(m.table, m.pluginName, m.config.pluginVersion)) ?? '',
     seal_wrap: m.sealWrap,
     type: m.type,
     uuid: m.uuid,

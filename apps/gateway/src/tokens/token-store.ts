@@ -3,7 +3,7 @@ import type { Barrier } from '#barrier';
 import { CofferError, sealedError } from '#contracts';
 import { qualifiedTable } from '#event-store';
 import { accessorHmacOf, idHmacOf, openEntry, sealEntry } from './token-sealing.js';
-import { newTokenId, orphanEntry, planChildToken, planLoginToken, randomBase62, TOKEN_LENGTH, checkCustomId, type TokenLimits } from './token-rules.js';
+import { issuancePolicies, newTokenId, orphanEntry, planChildToken, planLoginToken, randomBase62, TOKEN_LENGTH, checkCustomId, type TokenLimits } from './token-rules.js';
 import { calculateTtl, parseDurationSeconds } from './ttl.js';
 
 /**
@@ -41,6 +41,17 @@ export interface TokenEntry {
   parentAccessor?: string;
   type: 'service';
   entityId: '';
+  /** A response-wrapping token's wrapped response, sealed with the entry (Vault keeps it in the token's cubbyhole). */
+  wrapped?: WrappedResponse;
+}
+
+/** What a response-wrapping token holds: the response it replaced, and where it was made. */
+export interface WrappedResponse {
+  data: unknown;
+  auth: unknown;
+  warnings?: string[];
+  mountType?: string;
+  creationPath: string;
 }
 
 /** The token a request came with, looked up: its entry plus the token, which only the request itself carries. */
@@ -215,6 +226,52 @@ export class TokenStore {
     const token = newTokenId();
     await this.insert((sql, params) => this.query(sql, params), barrier, token, entry, null);
     return { token, entry, warnings: [] };
+  }
+
+  /**
+   * A response-wrapping token (Vault's): an orphan with the `response-wrapping` policy alone (the issuance rule's
+   * `wrapping` issuer), one use, not renewable, living `ttl` seconds, holding `wrapped`.
+   */
+  async createWrapping(ttl: number, wrapped: WrappedResponse): Promise<IssuedToken> {
+    const barrier = this.barrier();
+    const planned = orphanEntry(this.now(), {
+      policies: issuancePolicies([], { kind: 'wrapping' }),
+      path: wrapped.creationPath,
+      meta: null,
+      displayName: 'response-wrapping',
+      numUses: 1,
+      ttl,
+      renewable: false,
+    });
+    const entry: TokenEntry = { accessor: randomBase62(TOKEN_LENGTH), ...planned, wrapped };
+    const token = newTokenId();
+    await this.insert((sql, params) => this.query(sql, params), barrier, token, entry, null);
+    return { token, entry, warnings: [] };
+  }
+
+  /**
+   * Takes a response-wrapping token: its entry, with the row deleted in the same transaction, so two unwraps of one
+   * token never both succeed. Undefined for anything that is not a live wrapping token (which is left alone).
+   */
+  async takeWrapped(token: string): Promise<TokenEntry | undefined> {
+    const barrier = this.barrier();
+    if (!token) return undefined;
+    const idHmac = idHmacOf(barrier, token);
+    const nowMs = this.now();
+    return this.changing(
+      this.transaction(async (q) => {
+        const [row] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE id_hmac = $1 FOR UPDATE`, [idHmac]);
+        if (!row) return undefined;
+        const entry = this.open(barrier, row);
+        if (isExpired(row, entry, nowMs)) {
+          await this.deleteTrees(q, 'id_hmac = $1', [idHmac]);
+          return undefined;
+        }
+        if (!entry.wrapped) return undefined;
+        await this.deleteTrees(q, 'id_hmac = $1', [idHmac]);
+        return entry;
+      }),
+    );
   }
 
   /**
