@@ -68,7 +68,7 @@ export class Router {
     sysMounts: SysMountsHandlers,
     reload: ReloadHandlers,
     @Inject(TOKEN_STORE) tokens: TokenStore,
-    @Inject(SERVICE_CONTEXT) ctx: ServiceContext,
+    @Inject(SERVICE_CONTEXT) ctx: Pick<ServiceContext, 'barrier' | 'config' | 'log'>,
   ) {
     const open = { unauthenticated: true, whileSealed: true, plain: true };
     const wrapping = new WrappingHandlers(tokens);
