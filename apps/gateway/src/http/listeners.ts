@@ -119,6 +119,7 @@ export async function bindListeners(
   try {
     for (const [index, config] of listeners.entries()) {
       const server = index === 0 && first ? first : createServerFor(config, handler);
+      trackSockets(server);
       const { host, port } = parseListenAddress(config.address);
       await listenWithListVerb(server, port, host);
       const address = server.address();
@@ -159,6 +160,21 @@ export function reloadListenerTls(bound: readonly BoundListener[], listeners: re
   }
 }
 
+const SOCKETS = new WeakMap<net.Server, Set<net.Socket>>();
+
+/**
+ * Every raw connection, HTTP or not yet: closeAllConnections() knows only the HTTP ones, and a socket still in its
+ * TLS handshake (or waiting for its first byte) would otherwise hold close() open for as long as its client likes.
+ */
+function trackSockets(server: net.Server): void {
+  const sockets = new Set<net.Socket>();
+  SOCKETS.set(server, sockets);
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+}
+
 export async function closeListeners(bound: readonly BoundListener[]): Promise<void> {
   await Promise.all(
     bound.map(
@@ -168,6 +184,7 @@ export async function closeListeners(bound: readonly BoundListener[]): Promise<v
           server.close(() => resolve());
           // Keep-alive connections would hold close() open until their clients leave.
           server.closeAllConnections();
+          for (const socket of SOCKETS.get(server) ?? []) socket.destroy();
         }),
     ),
   );
