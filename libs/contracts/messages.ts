@@ -73,6 +73,8 @@ export interface CatalogEntryView {
   sha256: string;
   command: string;
   args: string[];
+  /** The names of the entry's `env` (never the values, which may be credentials): what the plugin is started with. */
+  env_names: string[];
   builtin: false;
 }
 

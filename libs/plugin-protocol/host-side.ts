@@ -11,6 +11,7 @@ import { dirname, join, sep } from 'node:path';
 import { CofferError, type ErrorCode } from '../contracts/errors.js';
 import { COFFER_VERSION } from '../contracts/version.js';
 import { LineBatcher, LineSplitter, quote } from './framing.js';
+import { checkPluginEnv } from './plugin-env.js';
 import {
   MAGIC_ENV,
   MAGIC_VALUE,
@@ -167,21 +168,23 @@ export async function resolvePluginCommand(pluginDirectory: string, command: str
 
 /**
  * The environment a plugin gets: a PATH that finds the node running this server (for `#!/usr/bin/env node`
- * plugins) and the system's binaries, the catalog's entries (which may replace PATH), then the protocol variables
- * (which nothing replaces). Nothing of the server's own environment: it holds database URLs and credentials.
+ * plugins) and the system's binaries, the catalog's entries, then the protocol variables (which nothing replaces).
+ * Nothing of the server's own environment: it holds database URLs and credentials. Every plugin process's
+ * environment is built here, so the catalog's entries pass checkPluginEnv (the rule registration applies) before
+ * any launch: one that fails it (PATH, NODE_OPTIONS, LD_PRELOAD, ...) throws and nothing is started.
  */
 export function pluginEnvironment(catalogEnv: readonly string[] = []): { env: Record<string, string>; ignored: number[] } {
+  checkPluginEnv(catalogEnv);
   const env: Record<string, string> = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` };
-  const ignored: number[] = [];
-  catalogEnv.forEach((entry, index) => {
+  for (const entry of catalogEnv) {
     const eq = entry.indexOf('=');
-    if (eq <= 0) ignored.push(index);
-    else env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  });
+    env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
   env[MAGIC_ENV] = MAGIC_VALUE;
   env[PROTOCOL_ENV] = String(PROTOCOL_VERSION);
   env.COFFER_VERSION = COFFER_VERSION;
-  return { env, ignored };
+  // Kept for callers of the old shape: checkPluginEnv refuses malformed entries, so none is ever ignored now.
+  return { env, ignored: [] };
 }
 
 function sha256Hex(bytes: Buffer): string {

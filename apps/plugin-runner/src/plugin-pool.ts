@@ -92,6 +92,8 @@ interface CrashRecord {
   level: number;
   blockedUntil: number;
   lastCrash: number;
+  /** The last failure's text when it was a failed start, said again to the calls refused meanwhile. */
+  startFailure?: string;
 }
 
 type MountMethod = 'handle' | 'exists' | 'invalidate' | 'help';
@@ -277,7 +279,11 @@ export class PluginPool {
       },
       (err: unknown) => {
         this.forget(inst);
-        throw this.startFailure(entry.name, err);
+        const failure = this.startFailure(entry.name, err);
+        // A start that fails is counted as a crash: without it every request would relaunch (and, for a plugin that
+        // hangs, wait out the start limit) again. The record is this identity's only, so nothing else waits on it.
+        this.recordCrash(identity, entry.name, failure.message);
+        throw failure;
       },
     );
     // Whoever waits on it reports the failure; this keeps an unwaited one from crashing the process.
@@ -408,10 +414,11 @@ export class PluginPool {
     this.all.delete(inst);
   }
 
-  private recordCrash(identity: string, name: string): void {
+  private recordCrash(identity: string, name: string, startFailure?: string): void {
     const now = Date.now();
     const policy = this.crashLoop;
-    const record = this.crashes.get(identity) ?? { recent: [], level: 0, blockedUntil: 0, lastCrash: 0 };
+    const record: CrashRecord = this.crashes.get(identity) ?? { recent: [], level: 0, blockedUntil: 0, lastCrash: 0 };
+    record.startFailure = startFailure;
     if (now - record.lastCrash > policy.resetMs) record.level = 0;
     record.lastCrash = now;
     record.recent = record.recent.filter((t) => now - t < policy.windowMs);
@@ -423,7 +430,7 @@ export class PluginPool {
       record.recent = [];
       this.log.warn(
         { plugin: name, crashes: policy.crashes, windowMs: policy.windowMs, delayMs },
-        `plugin ${name} is crash-looping; relaunch refused for ${Math.ceil(delayMs / 1000)} s`,
+        `plugin ${name} ${startFailure ? 'keeps failing to start' : 'is crash-looping'}; relaunch refused for ${Math.ceil(delayMs / 1000)} s`,
       );
     }
     this.crashes.set(identity, record);
@@ -432,7 +439,9 @@ export class PluginPool {
   private refuseWhileLooping(identity: string, name: string): void {
     const record = this.crashes.get(identity);
     const left = record ? record.blockedUntil - Date.now() : 0;
-    if (left > 0) throw new CofferError('plugin-failed', `plugin ${name} is crash-looping; next attempt in ${Math.ceil(left / 1000)} s`);
+    if (left <= 0) return;
+    const wait = `next attempt in ${Math.ceil(left / 1000)} s`;
+    throw new CofferError('plugin-failed', record!.startFailure ? `${record!.startFailure}; ${wait}` : `plugin ${name} is crash-looping; ${wait}`);
   }
 }
 

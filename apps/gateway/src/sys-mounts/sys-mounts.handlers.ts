@@ -188,7 +188,8 @@ export class SysMountsHandlers {
       local: flag(d.local, 'local'),
       sealWrap: flag(d.seal_wrap, 'seal_wrap'),
     };
-    await this.bus.request(mountSubjects.enable, request);
+    // The mount-manager starts the plugin before it answers (a hung one takes the host side's 10 s start limit).
+    await this.bus.request(mountSubjects.enable, request, { timeoutMs: 30_000 });
     // The next request to this gateway (often a write under the new mount) must find the mount in its projection.
     await this.mounts.catchUp();
     return { kind: 'empty' };
