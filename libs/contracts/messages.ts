@@ -72,7 +72,8 @@ export interface CatalogEntryView {
   sha256: string;
   command: string;
   args: string[];
-  builtin: false;
+  /** A plugin of this build (dist/builtin-plugins.json), not a registration. */
+  builtin: boolean;
 }
 
 export interface PluginProbeRequest {
