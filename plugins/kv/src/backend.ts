@@ -89,7 +89,8 @@ export const kvV1Backend: Backend = defineBackend({
   help: 'The KV secrets engine (version 1) stores arbitrary secrets at plain paths.',
   paths: [
     {
-      pattern: '(?<path>.*)',
+      // No named group: its capture would join the body, which version 1 stores as it came.
+      pattern: '.*',
       takesArbitraryInput: true,
       exists: async (req) => req.storage.has(V1_PREFIX + req.path),
       operations: { read: v1Read, create: v1Write, update: v1Write, delete: v1Delete, list: v1List },
@@ -99,6 +100,9 @@ export const kvV1Backend: Backend = defineBackend({
 });
 
 // ---------------------------------------------------------------------------------------------------- version 2
+
+/** The secret's path: the pattern's capture (the request's path has the data/, metadata/ … segment in front). */
+const secretPath = (req: Request) => String(req.raw.path ?? '');
 
 async function loadConfig(storage: Storage): Promise<KvConfig> {
   return { ...DEFAULT_CONFIG, ...((await storage.getJson<KvConfig>(CONFIG_KEY)) ?? {}) };
@@ -160,7 +164,7 @@ function requestedVersion(req: Request): number {
 }
 
 async function dataRead(req: Request): Promise<HandlerResult> {
-  const { record } = await loadRecord(req.storage, req.path);
+  const { record } = await loadRecord(req.storage, secretPath(req));
   if (!record) return null;
   const version = requestedVersion(req) || record.current_version;
   const entry = record.versions[String(version)];
@@ -176,13 +180,13 @@ function optionsOf(req: Request): Record<string, unknown> {
 }
 
 async function dataWrite(req: Request): Promise<HandlerResult> {
-  if (req.path.endsWith('/')) throw new PluginError('invalid-request', "cannot write to a path ending in '/'");
+  if (secretPath(req).endsWith('/')) throw new PluginError('invalid-request', "cannot write to a path ending in '/'");
   const data = req.raw.data;
   if (data === undefined || data === null) throw new PluginError('invalid-request', 'no data provided');
   if (typeof data !== 'object' || Array.isArray(data)) throw new PluginError('invalid-request', 'Field validation failed: error converting input for field "data"');
   const config = await loadConfig(req.storage);
   const options = optionsOf(req);
-  return update(req.storage, req.path, ({ record }, now) => {
+  return update(req.storage, secretPath(req), ({ record }, now) => {
     checkCas(config, record, options);
     const { record: next, version } = addVersion(config, record, data as Record<string, unknown>, now);
     return { next, result: { data: versionMetadata(next, version) } };
@@ -195,7 +199,7 @@ async function dataPatch(req: Request): Promise<HandlerResult> {
   const config = await loadConfig(req.storage);
   const options = optionsOf(req);
   const missing = Symbol('missing');
-  const result = await update<HandlerResult | typeof missing>(req.storage, req.path, ({ record }, now) => {
+  const result = await update<HandlerResult | typeof missing>(req.storage, secretPath(req), ({ record }, now) => {
     const current = record?.versions[String(record.current_version)];
     if (!record || !current) return { next: undefined, result: null };
     if (current.destroyed || isDeleted(current, now)) return { next: undefined, result: missing };
@@ -205,13 +209,13 @@ async function dataPatch(req: Request): Promise<HandlerResult> {
     return { next, result: { data: versionMetadata(next, version) } };
   });
   if (result !== missing) return result;
-  const { record } = await loadRecord(req.storage, req.path);
+  const { record } = await loadRecord(req.storage, secretPath(req));
   return notFoundWith(req, record ? { data: null, metadata: versionMetadata(record, record.current_version) } : null);
 }
 
 /** DELETE data/<path>: soft-deletes the current version. */
 async function dataDelete(req: Request): Promise<HandlerResult> {
-  return update(req.storage, req.path, ({ record }, now) => {
+  return update(req.storage, secretPath(req), ({ record }, now) => {
     const current = record?.versions[String(record.current_version)];
     if (!record || !current || current.destroyed || isDeleted(current, now)) return { next: undefined, result: null };
     const next = structuredClone(record);
@@ -230,7 +234,7 @@ function changeVersions(which: 'delete' | 'undelete' | 'destroy') {
   return async (req: Request): Promise<HandlerResult> => {
     const versions = versionsOf(req, which !== 'destroy');
     const config = await loadConfig(req.storage);
-    return update(req.storage, req.path, ({ record }, now) => {
+    return update(req.storage, secretPath(req), ({ record }, now) => {
       if (!record) return { next: undefined, result: null };
       const next = structuredClone(record);
       let changed = false;
@@ -273,25 +277,25 @@ function metadataView(config: KvConfig, record: SecretRecord): Record<string, un
 }
 
 async function metadataRead(req: Request): Promise<HandlerResult> {
-  if (req.path === '' || req.path.endsWith('/')) return metadataList(req);
-  const { record } = await loadRecord(req.storage, req.path);
+  if (secretPath(req) === '' || secretPath(req).endsWith('/')) return metadataList(req);
+  const { record } = await loadRecord(req.storage, secretPath(req));
   return record ? { data: metadataView(await loadConfig(req.storage), record) } : null;
 }
 
 async function metadataList(req: Request): Promise<HandlerResult> {
-  return listResponse(await req.storage.list(META_PREFIX + folder(req.path)));
+  return listResponse(await req.storage.list(META_PREFIX + folder(secretPath(req))));
 }
 
 function metadataWriter(patch: boolean) {
   return async (req: Request<{ max_versions: number; cas_required: boolean; delete_version_after: number }>): Promise<HandlerResult> => {
-    if (req.path === '' || req.path.endsWith('/')) throw new PluginError('invalid-request', "cannot write to a path ending in '/'");
+    if (secretPath(req) === '' || secretPath(req).endsWith('/')) throw new PluginError('invalid-request', "cannot write to a path ending in '/'");
     const config = await loadConfig(req.storage);
     const custom = req.has('custom_metadata') ? checkCustomMetadata(req.raw.custom_metadata) : undefined;
     const warnings: string[] = [];
     if (req.has('cas_required') && !req.data.cas_required && config.cas_required) {
       warnings.push('"cas_required" set to false, but is mandated by backend config. This value will be ignored.');
     }
-    const missing = await update(req.storage, req.path, ({ record }, now) => {
+    const missing = await update(req.storage, secretPath(req), ({ record }, now) => {
       if (!record && patch) return { next: undefined, result: true };
       const next = structuredClone(record ?? emptyRecord(now));
       if (req.has('max_versions')) next.max_versions = req.data.max_versions;
@@ -308,12 +312,12 @@ function metadataWriter(patch: boolean) {
 }
 
 async function metadataDelete(req: Request): Promise<HandlerResult> {
-  await update(req.storage, req.path, ({ record }) => ({ next: record ? null : undefined, result: null }));
+  await update(req.storage, secretPath(req), ({ record }) => ({ next: record ? null : undefined, result: null }));
   return null;
 }
 
 async function subkeysRead(req: Request<{ depth: number }>): Promise<HandlerResult> {
-  const { record } = await loadRecord(req.storage, req.path);
+  const { record } = await loadRecord(req.storage, secretPath(req));
   if (!record) return null;
   const version = requestedVersion(req) || record.current_version;
   const entry = record.versions[String(version)];
@@ -375,14 +379,14 @@ export const kvV2Backend: Backend = defineBackend({
     {
       pattern: 'data/(?<path>.+)',
       fields: DATA_FIELDS,
-      exists: async (req) => req.storage.has(metaKey(req.path)),
+      exists: async (req) => req.storage.has(metaKey(secretPath(req))),
       operations: { read: dataRead, create: dataWrite, update: dataWrite, patch: dataPatch, delete: dataDelete },
       help: 'Write, patch, read, and delete data in the versioned key-value store.',
     },
     {
       pattern: 'metadata/?(?<path>.*)',
       fields: METADATA_FIELDS,
-      exists: async (req) => req.storage.has(metaKey(req.path)),
+      exists: async (req) => req.storage.has(metaKey(secretPath(req))),
       operations: { read: metadataRead, list: metadataList, create: metadataWriter(false), update: metadataWriter(false), patch: metadataWriter(true), delete: metadataDelete },
       help: 'Configures settings for the KV store, per key; lists keys.',
     },
