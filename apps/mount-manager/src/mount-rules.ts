@@ -283,6 +283,14 @@ export function decideTune(mounts: MountTableState, catalog: CatalogState, req: 
     if (version !== mount.config.pluginVersion) config.pluginVersion = version;
   }
 
+  if (mount.type === 'kv' && req.options && req.options.version !== undefined && req.options.version !== null && req.options.version !== '') {
+    // Vault's kv rule (logical_system.go handleTuneWriteCommon): versions are integers and only go up.
+    const wanted = String(req.options.version);
+    const current = Number(mount.options?.version ?? '0') || 0;
+    if (!/^\d+$/.test(wanted)) throw invalid(`invalid version provided: ${wanted}`);
+    if (Number(wanted) < current) throw invalid(`cannot downgrade mount from version ${current}`);
+  }
+
   if (req.options && Object.keys(req.options).length > 0) {
     // Vault upserts: given keys replace, an empty value removes a key (except `version`, guarded against downgrade).
     const next: Record<string, string> = { ...(mount.options ?? {}) };
