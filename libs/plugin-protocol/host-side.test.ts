@@ -103,6 +103,7 @@ const fs = require('node:fs');
 const hello = ${JSON.stringify(hello)};
 fs.writeSync(1, JSON.stringify(hello) + '\\n');
 let buf = '';
+let pendingTxn;
 const out = (o) => fs.writeSync(1, JSON.stringify(o) + '\\n');
 process.stdin.on('data', (c) => {
   buf += c;
@@ -111,6 +112,7 @@ process.stdin.on('data', (c) => {
     const m = JSON.parse(buf.slice(0, i));
     buf = buf.slice(i + 1);
     if (m.method === 'setup') out({ jsonrpc: '2.0', id: m.id, result: {} });
+    if (m.id === 'txn-call' && !m.method) { out({ jsonrpc: '2.0', id: pendingTxn, result: { response: { data: { hostSaid: m.error ?? m.result } } } }); continue; }
     if (m.method !== 'handle') continue;
     const id = m.id;
     switch (m.params.request.path) {
@@ -121,6 +123,7 @@ process.stdin.on('data', (c) => {
       case 'extra-auth-field': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: [], clientToken: 'forged' } } } }); break;
       case 'result-and-error': out({ jsonrpc: '2.0', id, result: { response: null }, error: { code: -32000, message: 'x', data: { kind: 'internal' } } }); break;
       case 'neither': out({ jsonrpc: '2.0', id }); break;
+      case 'txn': pendingTxn = id; out({ jsonrpc: '2.0', id: 'txn-call', method: 'storage.txn', params: { mount: m.params.mount, checks: [], ops: [] } }); break;
       case 'no-kind': out({ jsonrpc: '2.0', id, error: { code: -32000, message: 'x' } }); break;
       case 'missing-response': out({ jsonrpc: '2.0', id, result: {} }); break;
       case 'late': setTimeout(() => out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: ['root'] } } } }), 300); break;
@@ -602,6 +605,16 @@ describe('launchPlugin', () => {
     assert.ok(p.alive);
     assert.deepEqual((await p.call('handle', { mount: 'm1', request: request('echo') })).response?.data?.path, 'echo');
     await p.shutdown();
+  });
+
+  test('a plugin that said protocol 1 keeps working, and gets no protocol-2 method (storage.txn: method not found)', async () => {
+    const p = track(await f.launch('auth-raw'));
+    assert.equal(p.hello.protocol, 1);
+    await p.call('setup', { mount: mount('old') });
+    assert.deepEqual((await p.call('handle', { mount: 'old', request: request('ok') })).response, { auth: { policies: ['default'], ttl: 60 } });
+    const said = (await p.call('handle', { mount: 'old', request: request('txn') })).response?.data?.hostSaid as { code: number; message: string };
+    assert.equal(said.code, -32601);
+    assert.match(said.message, /unknown method "storage\.txn" in protocol 1/);
   });
 
   test('untrusted replies: a malformed answer fails that call, never becomes a token', async () => {
