@@ -12,9 +12,14 @@
 // compiles plugin sources and tests to dist/plugin-tests/ instead (run here, so `npm run build` needs one step).
 //
 // A bundle is written to a temporary file and renamed into place, so a runner never executes a half-written plugin.
-import { spawnSync } from 'node:child_process';
+//
+// Builtins: every bundle built here is one of the server's builtin plugins (as Vault compiles its builtins in),
+// except the folders in NOT_BUILTIN. After bundling, each is started once and its hello line read (type, name,
+// version: the plugin's own word), and dist/builtin-plugins.json lists them with their SHA-256. The catalog serves
+// them under the hello's name with builtin: true. Adding a plugin folder is all it takes to add a builtin.
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +28,9 @@ import * as esbuild from 'esbuild';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pluginsDir = join(root, 'plugins');
 const outDir = join(root, 'dist', 'plugins');
+const builtinManifest = join(root, 'dist', 'builtin-plugins.json');
+/** Plugins that are built but are not builtins: the test fixture and the example to copy. */
+const NOT_BUILTIN = new Set(['mock-plugin', 'template']);
 const args = process.argv.slice(2);
 const skipTsc = args.includes('--skip-tsc');
 const only = args.filter((arg) => !arg.startsWith('--'));
@@ -85,7 +93,61 @@ for (const entry of await readdir(outDir)) {
     console.warn(`build-plugins: dist/plugins/${entry} has no plugins/${entry}/src/main.ts (stale? delete it by hand)`);
   }
 }
+await writeBuiltinManifest(plugins.filter((name) => !NOT_BUILTIN.has(name)));
 console.log(`build-plugins: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+/**
+ * dist/builtin-plugins.json: for each builtin bundle, what its hello says and its SHA-256. Bundles not built (yet)
+ * are left out; the file is replaced whole through a rename, so a server never reads half of it.
+ */
+async function writeBuiltinManifest(names) {
+  const plugins = [];
+  for (const file of names) {
+    let bytes;
+    try {
+      bytes = await readFile(join(outDir, file));
+    } catch {
+      continue;
+    }
+    const hello = await readHello(join(outDir, file));
+    if (plugins.some((p) => p.type === hello.type && p.name === hello.name)) fail(`${file}: a second builtin ${hello.type} plugin named ${hello.name}`);
+    plugins.push({ type: hello.type, name: hello.name, version: hello.version, file, sha256: createHash('sha256').update(bytes).digest('hex') });
+  }
+  const temporary = `${builtinManifest}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify({ plugins }, null, 2)}\n`);
+  await rename(temporary, builtinManifest);
+  console.log(`build-plugins: ${relative(root, builtinManifest)}: ${plugins.map((p) => `${p.type}/${p.name}`).join(', ') || 'none'}`);
+}
+
+/** Starts a bundle as a host would and reads its first line; closing stdin then tells it to exit. */
+function readHello(path) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { PATH: process.env.PATH ?? '', COFFER_PLUGIN_MAGIC: 'd2a1f6b4-coffer-plugin-v1', COFFER_PLUGIN_PROTOCOL: '1' },
+    });
+    let text = '';
+    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`${path}: no hello within 10 s`))), 10_000);
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+      const end = text.indexOf('\n');
+      if (end < 0) return;
+      clearTimeout(timer);
+      child.stdin.end();
+      try {
+        const hello = JSON.parse(text.slice(0, end));
+        if (hello.coffer !== 'plugin' || !['secret', 'auth'].includes(hello.type) || typeof hello.name !== 'string') throw new Error('not a hello');
+        resolve(hello);
+      } catch (err) {
+        reject(new Error(`${path}: bad hello line: ${err.message}`));
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (!text.includes('\n')) reject(new Error(`${path}: exited with ${code} before its hello`));
+    });
+  });
+}
 
 /** The folders of plugins/ that hold a src/main.ts, sorted. */
 async function findPlugins() {

@@ -75,7 +75,8 @@ export interface CatalogEntryView {
   args: string[];
   /** The names of the entry's `env` (never the values, which may be credentials): what the plugin is started with. */
   env_names: string[];
-  builtin: false;
+  /** A plugin of this build (dist/builtin-plugins.json), not a registration. */
+  builtin: boolean;
 }
 
 export interface PluginProbeRequest {

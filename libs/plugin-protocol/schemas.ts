@@ -43,6 +43,8 @@ export const LIMITS = {
   policyName: 256,
   metadata: 256,
   rpcStringId: 128,
+  /** Checks, and separately ops, in one storage.txn (protocol 2). */
+  txnItems: 64,
 } as const;
 
 const obj = (
@@ -72,6 +74,7 @@ const anyObject: JsonSchema = { type: 'object' };
 
 const VERSION_PATTERN = '^$|^v?[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$';
 const mountId = nonEmpty(LIMITS.mountId);
+const storageValue: JsonSchema = { type: 'string', maxLength: LIMITS.storageValue, contentEncoding: 'base64' };
 
 export const helloSchema: JsonSchema = obj(
   {
@@ -262,6 +265,40 @@ export const pluginToHostSchemas = {
   'storage.list': {
     params: obj({ mount: mountId, prefix: str(LIMITS.storageKey) }, ['mount', 'prefix'], true),
     result: obj({ keys: { type: 'array', items: { type: 'string' } } }, ['keys'], false),
+  },
+  'storage.exists': {
+    params: obj({ mount: mountId, key: nonEmpty(LIMITS.storageKey) }, ['mount', 'key'], true),
+    result: obj({ exists: { type: 'boolean' } }, ['exists'], false),
+  },
+  'storage.txn': {
+    params: obj(
+      {
+        mount: mountId,
+        checks: {
+          type: 'array',
+          maxItems: LIMITS.txnItems,
+          items: {
+            anyOf: [
+              obj({ key: nonEmpty(LIMITS.storageKey), exists: { type: 'boolean' } }, ['key', 'exists'], true),
+              obj({ key: nonEmpty(LIMITS.storageKey), value: storageValue }, ['key', 'value'], true),
+            ],
+          },
+        },
+        ops: {
+          type: 'array',
+          maxItems: LIMITS.txnItems,
+          items: {
+            anyOf: [
+              obj({ op: { const: 'put' }, key: nonEmpty(LIMITS.storageKey), value: storageValue }, ['op', 'key', 'value'], true),
+              obj({ op: { const: 'delete' }, key: nonEmpty(LIMITS.storageKey) }, ['op', 'key'], true),
+            ],
+          },
+        },
+      },
+      ['mount', 'checks', 'ops'],
+      true,
+    ),
+    result: obj({ ok: { type: 'boolean' }, failed: { type: 'integer', minimum: 0 } }, ['ok'], false),
   },
   'system.info': {
     params: obj({ mount: mountId }, ['mount'], true),

@@ -17,12 +17,25 @@ export type PathData<P extends string, F extends Fields> = 0 extends 1 & F
 
 export type SystemInfo = PluginToHost['system.info']['result'];
 
+/** A precondition of `Storage.txn`: the key exists or not, or holds exactly these bytes (a string: its UTF-8). */
+export type StorageCondition = { key: string; exists: boolean } | { key: string; value: Uint8Array | string };
+
+/** A write of `Storage.txn`: `value` set puts (a string: its UTF-8), `delete: true` deletes. */
+export type StorageWrite = { key: string; value: Uint8Array | string } | { key: string; delete: true };
+
 /** The mount's storage. The host scopes every key to the mount; a plugin never reaches another mount's keys. */
 export interface Storage {
   get(key: string): Promise<Buffer | null>;
   getString(key: string): Promise<string | null>;
   getJson<T = unknown>(key: string): Promise<T | null>;
+  /** Whether the key exists; with protocol 2 the value does not cross the pipe. */
   has(key: string): Promise<boolean>;
+  /**
+   * All of `writes` or none, applied only if every condition holds at that moment, atomically against every other
+   * writer of the mount on every runner (protocol 2). Returns false, having written nothing, when a condition
+   * failed: read again and decide again. On a protocol-1 host it throws (it cannot be emulated safely).
+   */
+  txn(conditions: readonly StorageCondition[], writes: readonly StorageWrite[]): Promise<boolean>;
   /** A string is stored as its UTF-8 bytes. */
   put(key: string, value: Uint8Array | string): Promise<void>;
   putJson(key: string, value: unknown): Promise<void>;

@@ -80,10 +80,18 @@ export class CatalogCommands {
     }
   }
 
+  /** A registered entry, else (for a typed read) the builtin of that name when the version fits. */
   read(key: CatalogEntryKey): CatalogEntryView | null {
     this.assertUnsealed();
-    const entry = this.find(key);
+    const entry = this.find(key) ?? this.findBuiltin(key);
     return entry ? view(entry) : null;
+  }
+
+  private findBuiltin(key: CatalogEntryKey): CatalogEntry | undefined {
+    if (!key.type) return undefined;
+    const builtin = this.catalog.state.builtins?.[`${key.type}/${key.name}`];
+    const version = key.version ? (key.version.startsWith('v') ? key.version : `v${key.version}`) : '';
+    return builtin && (version === '' || version === builtin.version) ? builtin : undefined;
   }
 
   async deregister(key: CatalogEntryKey): Promise<null> {
@@ -126,6 +134,8 @@ function asBadRequest(err: unknown): unknown {
 }
 
 function view(e: CatalogEntry): CatalogEntryView {
+  // Vault shows a builtin with no command: it is part of the server, not a file an operator installed.
+  if (e.builtin) return { type: e.type, name: e.name, version: e.version, sha256: e.sha256, command: '', args: [], env_names: [], builtin: true };
   return { type: e.type, name: e.name, version: e.version, sha256: e.sha256, command: e.command, args: e.args, env_names: envNames(e.env), builtin: false };
 }
 

@@ -11,10 +11,13 @@ import {
   SERVICE_NAMES,
   catalogSubjects,
   isServiceName,
+  mountSubjects,
   type CatalogRegisterRequest,
+  type MountEnableRequest,
   type ServiceName,
 } from '#contracts';
 import { connectWithRetry, createDataSource, runMigrations } from '#event-store';
+import { loadBuiltins } from '#plugin-catalog';
 import { createLogger } from '#runtime';
 import { parseFlags, type FlagSpec } from '../flags.js';
 import { startServices } from '../server/runtime.js';
@@ -157,6 +160,7 @@ async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel):
   const apiAddr = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${gateway.address.port}`;
   const keys = await devUnseal(gateway, flags['dev-data-dir'] as string | undefined, flags['dev-root-token-id'] as string | undefined);
   await registerDevPlugins(bus, config.pluginDirectory!, log);
+  await mountDevEngines(bus, flags['dev-data-dir'] !== undefined, log);
   process.stdout.write(devBanner(apiAddr, config, Date.now() - started, keys, tls));
   await untilSignal(log, async () => {
     await running.close();
@@ -191,17 +195,38 @@ async function devUnseal(gateway: RunningGateway, dataDir: string | undefined, r
   return keys;
 }
 
-/** As Vault's dev server with -dev-plugin-dir: every executable in the plugin directory is registered by its hash. */
+/**
+ * As Vault's dev server: `secret/` is a KV version 2 mount of the builtin kv. A data directory that already has it
+ * (a restart) keeps what it has; a server built without the kv bundle starts without it, and says so.
+ */
+async function mountDevEngines(bus: InProcessBus, persistent: boolean, log: Logger): Promise<void> {
+  const request: MountEnableRequest = { table: 'secret', path: 'secret/', type: 'kv', description: 'key/value secret storage', options: { version: '2' } };
+  try {
+    await bus.request(mountSubjects.enable, request, { timeoutMs: 30_000 });
+  } catch (err) {
+    const message = (err as Error).message;
+    if (persistent && /already in use/.test(message)) return;
+    log.warn({ err: message }, 'secret/ (kv version 2) not mounted');
+  }
+}
+
+/**
+ * As Vault's dev server with -dev-plugin-dir: every executable in the plugin directory is registered by its hash,
+ * except this build's builtins themselves (the default plugin directory is where they are built): registered, they
+ * would shadow the builtin entry with an identical external one.
+ */
 async function registerDevPlugins(bus: InProcessBus, dir: string, log: Logger): Promise<void> {
   let names: string[];
   try {
-    names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+    names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name);
   } catch {
     log.warn({ dir }, 'no plugin directory; no plugins registered');
     return;
   }
+  const builtinHashes = new Set(Object.values(loadBuiltins()).map((b) => b.sha256));
   for (const name of names.sort()) {
     const sha256 = createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
+    if (builtinHashes.has(sha256)) continue;
     try {
       await bus.request(catalogSubjects.register, { name, sha256, command: name } satisfies CatalogRegisterRequest, { timeoutMs: 30_000 });
       log.info({ plugin: name, sha256 }, 'registered dev plugin');

@@ -27,7 +27,8 @@ export class SysCatalogHandlers {
       name: e.name,
       version: e.version,
       builtin: e.builtin,
-      deprecation_status: '',
+      // Vault gives its builtins a deprecation status and other plugins none.
+      deprecation_status: e.builtin ? 'supported' : '',
       sha256: e.sha256,
     }));
     return { kind: 'envelope', data };

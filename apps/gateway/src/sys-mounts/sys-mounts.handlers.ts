@@ -59,7 +59,7 @@ export class SysMountsHandlers {
     const state = await this.fresh();
     const shas = await this.catalogShas();
     const data: Record<string, unknown> = {};
-    for (const path of Object.keys(state.secret).sort()) data[path] = mountInfo(state.secret[path], shas);
+    for (const path of [...Object.keys(state.secret), 'sys/'].sort()) data[path] = path === 'sys/' ? systemMountInfo() : mountInfo(state.secret[path], shas);
     return envelope(data);
   }
 
@@ -291,6 +291,18 @@ function mountInfo(m: Mount, shas: Map<string, string>): Record<string, unknown>
     seal_wrap: m.sealWrap,
     type: m.type,
     uuid: m.uuid,
+  };
+}
+
+/** The gateway's own sys/ paths, which Vault lists among the secrets engines (type system). */
+function systemMountInfo(): Record<string, unknown> {
+  return {
+    ...tokenMountInfo(),
+    accessor: `system_${TOKEN_DIGEST.slice(40, 48)}`,
+    config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 },
+    description: 'system endpoints used for control, policy and debugging',
+    type: 'system',
+    uuid: [TOKEN_DIGEST.slice(48, 56), TOKEN_DIGEST.slice(56, 60), `4${TOKEN_DIGEST.slice(61, 64)}`, `8${TOKEN_DIGEST.slice(1, 4)}`, TOKEN_DIGEST.slice(4, 16)].join('-'),
   };
 }
 
