@@ -145,7 +145,12 @@ export class Peer {
     if (line === 'timeout') return `did not complete its handshake within ${timeoutMs} ms (no first line on stdout)`;
     if (line === null) {
       const said = this.stderrTail(3);
-      return `exited with ${this.exitText()} before its handshake${said ? `; stderr: ${said}` : ''}`;
+      const all = this.stderrLines.join('\n');
+      // The host, like this kit, runs a copy of the file elsewhere: what it imports from beside itself is not there.
+      const hint = /ERR_MODULE_NOT_FOUND|Cannot find module|ModuleNotFoundError|No module named/.test(all)
+        ? ' (it imports a module that is not inside the file: the host runs a copy of the file elsewhere, so a plugin must be ONE file; bundle it)'
+        : '';
+      return `exited with ${this.exitText()} before its handshake${hint}${said ? `; stderr: ${said}` : ''}`;
     }
     let hello: unknown;
     try {
