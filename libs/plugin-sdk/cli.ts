@@ -92,7 +92,11 @@ async function test(cwd: string, args: string[]): Promise<number> {
       logLevel: 'warning',
     });
     const outputs = readdirSync(outdir).filter((f) => f.endsWith('.mjs')).map((f) => join(outdir, f));
-    const run = spawnSync(process.execPath, ['--enable-source-maps', '--test', ...outputs], { cwd, stdio: 'inherit' });
+    // Run from inside another node --test (a CI job testing this), the child would report in the parent's private
+    // format instead of printing: it is a test run of its own.
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    const run = spawnSync(process.execPath, ['--enable-source-maps', '--test', ...outputs], { cwd, stdio: 'inherit', env });
     return run.status ?? 1;
   } finally {
     rmSync(outdir, { recursive: true, force: true });
