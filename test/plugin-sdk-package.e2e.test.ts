@@ -115,4 +115,25 @@ describe('a plugin project outside the repository, with the packed SDK', () => {
     ok(list, 'list');
     assert.deepEqual(JSON.parse(list.stdout), ['db']);
   });
+
+  it('catalogued under the version it reports, an unversioned read says which versions exist (HTTP warning and plugin info)', async () => {
+    const env = { VAULT_ADDR: server!.url, VAULT_TOKEN: server!.rootToken };
+    const r = await fetch(`${server!.url}/v1/sys/plugins/catalog/secret/greeter`, { headers: { 'X-Vault-Token': server!.rootToken } });
+    assert.equal(r.status, 404);
+    const body = (await r.json()) as { data: unknown; warnings: string[] };
+    assert.equal(body.data, null);
+    assert.deepEqual(body.warnings, [
+      'Plugin "greeter" (secret) has no unversioned catalog entry; it is registered with version v0.1.0. Read one with ?version=v0.1.0 (coffer plugin info -version=v0.1.0 secret greeter)',
+    ]);
+    const info = await coffer(['plugin', 'info', 'secret', 'greeter'], project, env);
+    assert.equal(info.code, 2);
+    assert.match(info.stderr, /No value found for plugin "greeter"\n\nPlugin "greeter" \(secret\) has no unversioned catalog entry; it is registered with version v0\.1\.0/);
+    const versioned = await coffer(['plugin', 'info', '-version=v0.1.0', '-field=version', 'secret', 'greeter'], project, env);
+    ok(versioned, 'plugin info -version');
+    assert.equal(versioned.stdout.trim(), 'v0.1.0');
+    // A name registered under no version at all is still the bare 404 it was.
+    const none = await fetch(`${server!.url}/v1/sys/plugins/catalog/secret/nothing-here`, { headers: { 'X-Vault-Token': server!.rootToken } });
+    assert.equal(none.status, 404);
+    assert.deepEqual(await none.json(), { errors: [] });
+  });
 });
