@@ -100,6 +100,29 @@ describe('a plugin project outside the repository, with the packed SDK', () => {
     assert.match(kit.stdout, /\n\d+ passed, 0 failed, 0 skipped\n/);
   });
 
+  it('-type=auth scaffolds an auth method that tests, builds and passes the kit too', async () => {
+    ok(await coffer(['plugin', 'new', '-type=auth', `-dir=${work}`, `-sdk=${tarball}`, 'gatekeeper'], work), 'coffer plugin new -type=auth');
+    const auth = join(work, 'gatekeeper');
+    ok(await npm(['install'], auth), 'npm install');
+    ok(await npm(['test'], auth), 'npm test');
+    ok(await npm(['run', 'build'], auth), 'npm run build');
+    const kit = await coffer(['plugin', 'test', '-type=auth', '-path=users/conformance', '-data={"password":"p","policies":"default"}', 'dist/gatekeeper'], auth);
+    ok(kit, 'coffer plugin test');
+    assert.match(kit.stdout, /PASS {2}handshake: auth plugin gatekeeper v0\.1\.0/);
+  });
+
+  it('coffer plugin new refuses a bad name, a bad type and a folder that is not empty', async () => {
+    const bad = await coffer(['plugin', 'new', `-dir=${work}`, 'Bad Name'], work);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /"Bad Name" is not a plugin name/);
+    const type = await coffer(['plugin', 'new', '-type=database', `-dir=${work}`, 'x'], work);
+    assert.equal(type.code, 1);
+    assert.match(type.stderr, /"database" is not a plugin type a plugin project can have/);
+    const taken = await coffer(['plugin', 'new', `-dir=${work}`, 'greeter'], work);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /exists and is not empty/);
+  });
+
   it('a dev server registers it from -dev-plugin-dir; it mounts and serves', async () => {
     server = await startDevServer({ args: [`-dev-plugin-dir=${join(project, 'dist')}`] });
     const env = { VAULT_ADDR: server.url, VAULT_TOKEN: server.rootToken };
