@@ -23,7 +23,9 @@ import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'no
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
+// The SDK's build step (libs/plugin-sdk/build.ts, compiled by the tsc run of `npm run build` before this script):
+// the same bundle format as `coffer-plugin build` outside the repository.
+import { bundlePlugin } from '../dist/libs/plugin-sdk/build.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pluginsDir = join(root, 'plugins');
@@ -54,38 +56,16 @@ await mkdir(outDir, { recursive: true });
 
 for (const name of only.length ? only : plugins) {
   const outfile = join(outDir, name);
-  const result = await esbuild.build({
-    entryPoints: [join(pluginsDir, name, 'src', 'main.ts')],
-    absWorkingDir: root,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
+  let built;
+  try {
     // esbuild resolves #plugin-sdk and #plugin-protocol through tsconfig `paths` to the TypeScript sources (not to
-    // the package.json imports that point into dist/), so a bundle never depends on a previous tsc run.
-    tsconfig: join(pluginsDir, 'tsconfig.json'),
-    banner: {
-      // The createRequire line lets a bundled CommonJS dependency require Node's built-ins from an ES module.
-      js: "#!/usr/bin/env node\nimport { createRequire as __cofferCreateRequire } from 'node:module';\nconst require = __cofferCreateRequire(import.meta.url);",
-    },
-    legalComments: 'none',
-    metafile: true,
-    write: false,
-    logLevel: 'warning',
-  });
-  const external = Object.values(result.metafile.outputs)
-    .flatMap((output) => output.imports)
-    .filter((imported) => imported.external && !imported.path.startsWith('node:'));
-  if (external.length) fail(`${name}: the bundle would import ${external.map((i) => i.path).join(', ')} at run time`);
-
-  const bytes = result.outputFiles[0].contents;
-  await replaceStaleDirectory(outfile);
-  const temporary = join(outDir, `.${name}.${process.pid}.tmp`);
-  await writeFile(temporary, bytes, { mode: 0o755 });
-  await chmod(temporary, 0o755); // writeFile's mode is filtered by the umask
-  await rename(temporary, outfile);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  console.log(`build-plugins: ${relative(root, outfile).padEnd(28)} sha256 ${sha256}  (${(bytes.length / 1024).toFixed(1)} KiB)`);
+    // the package.json imports that point into dist/), so a bundle never depends on a previous tsc run of plugins/.
+    built = await bundlePlugin({ entry: join(pluginsDir, name, 'src', 'main.ts'), outfile, workingDir: root, tsconfig: join(pluginsDir, 'tsconfig.json') });
+  } catch (err) {
+    fail(err.message);
+  }
+  const { sha256, bytes } = built;
+  console.log(`build-plugins: ${relative(root, outfile).padEnd(28)} sha256 ${sha256}  (${(bytes / 1024).toFixed(1)} KiB)`);
 }
 
 for (const entry of await readdir(outDir)) {
@@ -164,18 +144,6 @@ async function findPlugins() {
     if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) fail(`plugins/${name}: a plugin folder name must be lower-case letters, digits, ".", "_" or "-"`);
   }
   return found.sort();
-}
-
-/** A build made before plugins/ left tsconfig.build.json left dist/plugins/<name>/ as a directory of tsc output. */
-async function replaceStaleDirectory(path) {
-  try {
-    if ((await stat(path)).isDirectory()) {
-      console.warn(`build-plugins: removing ${relative(root, path)}/ (old tsc output where the bundle goes)`);
-      await rm(path, { recursive: true, force: true });
-    }
-  } catch (err) {
-    if (err.code !== 'ENOENT') throw err;
-  }
 }
 
 function fail(message) {

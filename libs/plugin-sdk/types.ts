@@ -10,9 +10,13 @@ export type Captures<P extends string> = P extends `${string}(?<${infer Name}>${
     ? Name | Captures<Rest>
     : never;
 
-/** A handler's `data`: every declared field (default or zero applied) plus every named capture, typed. */
+/**
+ * A handler's `data`: every declared field (default or zero applied) plus every named capture, typed. The fields of
+ * a path written inline in `defineBackend` are not inferred (TypeScript cannot infer per element of an array), so
+ * there `data` is `Record<string, any>`: use `definePath` or `defineRoute` for typed data.
+ */
 export type PathData<P extends string, F extends Fields> = 0 extends 1 & F
-  ? any // fields of an inline path are not inferred: use definePath for typed data
+  ? Record<string, any>
   : { [K in keyof F]: FieldTypeValues[F[K]['type'] & FieldType] } & { [K in Exclude<Captures<P>, keyof F>]: string };
 
 export type SystemInfo = PluginToHost['system.info']['result'];
@@ -44,13 +48,23 @@ export interface Storage {
   list(prefix: string): Promise<string[]>;
 }
 
-export interface Request<D = any> {
+/**
+ * What a handler gets. `D` defaults to `unknown`, so a handler annotated `Request` without its data type cannot read
+ * `req.data` unchecked: write `RequestOf<typeof route>` (see `defineRoute`) or let `definePath` type it.
+ */
+export interface Request<D = unknown> {
   operation: Operation;
   /** Relative to the mount, as the host sent it. */
   path: string;
   /** Declared fields, converted, defaults applied; named captures of the pattern take priority over the body. */
   data: D;
-  /** The request's data as sent (captures included), unconverted, undeclared keys too. */
+  /**
+   * The request's data exactly as the host sent it (JSON values, before conversion), with the path's named
+   * captures written over it: undeclared keys are here too. For the value as typed, use `data`; `raw` is for what
+   * `data` cannot say: whether a key was sent at all (`'k' in req.raw`, even as null), or the keys a path with
+   * `takesArbitraryInput` accepts without declaring them (KV's secret data). A GET's or LIST's query parameters are
+   * data too (docs/plugin-protocol.md).
+   */
   raw: Record<string, unknown>;
   /** Whether a field was given in the request (a default does not count). */
   has(field: string): boolean;
@@ -82,9 +96,14 @@ export interface HandlerResponse {
 /** null means "nothing": the host answers 204 to a write or delete, 404 to a read or list. */
 export type HandlerResult = HandlerResponse | null;
 
-export type Handler<D = any> = (req: Request<D>) => Promise<HandlerResult> | HandlerResult;
+export type Handler<D = unknown> = (req: Request<D>) => Promise<HandlerResult> | HandlerResult;
 
-export type OperationDeclaration<D = any> = Handler<D> | { handler: Handler<D>; summary?: string };
+export type OperationDeclaration<D = unknown> = Handler<D> | { handler: Handler<D>; summary?: string };
+
+/** The request type of a route or path: `async function read(req: RequestOf<typeof users>)`. */
+export type RequestOf<R extends { pattern: string; fields?: Fields }> = Request<
+  PathData<R['pattern'], R extends { fields?: infer F } ? (F extends Fields ? F : {}) : {}>
+>;
 
 export interface PathDeclaration<P extends string = string, F extends Fields = any> {
   /** A regular expression, anchored by the SDK; named groups `(?<name>...)` become string fields. */
@@ -96,7 +115,11 @@ export interface PathDeclaration<P extends string = string, F extends Fields = a
    * write is an update (Vault's rule).
    */
   exists?: (req: Request<PathData<P, F>>) => Promise<boolean> | boolean;
-  /** Keep body keys that are not declared fields without a warning (Vault's TakesArbitraryInput). */
+  /**
+   * Vault's TakesArbitraryInput: body keys that are not declared fields are accepted without the "Endpoint ignored
+   * these unrecognized parameters" warning. They are never in `data` (which holds declared fields only): read them
+   * from `req.raw`. For paths whose body is the user's own data, such as a KV secret.
+   */
   takesArbitraryInput?: boolean;
   /** One line: what this path is. */
   help?: string;

@@ -80,11 +80,19 @@ export class CatalogCommands {
     }
   }
 
-  /** A registered entry, else (for a typed read) the builtin of that name when the version fits. */
+  /**
+   * A registered entry, else (for a typed read) the builtin of that name when the version fits. A miss is null,
+   * except that an unversioned read of a plugin registered only under versions (a plugin that reports its own
+   * version is catalogued under it) is a not-found whose message is the warning naming them: the gateway answers it
+   * as a 404 carrying that warning.
+   */
   read(key: CatalogEntryKey): CatalogEntryView | null {
     this.assertUnsealed();
     const entry = this.find(key) ?? this.findBuiltin(key);
-    return entry ? view(entry) : null;
+    if (entry) return view(entry);
+    const warning = versionsWarning(Object.values(this.catalog.state.entries), key);
+    if (warning) throw new CofferError('not-found', warning);
+    return null;
   }
 
   private findBuiltin(key: CatalogEntryKey): CatalogEntry | undefined {
@@ -131,6 +139,20 @@ function asBadRequest(err: unknown): unknown {
     return new CofferError('invalid-request', err.message);
   }
   return err;
+}
+
+/** The warning for an unversioned read whose plugin exists only under versions, or undefined. Pure. */
+export function versionsWarning(entries: readonly CatalogEntry[], key: CatalogEntryKey): string | undefined {
+  if (key.version || !key.type) return undefined;
+  const versions = entries
+    .filter((e) => e.type === key.type && e.name === key.name && e.version !== '')
+    .map((e) => e.version)
+    .sort();
+  if (!versions.length) return undefined;
+  return (
+    `Plugin "${key.name}" (${key.type}) has no unversioned catalog entry; it is registered with version ${versions.join(', ')}. ` +
+    `Read one with ?version=${versions[0]} (coffer plugin info -version=${versions[0]} ${key.type} ${key.name})`
+  );
 }
 
 function view(e: CatalogEntry): CatalogEntryView {
