@@ -10,7 +10,7 @@
  */
 import type { HostCalls, MountInfo, PluginImplementation, PluginRequest } from '#plugin-protocol';
 import {
-  defineBackend,
+  defineBackend, definePath,
   hostStorage,
   listResponse,
   PluginError,
@@ -369,12 +369,12 @@ export const kvV2Backend: Backend = defineBackend({
   version: KV_VERSION,
   help: 'The KV secrets engine (version 2) stores versioned secrets: data/, metadata/, delete/, undelete/, destroy/, subkeys/, config.',
   paths: [
-    {
+    definePath({
       pattern: 'config',
       fields: { max_versions: METADATA_FIELDS.max_versions, cas_required: METADATA_FIELDS.cas_required, delete_version_after: METADATA_FIELDS.delete_version_after },
       operations: { read: configRead, update: configWrite },
       help: 'Configures settings for the KV store.',
-    },
+    }),
     { pattern: '(data|delete|undelete|destroy|subkeys)/?', operations: { read: rootOnly, update: rootOnly, delete: rootOnly, patch: rootOnly }, help: 'The root of a versioned path: not served.' },
     {
       pattern: 'data/(?<path>.+)',
@@ -383,22 +383,22 @@ export const kvV2Backend: Backend = defineBackend({
       operations: { read: dataRead, create: dataWrite, update: dataWrite, patch: dataPatch, delete: dataDelete },
       help: 'Write, patch, read, and delete data in the versioned key-value store.',
     },
-    {
+    definePath({
       pattern: 'metadata/?(?<path>.*)',
       fields: METADATA_FIELDS,
       exists: async (req) => req.storage.has(metaKey(secretPath(req))),
       operations: { read: metadataRead, list: metadataList, create: metadataWriter(false), update: metadataWriter(false), patch: metadataWriter(true), delete: metadataDelete },
       help: 'Configures settings for the KV store, per key; lists keys.',
-    },
-    { pattern: 'delete/(?<path>.+)', fields: VERSIONS_FIELD, operations: { update: changeVersions('delete') }, help: 'Marks one or more versions as deleted.' },
-    { pattern: 'undelete/(?<path>.+)', fields: VERSIONS_FIELD, operations: { update: changeVersions('undelete') }, help: 'Undeletes one or more versions.' },
-    { pattern: 'destroy/(?<path>.+)', fields: VERSIONS_FIELD, operations: { update: changeVersions('destroy') }, help: 'Permanently removes one or more versions.' },
-    {
+    }),
+    definePath({ pattern: 'delete/(?<path>.+)', fields: VERSIONS_FIELD, operations: { update: changeVersions('delete') }, help: 'Marks one or more versions as deleted.' }),
+    definePath({ pattern: 'undelete/(?<path>.+)', fields: VERSIONS_FIELD, operations: { update: changeVersions('undelete') }, help: 'Undeletes one or more versions.' }),
+    definePath({ pattern: 'destroy/(?<path>.+)', fields: VERSIONS_FIELD, operations: { update: changeVersions('destroy') }, help: 'Permanently removes one or more versions.' }),
+    definePath({
       pattern: 'subkeys/(?<path>.+)',
       fields: { version: DATA_FIELDS.version, depth: { type: 'int', description: 'How deep to descend; 0 = no limit.' } },
       operations: { read: subkeysRead },
       help: 'Read the structure of a secret entry without its values.',
-    },
+    }),
     {
       pattern: '(?<path>.*)',
       takesArbitraryInput: true,
