@@ -85,6 +85,8 @@ export interface PluginProbeRequest {
   args: string[];
   env: string[];
   sha256: string;
+  /** A builtin runs from this build's own bundles, not from plugin_directory (see the runner's launcher). */
+  builtin?: boolean;
 }
 
 export interface PluginProbeResult {

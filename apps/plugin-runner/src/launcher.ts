@@ -33,7 +33,7 @@ export class PluginLauncher {
    * held to the build's file modes rather than the operator's plugin_file_uid/permissions; its SHA-256 is checked all
    * the same.
    */
-  launch(spec: PluginProbeRequest & { builtin?: boolean }, storage: StorageHandler = NO_STORAGE): Promise<PluginProcess> {
+  launch(spec: PluginProbeRequest, storage: StorageHandler = NO_STORAGE): Promise<PluginProcess> {
     return launchPlugin({
       name: spec.name,
       pluginDirectory: spec.builtin ? builtinPluginDirectory() : (this.ctx.config.pluginDirectory ?? ''),
