@@ -137,6 +137,8 @@ export interface MountCall {
     data: Record<string, unknown>;
     tokenAccessor: string;
     requestId: string;
+    /** The client's IP as the gateway's listener saw it; optional so older gateways' calls stay valid. */
+    remoteAddress?: string;
   };
 }
 

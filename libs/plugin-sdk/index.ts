@@ -10,6 +10,7 @@ export {
   UNSUPPORTED_PATH,
   type RequestContext,
 } from './backend.js';
+export { cidrsWithin, invalidCidrs, ipInCidrs, parseCidr, type Cidr } from './cidr.js';
 export { FIELD_TYPES, type FieldSpec, type FieldType, type FieldTypeValues } from './fields.js';
 export { createHarness, HARNESS_TOKEN_ACCESSOR, MemoryStorage } from './harness.js';
 export type { Harness, HarnessOptions, HarnessRequestOptions, HarnessResult } from './harness.js';

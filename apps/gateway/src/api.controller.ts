@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CofferError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import { Router } from './router.js';
-import { checkPatchContentType, logicalPath, operationOf, parseBody, sendError, sendResponse, tokenOf, type VaultRequest } from './vault-http.js';
+import { checkPatchContentType, clientAddress, logicalPath, operationOf, parseBody, sendError, sendResponse, tokenOf, type VaultRequest } from './vault-http.js';
 
 /** Every `/v1/...` request enters here; the Router decides who answers it. */
 @Controller()
@@ -26,7 +26,7 @@ export class ApiController {
       // Vault's wrapHelpHandler: a non-empty `help` query turns any request into a help request for its path.
       if (query.get('help')) {
         const path = logicalPath(pathname.slice('/v1/'.length));
-        const request: VaultRequest = { id, operation: 'read', path, data: {}, query, token: tokenOf(http.headers), headers: http.headers };
+        const request: VaultRequest = { id, operation: 'read', path, data: {}, query, token: tokenOf(http.headers), headers: http.headers, remoteAddress: clientAddress(http.socket?.remoteAddress) };
         sendResponse(reply, request, await this.router.help(request));
         return;
       }
@@ -41,7 +41,7 @@ export class ApiController {
           : operation === 'read' || operation === 'list' || operation === 'head'
             ? {}
             : parseBody(http.body as Buffer | undefined, http.headers['content-type']);
-      const request: VaultRequest = { id, operation, path, data, query, token: tokenOf(http.headers), headers: http.headers };
+      const request: VaultRequest = { id, operation, path, data, query, token: tokenOf(http.headers), headers: http.headers, remoteAddress: clientAddress(http.socket?.remoteAddress) };
       sendResponse(reply, request, await this.router.dispatch(request));
     } catch (err) {
       if (!(err instanceof CofferError)) this.ctx.log.error({ requestId: id, err }, 'request failed');

@@ -116,5 +116,6 @@ function pluginRequest(request: MountCall['request'] | undefined): PluginRequest
     data: request.data && typeof request.data === 'object' && !Array.isArray(request.data) ? request.data : {},
     tokenAccessor: typeof request.tokenAccessor === 'string' ? request.tokenAccessor : '',
     requestId: typeof request.requestId === 'string' ? request.requestId : '',
+    ...(typeof request.remoteAddress === 'string' && request.remoteAddress !== '' ? { remoteAddress: request.remoteAddress.slice(0, 128) } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CofferError } from '#contracts';
 import type { Acl, AclOperation } from '../acl/index.js';
 import { PolicyService } from '../policies/policy.service.js';
+import { remoteAddressAllowed } from './bound-cidrs.js';
 import { TOKEN_STORE } from './token-store.provider.js';
 import type { CallerToken, TokenStore } from '../tokens/token-store.js';
 import type { VaultRequest } from '../vault-http.js';
@@ -26,10 +27,13 @@ export class Authenticator {
     private readonly policies: PolicyService,
   ) {}
 
-  /** Resolves the request's token, spending one use of a limited-use token. */
+  /**
+   * Resolves the request's token, spending one use of a limited-use token. A token bound to CIDRs is refused from any
+   * other address before a use is spent, the way Vault refuses it (a plain `permission denied`, like a bad token).
+   */
   async authenticate(req: VaultRequest): Promise<Caller> {
     if (!req.token) throw NO_TOKEN();
-    const entry = await this.tokens.useOnce(req.token);
+    const entry = await this.tokens.useOnce(req.token, (e) => remoteAddressAllowed(req.remoteAddress, e.boundCidrs));
     if (!entry) throw BAD_TOKEN();
     const token: CallerToken = { ...entry, token: req.token };
     return { token, acl: await this.policies.acl(entry.policies) };

@@ -136,6 +136,7 @@ export class MountRouting {
         maxTtl: r.auth.maxTtl,
         renewable: r.auth.renewable,
         numUses: r.auth.numUses,
+        boundCidrs: r.auth.boundCidrs,
         mountDefaultTtl: m.mount.config.defaultLeaseTtl,
         mountMaxTtl: m.mount.config.maxLeaseTtl,
       });
@@ -157,7 +158,7 @@ export class MountRouting {
     if (operation === 'head') throw new CofferError('unsupported-operation', '');
     return {
       mount: m.mount.uuid,
-      request: { operation, path: m.relative, data: req.data, tokenAccessor, requestId: req.id },
+      request: { operation, path: m.relative, data: req.data, tokenAccessor, requestId: req.id, remoteAddress: req.remoteAddress ?? '' },
     };
   }
 }

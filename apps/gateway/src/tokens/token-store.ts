@@ -40,6 +40,8 @@ export interface TokenEntry {
   parentAccessor?: string;
   type: 'service';
   entityId: '';
+  /** CIDRs (or IPs) the token may be used from (Vault's `bound_cidrs`, set by logins with `token_bound_cidrs`). */
+  boundCidrs?: string[];
 }
 
 /** The token a request came with, looked up: its entry plus the token, which only the request itself carries. */
@@ -100,6 +102,11 @@ export interface TokenStoreOptions {
   onChange?: () => void;
   /** How long a looked-up entry may be answered from memory, milliseconds; 0 turns the cache off. Default 2 s. */
   cacheMs?: number;
+  /**
+   * Told the accessors of every token revocation deletes (revoke, expiry found on lookup, sweep, last use), once the
+   * deletes have run, so what lives per token elsewhere (cubbyholes) goes with it. Must not throw or block.
+   */
+  onRevoked?: (accessors: string[]) => void;
 }
 
 const DEFAULT_LEASE_TTL = 768 * 3600;
@@ -203,6 +210,8 @@ export class TokenStore {
     maxTtl?: number;
     renewable?: boolean;
     numUses?: number;
+    /** Vault's `token_bound_cidrs`: the token is refused on requests from elsewhere. */
+    boundCidrs?: string[];
     mountDefaultTtl?: number;
     mountMaxTtl?: number;
   }): Promise<IssuedToken> {
@@ -220,6 +229,7 @@ export class TokenStore {
       numUses: login.numUses ?? 0,
       ttl,
       renewable: login.renewable ?? true,
+      ...(login.boundCidrs?.length ? { boundCidrs: [...login.boundCidrs] } : {}),
     });
   }
 
@@ -228,7 +238,7 @@ export class TokenStore {
     barrier: Barrier,
     token: string,
     nowMs: number,
-    f: Pick<TokenEntry, 'policies' | 'path' | 'meta' | 'displayName' | 'numUses' | 'ttl' | 'renewable'>,
+    f: Pick<TokenEntry, 'policies' | 'path' | 'meta' | 'displayName' | 'numUses' | 'ttl' | 'renewable' | 'boundCidrs'>,
   ): Promise<IssuedToken> {
     const entry: TokenEntry = {
       accessor: randomBase62(TOKEN_LENGTH),
@@ -482,8 +492,10 @@ export class TokenStore {
    * N-use token all pass and the next fails; on the last use the token (and subtree) is revoked at once and the
    * returned entry says `numUses: -1`.
    */
-  async useOnce(token: string): Promise<TokenEntry | undefined> {
+  async useOnce(token: string, admit?: (entry: TokenEntry) => boolean): Promise<TokenEntry | undefined> {
     const entry = await this.lookup(token);
+    // Refused before a use is spent, so a request from a wrong address cannot use up a limited token.
+    if (entry && admit && !admit(entry)) return undefined;
     if (!entry || entry.numUses === 0) return entry;
     const barrier = this.barrier();
     const idHmac = idHmacOf(barrier, token);
@@ -632,10 +644,11 @@ export class TokenStore {
            UNION
            SELECT c.id_hmac FROM ${this.table} c JOIN tree p ON c.parent_hmac = p.id_hmac
          )
-         DELETE FROM ${this.table} WHERE id_hmac IN (SELECT id_hmac FROM tree) RETURNING id_hmac`,
+         DELETE FROM ${this.table} WHERE id_hmac IN (SELECT id_hmac FROM tree) RETURNING id_hmac, data`,
         args,
       );
       if (deleted.length === 0) return total;
+      this.options.onRevoked?.(revokedAccessors(this.options.barrier(), deleted));
       total += deleted.length;
       where = 'parent_hmac = ANY($1::text[])';
       args = [deleted.map((row) => row.id_hmac)];
@@ -675,6 +688,20 @@ export class TokenStore {
       }
     }
   }
+}
+
+/** The accessors of deleted rows, for `onRevoked`; a row that no longer decrypts is skipped (it has no usable token). */
+function revokedAccessors(barrier: Barrier | undefined, rows: TokenRow[]): string[] {
+  if (!barrier) return [];
+  const accessors: string[] = [];
+  for (const row of rows) {
+    try {
+      accessors.push((JSON.parse(barrier.decrypt(row.data, aadOf(row.id_hmac)).toString('utf8')) as TokenEntry).accessor);
+    } catch {
+      // tampered or foreign: nothing was reachable through it
+    }
+  }
+  return accessors;
 }
 
 /** Vault's policy rules for a child without a role (`handleCreateCommon`). */
