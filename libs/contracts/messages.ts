@@ -142,6 +142,12 @@ export interface MountCall {
   };
 }
 
+/** Keys of one mount to delete by prefix (each a whole scope, ending in `/`), e.g. revoked tokens' cubbyholes. */
+export interface StorageScopesDelete {
+  mount: string;
+  prefixes: string[];
+}
+
 export interface PluginReloadRequest {
   plugin?: string;
   /** Mount uuids. */

@@ -3,6 +3,7 @@ import { CofferError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import type { AclOperation } from './acl/index.js';
 import { Authenticator, type Caller } from './auth/authenticator.js';
+import { CUBBYHOLE_CLEANUP, type CubbyholeCleanup } from './cubbyhole/cubbyhole-cleanup.js';
 import { gatewayHelp } from './help.js';
 import { MountRouting } from './mounts/mount-routing.js';
 import { ReloadHandlers } from './mounts/reload.handlers.js';
@@ -53,6 +54,7 @@ export class Router {
     reload: ReloadHandlers,
     @Inject(TOKEN_STORE) tokens: TokenStore,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    @Inject(CUBBYHOLE_CLEANUP) private readonly cubbyholes: CubbyholeCleanup,
   ) {
     const open = { unauthenticated: true, whileSealed: true, plain: true };
     const policyExists = (p: Record<string, string>) => policies.text(p.name.toLowerCase()) !== undefined;
@@ -208,7 +210,12 @@ export class Router {
     }
     const operation = await this.mounts.operationFor(mounted, req);
     if (caller) this.auth.authorize(caller, req, aclOperation(operation), false);
-    return this.mounts.handle(mounted, { ...req, operation }, operation, caller?.token.accessor ?? '');
+    try {
+      return await this.mounts.handle(mounted, { ...req, operation }, operation, caller?.token.accessor ?? '');
+    } finally {
+      // The token's last use revoked it before this request ran; what the request stored in its cubbyhole goes now.
+      if (caller?.token.numUses === -1) this.cubbyholes.revoked([caller.token.accessor]);
+    }
   }
 
   private match(path: string): { route: Route; params: Record<string, string> } | undefined {

@@ -16,7 +16,7 @@ import type { Mount } from '#mount-table';
 import type { CatalogState } from '#plugin-catalog';
 import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { MIGRATION_ID_KEY, type MountManagerState } from './mount-manager.projection.js';
-import { CatalogMissError, decideDisable, decideEnable, decideRemount, decideTune } from './mount-rules.js';
+import { CatalogMissError, decideDisable, decideEnable, decideRemount, decideRequiredMounts, decideTune } from './mount-rules.js';
 import { CATALOG, MOUNT_TABLE } from './tokens.js';
 
 type MountEvent = EventOf<'mount-table'>;
@@ -50,6 +50,21 @@ export class MountCommands {
     }));
     const { v: _v, ...mount } = (event as Extract<MountEvent, { type: 'MountEnabled' }>).data;
     return mount;
+  }
+
+  /**
+   * Mounts what every server has (`cubbyhole/`) once its plugin is in the catalog: run at unseal, whenever the
+   * catalog grows, and on request (the dev server waits for it). Idempotent; of several mount-managers racing, one
+   * appends and the others then find the mount there.
+   */
+  async ensureRequiredMounts(): Promise<null> {
+    if (this.ctx.barrier.sealed) return null;
+    await this.catalog.catchUp();
+    await this.command((s) => {
+      const data = decideRequiredMounts(s.table, this.catalog.state);
+      return data ? { event: { type: 'MountEnabled', data } } : null;
+    });
+    return null;
   }
 
   /** Runners are told after the append, so a runner never cleans up a mount that is still in the table. */

@@ -1,4 +1,4 @@
-import { CofferError, type MountCall, type PluginReloadRequest } from '#contracts';
+import { CofferError, type MountCall, type PluginReloadRequest, type StorageScopesDelete } from '#contracts';
 import type { Mount } from '#mount-table';
 import type { MountInfo, PluginLog, PluginRequest, PluginResponse } from '#plugin-protocol';
 import type { RunnerDirectory } from './directory.js';
@@ -10,7 +10,7 @@ const OPERATIONS = new Set(['read', 'list', 'create', 'update', 'delete', 'patch
 export interface MountCallsOptions {
   directory: RunnerDirectory;
   pool: PluginPool;
-  storage: { deleteMountStorage(mountUuid: string): Promise<number> };
+  storage: { deleteMountStorage(mountUuid: string): Promise<number>; deletePrefixes(mountUuid: string, prefixes: readonly string[]): Promise<number> };
   sealed: () => boolean;
   log: PluginLog;
 }
@@ -72,6 +72,15 @@ export class MountCalls {
     const cleaned = await this.options.pool.cleanup(uuid);
     const deleted = await this.options.storage.deleteMountStorage(uuid);
     this.options.log.info({ mount: uuid, processes: cleaned, keys: deleted }, 'disabled mount cleaned up');
+  }
+
+  /** Deletes whole scopes of a mount's storage (revoked tokens' cubbyholes); the mount need not be known here. */
+  async deleteScopes(request: StorageScopesDelete): Promise<{ deleted: number }> {
+    if (this.options.sealed()) throw new CofferError('sealed', 'Vault is sealed');
+    const uuid = request?.mount;
+    if (typeof uuid !== 'string' || !UUID.test(uuid)) throw new CofferError('invalid-request', 'missing mount');
+    const prefixes = Array.isArray(request.prefixes) ? request.prefixes.filter((p): p is string => typeof p === 'string') : [];
+    return { deleted: await this.options.storage.deletePrefixes(uuid, prefixes) };
   }
 
   async reload(request: PluginReloadRequest): Promise<number> {

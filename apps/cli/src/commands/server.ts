@@ -10,6 +10,7 @@ import {
   CofferError,
   SERVICE_NAMES,
   catalogSubjects,
+  mountSubjects,
   isServiceName,
   type CatalogRegisterRequest,
   type ServiceName,
@@ -148,6 +149,10 @@ async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel):
   const apiAddr = `http://${gateway.address.host}:${gateway.address.port}`;
   const keys = await devUnseal(gateway, flags['dev-data-dir'] as string | undefined, flags['dev-root-token-id'] as string | undefined);
   await registerDevPlugins(bus, config.pluginDirectory!, log);
+  // As Vault's dev server, it serves `cubbyhole/` from the first request on (when the cubbyhole plugin was found).
+  await bus.request(mountSubjects.ensureRequired, null, { timeoutMs: 30_000 }).catch((err: unknown) => {
+    log.warn({ err: (err as Error).message }, 'cubbyhole/ not mounted');
+  });
   process.stdout.write(devBanner(apiAddr, config, Date.now() - started, keys));
   await untilSignal(log, async () => {
     await running.close();
