@@ -208,7 +208,7 @@ export class Router {
       if (req.path.startsWith('sys/')) throw new CofferError('unsupported-path', '1 error occurred:\n\t* unsupported path\n\n');
       throw new CofferError('unsupported-path', `no handler for route "${req.path}". route entry not found.`);
     }
-    const operation = await this.mounts.operationFor(mounted, req);
+    const operation = await this.mounts.operationFor(mounted, req, caller?.token.accessor ?? '');
     if (caller) this.auth.authorize(caller, req, aclOperation(operation), false);
     try {
       return await this.mounts.handle(mounted, { ...req, operation }, operation, caller?.token.accessor ?? '');

@@ -76,10 +76,13 @@ export class MountRouting {
     return cached.patterns.some((p) => (p.endsWith('*') ? m.relative.startsWith(p.slice(0, -1)) : m.relative === p));
   }
 
-  /** Vault's existence check: an update of something absent is a create (which the ACL judges separately). */
-  async operationFor(m: MountedRequest, req: VaultRequest): Promise<Operation> {
+  /**
+   * Vault's existence check: an update of something absent is a create (which the ACL judges separately). It carries
+   * the caller's accessor as the request will, since what exists can depend on who asks (a cubbyhole is per token).
+   */
+  async operationFor(m: MountedRequest, req: VaultRequest, tokenAccessor = ''): Promise<Operation> {
     if (req.operation !== 'update') return req.operation;
-    const r = await this.bus.request<{ checkFound: boolean; exists: boolean }>(runnerSubjects.exists, this.call(m, req, 'update', ''), {
+    const r = await this.bus.request<{ checkFound: boolean; exists: boolean }>(runnerSubjects.exists, this.call(m, req, 'update', tokenAccessor), {
       timeoutMs: CALL_TIMEOUT_MS,
     });
     return r.checkFound && !r.exists ? 'create' : 'update';
