@@ -111,13 +111,14 @@ export function parseTokenFields(req: Request, params: TokenParams): string[] {
  * name (shown back on reads as Vault does), or undefined to clear it.
  */
 export function upgradeField<T>(req: Request, oldName: string, newName: string, current: T | undefined, apply: (value: T) => void): T | undefined {
+  const data = req.data as Record<string, unknown>;
   if (!req.has(newName)) {
     if (!req.has(oldName)) return current;
-    const value = req.data[oldName] as T;
+    const value = data[oldName] as T;
     apply(value);
     return value;
   }
-  return req.has(oldName) ? (req.data[newName] as T) : undefined;
+  return req.has(oldName) ? (data[newName] as T) : undefined;
 }
 
 /** Vault's PopulateTokenData: the `token_*` fields as a read shows them. */

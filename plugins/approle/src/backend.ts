@@ -204,7 +204,10 @@ function hasConstraint(role: RoleEntry): boolean {
   return role.bind_secret_id || role.secret_id_bound_cidrs.length > 0 || role.token_bound_cidrs.length > 0;
 }
 
-async function writeRole(req: Request): Promise<HandlerResponse | null> {
+/** The helpers below serve several paths whose declared fields differ; each reads only fields all of them declare. */
+type AnyRequest = Request<Record<string, any>>;
+
+async function writeRole(req: AnyRequest): Promise<HandlerResponse | null> {
   const name = String(req.data.role_name);
   if (Buffer.byteLength(name) > 4096) throw invalid('role_name is longer than maximum of 4096 bytes');
   const storage = req.storage;
@@ -353,7 +356,7 @@ const SECRET_ID_FIELDS = {
 } as const;
 
 /** Vault's handleRoleSecretIDCommon: checks in its order, then stores the entry and its accessor. */
-async function issueSecretId(req: Request, secretId: string): Promise<HandlerResponse> {
+async function issueSecretId(req: AnyRequest, secretId: string): Promise<HandlerResponse> {
   const name = String(req.data.role_name);
   if (!secretId) throw invalid('missing secret_id');
   const entry = await loadRole(req.storage, name);
@@ -446,7 +449,7 @@ const customSecretId = definePath({
   help: 'Register a chosen secret ID against this role.',
 });
 
-async function roleFor(req: Request): Promise<RoleEntry> {
+async function roleFor(req: AnyRequest): Promise<RoleEntry> {
   const entry = await loadRole(req.storage, String(req.data.role_name));
   if (!entry) throw invalid(`role ${JSON.stringify(req.data.role_name)} does not exist`);
   return entry;
@@ -485,7 +488,7 @@ const secretIdDestroy = definePath({
   help: 'Invalidate a secret ID.',
 });
 
-async function accessorEntryFor(req: Request, entry: RoleEntry): Promise<AccessorEntry | null> {
+async function accessorEntryFor(req: AnyRequest, entry: RoleEntry): Promise<AccessorEntry | null> {
   const found = await req.storage.getJson<AccessorEntry>(accessorKey(String(req.data.secret_id_accessor)));
   // An accessor names a secret ID of one role only.
   return found && found.role_name === entry.name ? found : null;

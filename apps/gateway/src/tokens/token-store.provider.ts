@@ -3,9 +3,9 @@ import { subjects } from '#contracts';
 import type { MountTableState } from '#mount-table';
 import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { CUBBYHOLE_CLEANUP, CubbyholeCleanup } from '../cubbyhole/cubbyhole-cleanup.js';
-import { MOUNT_TABLE } from '../sys-mounts.handlers.js';
+import { MOUNT_TABLE } from '../mounts/mount-table.provider.js';
 import { ROOT_TOKEN_ISSUER, type RootTokenIssuer } from '../seal/seal.service.js';
-import { TokenStore } from '../tokens/token-store.js';
+import { TokenStore } from './token-store.js';
 
 export const TOKEN_STORE = Symbol('coffer.gateway.token-store');
 
