@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import NodeVault from 'node-vault';
@@ -8,7 +6,6 @@ import pg from 'pg';
 import { Cluster } from './support/cluster.js';
 import { startDevServer, type DevServer } from './support/dev-server.js';
 import { eventually } from './support/http.js';
-import { REPO_ROOT } from './support/paths.js';
 
 interface Target {
   url: string;
@@ -47,6 +44,15 @@ function scenarios(target: () => Target) {
     ok(await call('POST', 'sys/auth/approle', { type: 'approle' }), 204);
     ok(await call('POST', 'sys/auth/userpass', { type: 'userpass' }), 204);
     ok(await call('PUT', 'sys/policies/acl/app', { policy: 'path "sys/policies/acl/app" { capabilities = ["read"] }' }), 204);
+  });
+
+  it('approle, userpass and cubbyhole are builtins: in the catalog with builtin: true, enabled with no registration', async () => {
+    const detailed = ok(await call('GET', 'sys/plugins/catalog')).data.detailed as { type: string; name: string; builtin: boolean }[];
+    const builtins = detailed.filter((e) => e.builtin).map((e) => `${e.type}/${e.name}`);
+    for (const name of ['auth/approle', 'auth/userpass', 'secret/cubbyhole']) assert.ok(builtins.includes(name), `${name} is a builtin`);
+    assert.equal(detailed.filter((e) => !e.builtin && ['approle', 'userpass', 'cubbyhole'].includes(e.name)).length, 0, 'nothing registered under their names');
+    const auths = ok(await call('GET', 'sys/auth')).data;
+    assert.equal(auths['approle/'].type, 'approle');
   });
 
   it('AppRole: role, role ID, secret ID, login; the token works within its policies and carries the role', async () => {
@@ -207,12 +213,6 @@ function scenarios(target: () => Target) {
   });
 }
 
-const PLUGINS: [name: string, type: 'auth' | 'secret'][] = [
-  ['approle', 'auth'],
-  ['userpass', 'auth'],
-  ['cubbyhole', 'secret'],
-];
-
 describe('AppRole, userpass token fields and cubbyhole on the dev server', () => {
   let server: DevServer;
   before(async () => {
@@ -247,14 +247,8 @@ describe('AppRole, userpass token fields and cubbyhole on the services as proces
   before(async () => {
     cluster = await Cluster.create();
     await cluster.startAll();
+    // No registration: approle, userpass and cubbyhole are builtins, and the server mounts cubbyhole/ itself.
     ({ rootToken } = await cluster.initAndUnseal());
-    for (const [name, type] of PLUGINS) {
-      copyFileSync(join(REPO_ROOT, 'dist/plugins', name), join(cluster.dir, name));
-      chmodSync(join(cluster.dir, name), 0o755);
-      const sha256 = createHash('sha256').update(readFileSync(join(cluster.dir, name))).digest('hex');
-      const r = await call('PUT', `sys/plugins/catalog/${type}/${name}`, { sha256, command: name });
-      assert.equal(r.status, 204, JSON.stringify(r.body));
-    }
   });
   after(() => cluster?.stop());
 
