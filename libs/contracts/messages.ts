@@ -85,6 +85,8 @@ export interface PluginProbeRequest {
   args: string[];
   env: string[];
   sha256: string;
+  /** A catalog builtin: run from this build's dist/plugins, not from plugin_directory (its SHA-256 still checked). */
+  builtin?: boolean;
 }
 
 export interface PluginProbeResult {

@@ -131,7 +131,15 @@ export class MountCommands {
    */
   /** Asks a plugin-runner to start the entry's plugin and stop it again; a failure is the enable's answer (400). */
   private async startOnce(entry: CatalogEntry): Promise<void> {
-    const probe: PluginProbeRequest = { name: entry.name, command: entry.command, args: entry.args, env: entry.env, sha256: entry.sha256 };
+    const probe: PluginProbeRequest = {
+      name: entry.name,
+      command: entry.command,
+      args: entry.args,
+      env: entry.env,
+      sha256: entry.sha256,
+      // A builtin is not in the operator's plugin directory: the runner starts it from the build's own bundles.
+      ...(entry.builtin ? { builtin: true } : {}),
+    };
     try {
       await this.bus.request<PluginProbeResult>(runnerSubjects.probe, probe, { timeoutMs: PROBE_TIMEOUT_MS });
     } catch (err) {

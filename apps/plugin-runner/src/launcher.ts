@@ -33,7 +33,7 @@ export class PluginLauncher {
    * held to the build's file modes rather than the operator's plugin_file_uid/permissions; its SHA-256 is checked all
    * the same.
    */
-  launch(spec: PluginProbeRequest & { builtin?: boolean }, storage: StorageHandler = NO_STORAGE): Promise<PluginProcess> {
+  launch(spec: PluginProbeRequest, storage: StorageHandler = NO_STORAGE): Promise<PluginProcess> {
     return launchPlugin({
       name: spec.name,
       pluginDirectory: spec.builtin ? builtinPluginDirectory() : (this.ctx.config.pluginDirectory ?? ''),
@@ -51,7 +51,7 @@ export class PluginLauncher {
   /** Starts the plugin, reads its handshake, stops it: how the catalog learns a plugin's type and version. */
   async probe(spec: PluginProbeRequest): Promise<PluginProbeResult> {
     if (this.ctx.barrier.sealed) throw sealedError();
-    const plugin = await this.launch(spec);
+    const plugin = await this.launch({ ...spec, builtin: spec.builtin === true });
     try {
       const { type, name, version, multiplex } = plugin.hello;
       return { type, name, version, multiplex };
