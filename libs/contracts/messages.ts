@@ -85,7 +85,7 @@ export interface PluginProbeRequest {
   args: string[];
   env: string[];
   sha256: string;
-  /** A builtin runs from this build's own bundles, not from plugin_directory (see the runner's launcher). */
+  /** A catalog builtin: run from this build's dist/plugins, not from plugin_directory (its SHA-256 still checked). */
   builtin?: boolean;
 }
 
@@ -143,7 +143,15 @@ export interface MountCall {
     data: Record<string, unknown>;
     tokenAccessor: string;
     requestId: string;
+    /** The client's IP as the gateway's listener saw it; optional so older gateways' calls stay valid. */
+    remoteAddress?: string;
   };
+}
+
+/** Keys of one mount to delete by prefix (each a whole scope, ending in `/`), e.g. revoked tokens' cubbyholes. */
+export interface StorageScopesDelete {
+  mount: string;
+  prefixes: string[];
 }
 
 export interface PluginReloadRequest {

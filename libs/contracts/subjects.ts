@@ -50,6 +50,11 @@ export const runnerSubjects = {
   mountDisabled: 'coffer.plugin-runner.mount-disabled',
   /** request `{ mount: string, path: string }` → `{ help: string }`: the plugin's help text for a path of the mount. */
   help: 'coffer.plugin-runner.help',
+  /**
+   * request `StorageScopesDelete` → `{ deleted: number }`: delete a mount's keys under the given prefixes. The
+   * gateway sends it for every cubbyhole mount when tokens are revoked, with the revoked tokens' scopes.
+   */
+  deleteScopes: 'coffer.plugin-runner.delete-scopes',
   /** broadcast `PluginReloadRequest`: restart the processes of a plugin or of some mounts. */
   reload: 'coffer.plugin-runner.reload',
   /** broadcast `PluginReloadReport`: a runner started or finished a reload that carried a `reloadId`. */
@@ -65,6 +70,8 @@ export const mountSubjects = {
   tune: 'coffer.mount-manager.tune',
   /** request `MountRemountRequest` → `{ migrationId }` */
   remount: 'coffer.mount-manager.remount',
+  /** request → null: mount what every server has (`cubbyhole/`) if its plugin is in the catalog and it is missing. */
+  ensureRequired: 'coffer.mount-manager.ensure-required',
   /** request `{ migrationId }` → `RemountStatus` */
   remountStatus: 'coffer.mount-manager.remount-status',
 } as const;

@@ -68,6 +68,12 @@ export interface PluginRequest {
   /** Accessor of the calling token, "" for unauthenticated paths. */
   tokenAccessor: string;
   requestId: string;
+  /**
+   * The client's IP address as the host's listener saw it (Vault's `req.Connection.RemoteAddr`), for CIDR checks
+   * such as AppRole's `secret_id_bound_cidrs`. Optional: hosts before it was added do not send it, and a plugin must
+   * treat its absence as "unknown" (refuse what needs it), never as "allowed".
+   */
+  remoteAddress?: string;
 }
 
 export interface PluginAuth {
@@ -80,6 +86,11 @@ export interface PluginAuth {
   maxTtl?: number;
   renewable?: boolean;
   numUses?: number;
+  /**
+   * CIDR blocks (or bare IPs) the issued token may be used from (Vault's `Auth.BoundCIDRs`, from `token_bound_cidrs`):
+   * the host refuses the token on a request from any other address. Optional and additive: older hosts ignore it.
+   */
+  boundCidrs?: string[];
 }
 
 export interface PluginResponse {

@@ -227,6 +227,7 @@ export class Backend {
       mount: context.mount,
       tokenAccessor: request.tokenAccessor,
       requestId: request.requestId,
+      remoteAddress: request.remoteAddress ?? '',
       system: () => context.system(),
     };
   }

@@ -53,6 +53,8 @@ export type HarnessResult =
 export interface HarnessRequestOptions {
   /** Default: "" on the backend's unauthenticated paths, else a fixed test accessor. */
   tokenAccessor?: string;
+  /** The client address the host reports (`req.remoteAddress`); default "127.0.0.1". */
+  remoteAddress?: string;
   /**
    * Default true: a create or update first asks `exists` and then sends create or update as the host does. false
    * sends the operation as given.
@@ -158,13 +160,14 @@ export function createHarness(backend: Backend, options: HarnessOptions = {}): H
     }
   }
 
-  function pluginRequest(operation: Operation, path: string, data: Record<string, unknown>, tokenAccessor?: string): PluginRequest {
+  function pluginRequest(operation: Operation, path: string, data: Record<string, unknown>, tokenAccessor?: string, remoteAddress?: string): PluginRequest {
     return wire({
       operation,
       path,
       data,
       tokenAccessor: tokenAccessor ?? (backend.isUnauthenticated(path) ? '' : HARNESS_TOKEN_ACCESSOR),
       requestId: randomUUID(),
+      remoteAddress: remoteAddress ?? '127.0.0.1',
     });
   }
 
@@ -176,11 +179,11 @@ export function createHarness(backend: Backend, options: HarnessOptions = {}): H
     async request(operation, path, data = {}, requestOptions = {}) {
       let op = operation;
       if ((op === 'create' || op === 'update') && requestOptions.existenceCheck !== false) {
-        const check = await call(() => implementation.exists(mount.id, pluginRequest('update', path, data, requestOptions.tokenAccessor), host));
+        const check = await call(() => implementation.exists(mount.id, pluginRequest('update', path, data, requestOptions.tokenAccessor, requestOptions.remoteAddress), host));
         if ('error' in check) return { error: check.error };
         op = check.value.checkFound && !check.value.exists ? 'create' : 'update';
       }
-      const result = await call(() => implementation.handle(mount.id, pluginRequest(op, path, data, requestOptions.tokenAccessor), host));
+      const result = await call(() => implementation.handle(mount.id, pluginRequest(op, path, data, requestOptions.tokenAccessor, requestOptions.remoteAddress), host));
       if ('error' in result) return { error: result.error };
       return { response: result.value === null ? null : wire(result.value) };
     },

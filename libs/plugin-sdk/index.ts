@@ -12,6 +12,17 @@ export {
   type RequestContext,
   type Route,
 } from './backend.js';
+export { cidrsWithin, invalidCidrs, ipInCidrs, parseCidr, type Cidr } from './cidr.js';
+export {
+  emptyTokenParams,
+  parsePolicies,
+  parseTokenFields,
+  TOKEN_FIELDS,
+  tokenAuth,
+  tokenData,
+  upgradeField,
+  type TokenParams,
+} from './token-fields.js';
 export { FIELD_TYPES, type FieldSpec, type FieldType, type FieldTypeValues } from './fields.js';
 export { createHarness, HARNESS_TOKEN_ACCESSOR, MemoryStorage } from './harness.js';
 export type { Harness, HarnessOptions, HarnessRequestOptions, HarnessResult } from './harness.js';

@@ -73,6 +73,8 @@ export interface Request<D = unknown> {
   /** "" on unauthenticated paths. */
   tokenAccessor: string;
   requestId: string;
+  /** The client's IP address, for CIDR checks; "" when the host did not say (treat as unknown, never as allowed). */
+  remoteAddress: string;
   /** The host's facts for this mount (lease TTLs, server version). */
   system(): Promise<SystemInfo>;
 }

@@ -6,7 +6,7 @@ import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import { sendError, sendResponse } from './pipeline/envelope.js';
 import type { EdgeRequest } from './pipeline/exchange.js';
 import { Router } from './router.js';
-import { checkPatchContentType, logicalPath, operationOf, tokenOf, wrapTtlOf } from './vault-http.js';
+import { checkPatchContentType, clientAddress, logicalPath, operationOf, tokenOf, wrapTtlOf } from './vault-http.js';
 
 /**
  * Every `/v1/...` request enters here: decoded from HTTP (verb, path, query, raw body), run through the Router's
@@ -42,7 +42,14 @@ function decode(id: string, http: FastifyRequest): EdgeRequest {
   const q = http.url.indexOf('?');
   const pathname = q === -1 ? http.url : http.url.slice(0, q);
   const query = new URLSearchParams(q === -1 ? '' : http.url.slice(q + 1));
-  const base = { id, query, token: tokenOf(http.headers), headers: http.headers, wrapTtl: wrapTtlOf(http.headers['x-vault-wrap-ttl']) };
+  const base = {
+    id,
+    query,
+    token: tokenOf(http.headers),
+    headers: http.headers,
+    wrapTtl: wrapTtlOf(http.headers['x-vault-wrap-ttl']),
+    remoteAddress: clientAddress(http.socket?.remoteAddress),
+  };
   // Vault's wrapHelpHandler: a non-empty `help` query turns any request into a help request for its path.
   if (query.get('help')) return { ...base, operation: 'read', path: logicalPath(pathname.slice('/v1/'.length)), help: true };
   // The socket layer turns Vault's LIST verb into GET plus this header (Node's parser refuses LIST).

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CofferError, sealedError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import { Authenticator, type Caller } from './auth/authenticator.js';
+import { CUBBYHOLE_CLEANUP, type CubbyholeCleanup } from './cubbyhole/cubbyhole-cleanup.js';
 import { MountRouting } from './mounts/mount-routing.js';
 import { ReloadHandlers } from './mounts/reload.handlers.js';
 import { SysMountsHandlers } from './sys-mounts/sys-mounts.handlers.js';
@@ -69,6 +70,7 @@ export class Router {
     reload: ReloadHandlers,
     @Inject(TOKEN_STORE) tokens: TokenStore,
     @Inject(SERVICE_CONTEXT) ctx: Pick<ServiceContext, 'barrier' | 'config' | 'log'>,
+    @Inject(CUBBYHOLE_CLEANUP) cubbyholes: Pick<CubbyholeCleanup, 'revoked'>,
   ) {
     const open = { unauthenticated: true, whileSealed: true, plain: true };
     const wrapping = new WrappingHandlers(tokens);
@@ -191,7 +193,7 @@ export class Router {
       new AuthenticateStage(auth, mounts),
       new AuthorizeStage(auth, mounts),
       new AuditRequestStage(),
-      new RouteStage(() => this.routes, mounts),
+      new RouteStage(() => this.routes, mounts, cubbyholes),
       new ResponseStage(tokens),
       new WrappingStage(tokens),
       new AuditResponseStage(),

@@ -20,6 +20,18 @@ export interface VaultRequest {
   headers: FastifyRequest['headers'];
   /** Seconds the client asked the response to be wrapped for (`X-Vault-Wrap-TTL`); absent: not wrapped. */
   wrapTtl?: number;
+  /**
+   * The client's IP address from the socket (no proxy header is trusted), IPv4-mapped IPv6 unwrapped; "" if the
+   * socket did not say. Bound-CIDR checks (tokens, AppRole) compare against it.
+   */
+  remoteAddress?: string;
+}
+
+/** `::ffff:127.0.0.1` → `127.0.0.1`: a dual-stack listener reports IPv4 clients that way, CIDRs are written plainly. */
+export function clientAddress(raw: string | undefined): string {
+  if (!raw) return '';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(raw);
+  return mapped ? mapped[1] : raw;
 }
 
 /** What a handler answers: a Vault envelope, a raw body, or nothing (204). */

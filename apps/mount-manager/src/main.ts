@@ -1,3 +1,4 @@
+import { subjects } from '#contracts';
 import { catalogProjection } from '#plugin-catalog';
 import { ProjectionHost, serviceModule, startMicroservice, type ServiceContext, type RunningService } from '#runtime';
 import { MountCommands } from './mount.commands.js';
@@ -21,9 +22,17 @@ export async function startMountManager(ctx: ServiceContext): Promise<RunningSer
       providers: [{ provide: MOUNT_TABLE, useValue: mounts }, { provide: CATALOG, useValue: catalog }, MountCommands],
     }),
   );
+  // Vault mounts its required mounts itself; here that is `cubbyhole/`, once the catalog has its plugin.
+  const commands = app.get(MountCommands);
+  const ensure = () =>
+    void commands.ensureRequiredMounts().catch((err: unknown) => ctx.log.warn({ err: (err as Error)?.message }, 'mounting cubbyhole/ failed'));
+  ctx.barrier.onUnseal(ensure);
+  const catalogGrew = ctx.bus.subscribe(subjects.streamAppended('plugin-catalog'), ensure);
+  ensure();
   return {
     service: 'mount-manager',
     async close() {
+      catalogGrew.unsubscribe();
       mounts.stop();
       catalog.stop();
       await app.close();

@@ -51,6 +51,11 @@ export class MountManagerController {
     return this.commands.tune(request ?? ({} as MountTuneRequest));
   }
 
+  @MessagePattern(mountSubjects.ensureRequired)
+  ensureRequired(): Promise<null> {
+    return this.commands.ensureRequiredMounts();
+  }
+
   @MessagePattern(mountSubjects.remount)
   remount(request: MountRemountRequest | null): Promise<{ migrationId: string }> {
     return this.commands.remount(request ?? ({} as MountRemountRequest));

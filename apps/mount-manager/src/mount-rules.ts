@@ -227,6 +227,39 @@ export function decideEnable(
   };
 }
 
+/** Vault's required secrets mount: every server has `cubbyhole/` (per-token storage), mounted by the system itself. */
+export const CUBBYHOLE_MOUNT = { path: 'cubbyhole/', type: 'cubbyhole', description: 'per-token private secret storage' } as const;
+
+/**
+ * The `MountEnabled` event of `cubbyhole/` when the table lacks it and the catalog holds a `cubbyhole` secrets plugin,
+ * the builtin or a registered one (Vault's setupMounts adds its required mounts the same way, at every unseal); null otherwise. The reserved path and
+ * the singleton type refuse every user's enable, so this is the only way the mount comes to exist.
+ */
+export function decideRequiredMounts(mounts: MountTableState, catalog: CatalogState, ids: IdSource = randomIds): MountEnabledV1 | null {
+  if (mounts.secret[CUBBYHOLE_MOUNT.path]) return null;
+  const entry = selectPlugin(catalog, 'secret', CUBBYHOLE_MOUNT.type, '');
+  if (!entry) return null;
+  const taken = new Set([...Object.values(mounts.secret), ...Object.values(mounts.auth)].map((m) => m.accessor));
+  let accessor = `${CUBBYHOLE_MOUNT.type}_${ids.accessorSuffix()}`;
+  for (let i = 0; taken.has(accessor) && i < 16; i++) accessor = `${CUBBYHOLE_MOUNT.type}_${ids.accessorSuffix()}`;
+  return {
+    v: 1,
+    table: 'secret',
+    path: CUBBYHOLE_MOUNT.path,
+    type: CUBBYHOLE_MOUNT.type,
+    pluginName: CUBBYHOLE_MOUNT.type,
+    uuid: ids.uuid(),
+    accessor,
+    description: CUBBYHOLE_MOUNT.description,
+    // A builtin is not pinned, as decideEnable does not pin one: the next build's builtin has another version.
+    config: { defaultLeaseTtl: 0, maxLeaseTtl: 0, forceNoCache: false, pluginVersion: entry.builtin ? '' : entry.version },
+    options: null,
+    // Vault marks its cubbyhole local: it is never replicated.
+    local: true,
+    sealWrap: false,
+  };
+}
+
 /** The `MountDisabled` event, or null when nothing is mounted exactly there (Vault answers 204 either way). */
 export function decideDisable(mounts: MountTableState, ref: MountRef): MountDisabledV1 | null {
   const table = tableOf(ref.table);

@@ -18,7 +18,7 @@ import type { Mount } from '#mount-table';
 import { selectPlugin, type CatalogEntry, type CatalogState } from '#plugin-catalog';
 import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { MIGRATION_ID_KEY, type MountManagerState } from './mount-manager.projection.js';
-import { CatalogMissError, decideDisable, decideEnable, decideRemount, decideTune } from './mount-rules.js';
+import { CatalogMissError, decideDisable, decideEnable, decideRemount, decideRequiredMounts, decideTune } from './mount-rules.js';
 import { CATALOG, MOUNT_TABLE } from './tokens.js';
 
 type MountEvent = EventOf<'mount-table'>;
@@ -72,6 +72,21 @@ export class MountCommands {
     return mount;
   }
 
+  /**
+   * Mounts what every server has (`cubbyhole/`) once its plugin is in the catalog: run at unseal, whenever the
+   * catalog grows, and on request (the dev server waits for it). Idempotent; of several mount-managers racing, one
+   * appends and the others then find the mount there.
+   */
+  async ensureRequiredMounts(): Promise<null> {
+    if (this.ctx.barrier.sealed) return null;
+    await this.catalog.catchUp();
+    await this.command((s) => {
+      const data = decideRequiredMounts(s.table, this.catalog.state);
+      return data ? { event: { type: 'MountEnabled', data } } : null;
+    });
+    return null;
+  }
+
   /** Runners are told after the append, so a runner never cleans up a mount that is still in the table. */
   async disable(ref: MountRef): Promise<null> {
     const event = await this.command((s) => {
@@ -116,7 +131,15 @@ export class MountCommands {
    */
   /** Asks a plugin-runner to start the entry's plugin and stop it again; a failure is the enable's answer (400). */
   private async startOnce(entry: CatalogEntry): Promise<void> {
-    const probe: PluginProbeRequest = { name: entry.name, command: entry.command, args: entry.args, env: entry.env, sha256: entry.sha256, builtin: entry.builtin === true };
+    const probe: PluginProbeRequest = {
+      name: entry.name,
+      command: entry.command,
+      args: entry.args,
+      env: entry.env,
+      sha256: entry.sha256,
+      // A builtin is not in the operator's plugin directory: the runner starts it from the build's own bundles.
+      ...(entry.builtin ? { builtin: true } : {}),
+    };
     try {
       await this.bus.request<PluginProbeResult>(runnerSubjects.probe, probe, { timeoutMs: PROBE_TIMEOUT_MS });
     } catch (err) {

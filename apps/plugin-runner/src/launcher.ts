@@ -51,7 +51,7 @@ export class PluginLauncher {
   /** Starts the plugin, reads its handshake, stops it: how the catalog learns a plugin's type and version. */
   async probe(spec: PluginProbeRequest): Promise<PluginProbeResult> {
     if (this.ctx.barrier.sealed) throw sealedError();
-    const plugin = await this.launch(spec);
+    const plugin = await this.launch({ ...spec, builtin: spec.builtin === true });
     try {
       const { type, name, version, multiplex } = plugin.hello;
       return { type, name, version, multiplex };

@@ -1,4 +1,4 @@
-import { CofferError, sealedError, isOperation, type MountCall, type PluginReloadRequest } from '#contracts';
+import { CofferError, sealedError, isOperation, type MountCall, type PluginReloadRequest, type StorageScopesDelete } from '#contracts';
 import type { Mount } from '#mount-table';
 import type { MountInfo, PluginLog, PluginRequest, PluginResponse } from '#plugin-protocol';
 import type { RunnerDirectory } from './directory.js';
@@ -9,7 +9,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export interface MountCallsOptions {
   directory: RunnerDirectory;
   pool: PluginPool;
-  storage: { deleteMountStorage(mountUuid: string): Promise<number> };
+  storage: { deleteMountStorage(mountUuid: string): Promise<number>; deletePrefixes(mountUuid: string, prefixes: readonly string[]): Promise<number> };
   sealed: () => boolean;
   log: PluginLog;
 }
@@ -74,6 +74,15 @@ export class MountCalls {
     this.options.log.info({ mount: uuid, processes: cleaned, keys: deleted }, 'disabled mount cleaned up');
   }
 
+  /** Deletes whole scopes of a mount's storage (revoked tokens' cubbyholes); the mount need not be known here. */
+  async deleteScopes(request: StorageScopesDelete): Promise<{ deleted: number }> {
+    if (this.options.sealed()) throw sealedError();
+    const uuid = request?.mount;
+    if (typeof uuid !== 'string' || !UUID.test(uuid)) throw new CofferError('invalid-request', 'missing mount');
+    const prefixes = Array.isArray(request.prefixes) ? request.prefixes.filter((p): p is string => typeof p === 'string') : [];
+    return { deleted: await this.options.storage.deletePrefixes(uuid, prefixes) };
+  }
+
   async reload(request: PluginReloadRequest): Promise<number> {
     const plugin = typeof request?.plugin === 'string' && request.plugin ? request.plugin : undefined;
     const mounts = Array.isArray(request?.mounts) ? request.mounts.filter((m): m is string => typeof m === 'string') : [];
@@ -116,5 +125,6 @@ function pluginRequest(request: MountCall['request'] | undefined): PluginRequest
     data: request.data && typeof request.data === 'object' && !Array.isArray(request.data) ? request.data : {},
     tokenAccessor: typeof request.tokenAccessor === 'string' ? request.tokenAccessor : '',
     requestId: typeof request.requestId === 'string' ? request.requestId : '',
+    ...(typeof request.remoteAddress === 'string' && request.remoteAddress !== '' ? { remoteAddress: request.remoteAddress.slice(0, 128) } : {}),
   };
 }

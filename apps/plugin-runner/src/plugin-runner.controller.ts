@@ -10,6 +10,7 @@ import {
   type PluginReloadReport,
   type PluginReloadRequest,
   type ServiceStatus,
+  type StorageScopesDelete,
 } from '#contracts';
 import type { PluginResponse } from '#plugin-protocol';
 import { SERVICE_CONTEXT, serviceStatus, type ProjectionHost, type ServiceContext } from '#runtime';
@@ -61,6 +62,11 @@ export class PluginRunnerController {
     } catch (err) {
       this.ctx.log.warn({ mount: message?.mount, err: (err as Error)?.message }, 'cleaning up a disabled mount failed');
     }
+  }
+
+  @MessagePattern(runnerSubjects.deleteScopes)
+  deleteScopes(request: StorageScopesDelete): Promise<{ deleted: number }> {
+    return this.calls.deleteScopes(request);
   }
 
   @MessagePattern(runnerSubjects.help)

@@ -195,6 +195,24 @@ describe('PluginStorage on Postgres', () => {
     assert.deepEqual(await storage.list(gone, ''), []);
     assert.equal((await storage.get(kept, 'a'))?.toString(), 'kept');
   });
+  test("deletePrefixes removes whole scopes of one mount (a revoked token's cubbyhole), nothing beside them", async () => {
+    const [mount, other] = [randomUUID(), randomUUID()];
+    for (const key of ['aa/x', 'aa/y/z', 'aab/x', 'bb/x', 'aa']) await storage.put(mount, key, Buffer.from(key));
+    await storage.put(other, 'aa/x', Buffer.from('other mount'));
+    assert.equal(await storage.deletePrefixes(mount, ['aa/', 'cc/']), 2);
+    assert.deepEqual(await storage.list(mount, ''), ['aa', 'aab/', 'bb/'], 'a sibling sharing the prefix text and the bare key stay');
+    assert.equal((await storage.get(other, 'aa/x'))?.toString(), 'other mount');
+    assert.equal(await storage.deletePrefixes(mount, ['aa/']), 0, 'repeatable');
+    await assert.rejects(storage.deletePrefixes(mount, ['aa']), isCode('invalid-request'), 'a scope ends in /');
+    await assert.rejects(storage.deletePrefixes(mount, ['']), isCode('invalid-request'), 'never the whole mount');
+
+    const cached = db.storage({ readCache: true });
+    await cached.put(mount, 'bb/x', Buffer.from('v'));
+    assert.equal((await cached.get(mount, 'bb/x'))?.toString(), 'v');
+    await cached.deletePrefixes(mount, ['bb/']);
+    assert.equal(await cached.get(mount, 'bb/x'), null, 'the read cache forgets the scope too');
+  });
+
   test('the read cache (dev server, one runner) serves repeated reads and never outlives a write, a delete or a seal', async () => {
     const cached = db.storage({ readCache: true });
     const mount = randomUUID();

@@ -258,6 +258,27 @@ export class PluginStorage implements StorageHandler {
   }
 
   /**
+   * Removes a mount's keys under each prefix (whole scopes, so each must end in `/`: `abc` must not take `abcd/`).
+   * Idempotent; needs no barrier, since nothing is decrypted. Returns how many keys went.
+   */
+  async deletePrefixes(mountUuid: string, prefixes: readonly string[]): Promise<number> {
+    for (const prefix of prefixes) {
+      checkStorageKey(prefix, 'prefix');
+      if (prefix === '' || !prefix.endsWith('/')) throw new CofferError('invalid-request', 'invalid prefix: a scope must end in "/"');
+    }
+    if (prefixes.length === 0) return 0;
+    this.writes++;
+    for (const cacheKey of this.cache.keys()) {
+      if (prefixes.some((prefix) => cacheKey.startsWith(`${mountUuid}\0${prefix}`))) this.cache.delete(cacheKey);
+    }
+    const result: [unknown[], number] = await this.dataSource.query(
+      `DELETE FROM ${this.table} WHERE mount_uuid = $1 AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS p(prefix) WHERE starts_with(key, p.prefix))`,
+      [mountUuid, [...prefixes]],
+    );
+    return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
+  }
+
+  /**
    * Removes everything a mount stored. Every runner hears the disable broadcast and runs this, so it must be (and
    * is) harmless to repeat. Needs no barrier: nothing is decrypted, and a disabled mount's rows are useless anyway.
    */

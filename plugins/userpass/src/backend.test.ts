@@ -9,6 +9,21 @@ function ok(result: HarnessResult) {
   return result.response;
 }
 
+/** Vault's PopulateTokenData for a user with these policies and TTL and nothing else set. */
+function tokenFields(policies: string[], ttl: number) {
+  return {
+    token_bound_cidrs: [],
+    token_explicit_max_ttl: 0,
+    token_max_ttl: 0,
+    token_no_default_policy: false,
+    token_num_uses: 0,
+    token_period: 0,
+    token_policies: policies,
+    token_type: 'default',
+    token_ttl: ttl,
+  };
+}
+
 function failure(result: HarnessResult) {
   return [result.error?.kind, result.error?.message];
 }
@@ -30,7 +45,7 @@ test('create a user, then log in: policies, metadata, display name and TTL', asy
 test('policies may be a list; names are folded to lower case as in Vault', async () => {
   const harness = createHarness(userpassBackend);
   await harness.request('update', 'users/Bob', { password: 'pw', policies: ['a', 'B', 'a', ' '] });
-  assert.deepEqual(ok(await harness.request('read', 'users/bob')), { data: { policies: ['a', 'b'], ttl: 0 } });
+  assert.deepEqual(ok(await harness.request('read', 'users/bob')), { data: { ...tokenFields(['a', 'b'], 0), policies: ['a', 'b'] } });
   const login = ok(await harness.request('update', 'login/BOB', { password: 'pw' }));
   assert.deepEqual(login?.auth?.metadata, { username: 'bob' });
 });
@@ -62,7 +77,7 @@ test('read never returns the password or its hash; the stored entry holds only a
   const harness = createHarness(userpassBackend);
   await harness.request('update', 'users/alice', { password: 'correct horse battery staple', policies: 'p' });
   const read = ok(await harness.request('read', 'users/alice'));
-  assert.deepEqual(read, { data: { policies: ['p'], ttl: 0 } });
+  assert.deepEqual(read, { data: { ...tokenFields(['p'], 0), policies: ['p'] } });
   assert.doesNotMatch(JSON.stringify(read), /correct horse|scrypt|hash/);
 
   const entries = harness.storage.entries();
@@ -88,7 +103,7 @@ test('create needs a password; an update without one keeps it and changes only w
   assert.deepEqual(failure(await harness.request('update', 'users/alice', { policies: 'p' })), ['invalid-request', 'missing password']);
   await harness.request('update', 'users/alice', { password: 'pw', policies: 'p', ttl: 60 });
   await harness.request('update', 'users/alice', { ttl: '2m' });
-  assert.deepEqual(ok(await harness.request('read', 'users/alice')), { data: { policies: ['p'], ttl: 120 } });
+  assert.deepEqual(ok(await harness.request('read', 'users/alice')), { data: { ...tokenFields(['p'], 120), policies: ['p'], ttl: 120 } });
   ok(await harness.request('update', 'login/alice', { password: 'pw' }));
   assert.deepEqual(failure(await harness.request('update', 'users/alice', { password: '' })), ['invalid-request', 'missing password']);
 
@@ -114,4 +129,62 @@ test('a bad TTL is refused with the field validation text', async () => {
     'invalid-request',
     'error converting input forever for field "ttl": time: invalid duration "forever"',
   ]);
+});
+
+test("Vault's token_* fields: stored, read back, carried by the login's auth block", async () => {
+  const harness = createHarness(userpassBackend);
+  await harness.request('update', 'users/carol', {
+    password: 'pw',
+    token_policies: 'Dev,ops',
+    token_ttl: '10m',
+    token_max_ttl: '1h',
+    token_num_uses: 3,
+    token_bound_cidrs: '127.0.0.1/32,10.0.0.0/8',
+  });
+  assert.deepEqual(ok(await harness.request('read', 'users/carol')), {
+    data: {
+      ...tokenFields(['dev', 'ops'], 600),
+      token_max_ttl: 3600,
+      token_num_uses: 3,
+      token_bound_cidrs: ['127.0.0.1/32', '10.0.0.0/8'],
+    },
+  });
+  const login = ok(await harness.request('update', 'login/carol', { password: 'pw' }));
+  assert.deepEqual(login?.auth, {
+    policies: ['dev', 'ops'],
+    metadata: { username: 'carol' },
+    displayName: 'userpass-carol',
+    ttl: 600,
+    maxTtl: 3600,
+    numUses: 3,
+    boundCidrs: ['127.0.0.1/32', '10.0.0.0/8'],
+    renewable: true,
+  });
+  // From outside the bound CIDRs the login is refused, after the password check.
+  assert.deepEqual(failure(await harness.request('update', 'login/carol', { password: 'pw' }, { remoteAddress: '192.168.1.9' })), [
+    'permission-denied',
+    'permission denied',
+  ]);
+  assert.deepEqual(failure(await harness.request('update', 'login/carol', { password: 'bad' }, { remoteAddress: '192.168.1.9' })), [
+    'invalid-request',
+    INVALID_CREDENTIALS,
+  ]);
+  // Vault's checks and texts.
+  assert.deepEqual(failure(await harness.request('update', 'users/carol', { token_ttl: '2h' })), [
+    'invalid-request',
+    "'token_ttl' cannot be greater than 'token_max_ttl'",
+  ]);
+  assert.deepEqual(failure(await harness.request('update', 'users/carol', { token_num_uses: -1 })), ['invalid-request', "'token_num_uses' cannot be negative"]);
+  assert.deepEqual(failure(await harness.request('update', 'users/carol', { token_type: 'odd' })), ['invalid-request', `invalid 'token_type' value "odd"`]);
+});
+
+test('an entry stored before the token_* fields reads and logs in as before', async () => {
+  const harness = createHarness(userpassBackend);
+  await harness.request('update', 'users/dave', { password: 'pw' });
+  const stored = JSON.parse(harness.storage.get('user/dave')!.toString()) as UserEntry;
+  await harness.storage.put('user/dave', Buffer.from(JSON.stringify({ password_hash: stored.password_hash, policies: ['old'], ttl: 60 })));
+  const login = ok(await harness.request('update', 'login/dave', { password: 'pw' }));
+  assert.deepEqual([login?.auth?.policies, login?.auth?.ttl], [['old'], 60]);
+  const read = ok(await harness.request('read', 'users/dave'));
+  assert.deepEqual([read?.data?.token_policies, read?.data?.token_ttl, read?.data?.ttl], [['old'], 60, 60]);
 });

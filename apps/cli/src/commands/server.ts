@@ -161,6 +161,10 @@ async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel):
   const keys = await devUnseal(gateway, flags['dev-data-dir'] as string | undefined, flags['dev-root-token-id'] as string | undefined);
   await registerDevPlugins(bus, config.pluginDirectory!, log);
   await mountDevEngines(bus, flags['dev-data-dir'] !== undefined, log);
+  // As Vault's dev server, it serves `cubbyhole/` from the first request on (the mount-manager mounts the builtin).
+  await bus.request(mountSubjects.ensureRequired, null, { timeoutMs: 30_000 }).catch((err: unknown) => {
+    log.warn({ err: (err as Error).message }, 'cubbyhole/ not mounted');
+  });
   process.stdout.write(devBanner(apiAddr, config, Date.now() - started, keys, tls));
   await untilSignal(log, async () => {
     await running.close();

@@ -5,6 +5,7 @@ import { PolicyService } from '../policies/policy.service.js';
 import { TOKEN_STORE } from '../tokens/token-store.provider.js';
 import type { CallerToken, TokenStore } from '../tokens/token-store.js';
 import type { VaultRequest } from '../vault-http.js';
+import { remoteAddressAllowed } from './bound-cidrs.js';
 
 export interface Caller {
   token: CallerToken;
@@ -20,10 +21,13 @@ export class Authenticator {
     private readonly policies: PolicyService,
   ) {}
 
-  /** Resolves the request's token, spending one use of a limited-use token. */
+  /**
+   * Resolves the request's token, spending one use of a limited-use token. A token bound to CIDRs is refused from any
+   * other address before a use is spent, the way Vault refuses it (a plain `permission denied`, like a bad token).
+   */
   async authenticate(req: VaultRequest): Promise<Caller> {
     if (!req.token) throw missingToken();
-    const entry = await this.tokens.useOnce(req.token);
+    const entry = await this.tokens.useOnce(req.token, (e) => remoteAddressAllowed(req.remoteAddress, e.boundCidrs));
     if (!entry) throw invalidToken();
     const token: CallerToken = { ...entry, token: req.token };
     return { token, acl: await this.policies.acl(entry.policies) };

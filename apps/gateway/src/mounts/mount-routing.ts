@@ -90,10 +90,13 @@ export class MountRouting {
     return cached;
   }
 
-  /** Vault's existence check: an update of something absent is a create (which the ACL judges separately). */
-  async operationFor(m: MountedRequest, req: VaultRequest): Promise<Operation> {
+  /**
+   * Vault's existence check: an update of something absent is a create (which the ACL judges separately). It carries
+   * the caller's accessor as the request will, since what exists can depend on who asks (a cubbyhole is per token).
+   */
+  async operationFor(m: MountedRequest, req: VaultRequest, tokenAccessor = ''): Promise<Operation> {
     if (req.operation !== 'update') return req.operation;
-    const r = await this.bus.request<{ checkFound: boolean; exists: boolean }>(runnerSubjects.exists, this.call(m, req, 'update', ''), {
+    const r = await this.bus.request<{ checkFound: boolean; exists: boolean }>(runnerSubjects.exists, this.call(m, req, 'update', tokenAccessor), {
       timeoutMs: CALL_TIMEOUT_MS,
     });
     return r.checkFound && !r.exists ? 'create' : 'update';
@@ -145,6 +148,7 @@ export class MountRouting {
         maxTtl: r.auth.maxTtl,
         renewable: r.auth.renewable,
         numUses: r.auth.numUses,
+        boundCidrs: r.auth.boundCidrs,
         mountDefaultTtl: m.mount.config.defaultLeaseTtl,
         mountMaxTtl: m.mount.config.maxLeaseTtl,
       };
@@ -166,7 +170,7 @@ export class MountRouting {
     if (operation === 'head') throw new CofferError('unsupported-operation', '');
     return {
       mount: m.mount.uuid,
-      request: { operation, path: m.relative, data: req.data, tokenAccessor, requestId: req.id },
+      request: { operation, path: m.relative, data: req.data, tokenAccessor, requestId: req.id, remoteAddress: req.remoteAddress ?? '' },
     };
   }
 }

@@ -42,7 +42,8 @@ export class AuthorizeStage implements Stage {
         target.mounted = normalized;
         judged = req.path;
       }
-      req.operation = await this.mounts.operationFor(target.mounted, req);
+      // What exists can depend on who asks (a cubbyhole is per token), so the check carries the caller's accessor.
+      req.operation = await this.mounts.operationFor(target.mounted, req, caller?.token.accessor ?? '');
     }
     if (caller) this.auth.authorize(caller, judged === req.path ? req : { ...req, path: judged }, aclOperation(req.operation), sudo);
   }

@@ -23,6 +23,8 @@ export interface EdgeRequest {
   headers: VaultRequest['headers'];
   /** Seconds from `X-Vault-Wrap-TTL`, when the client asked for response wrapping. */
   wrapTtl?: number;
+  /** The client's address from the socket (`clientAddress`), for bound-CIDR checks and the plugins. */
+  remoteAddress?: string;
   /** Vault's `?help=1`: the request asks for the path's help, not the path. */
   help: boolean;
 }

@@ -1,3 +1,4 @@
+import type { CubbyholeCleanup } from '../cubbyhole/cubbyhole-cleanup.js';
 import { gatewayHelp } from '../help.js';
 import type { MountRouting } from '../mounts/mount-routing.js';
 import type { OwnRoute } from '../router.js';
@@ -15,6 +16,7 @@ export class RouteStage implements Stage {
   constructor(
     private readonly routes: () => readonly OwnRoute[],
     private readonly mounts: Pick<MountRouting, 'handle' | 'help'>,
+    private readonly cubbyholes: Pick<CubbyholeCleanup, 'revoked'>,
   ) {}
 
   async run(x: Exchange): Promise<void> {
@@ -31,7 +33,12 @@ export class RouteStage implements Stage {
         x.response = await target.route.operations[req.operation]!(req, target.params, caller);
         return;
       case 'mount':
-        x.response = await this.mounts.handle(target.mounted, req, req.operation, caller?.token.accessor ?? '');
+        try {
+          x.response = await this.mounts.handle(target.mounted, req, req.operation, caller?.token.accessor ?? '');
+        } finally {
+          // The token's last use revoked it before this request ran; what the request stored in its cubbyhole goes now.
+          if (caller?.token.numUses === -1) this.cubbyholes.revoked([caller.token.accessor]);
+        }
         return;
       default:
         throw unsupportedPath(req.path);

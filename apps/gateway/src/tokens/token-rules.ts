@@ -197,13 +197,14 @@ export function planLoginToken(login: LoginGrant, nowMs: number, limits: TokenLi
     numUses: login.numUses ?? 0,
     ttl,
     renewable: login.renewable ?? true,
+    ...(login.boundCidrs?.length ? { boundCidrs: [...login.boundCidrs] } : {}),
   });
 }
 
 /** A token no other token asked for (root, logins): everything but these fields follows from the clock. */
 export function orphanEntry(
   nowMs: number,
-  f: Pick<TokenEntry, 'policies' | 'path' | 'meta' | 'displayName' | 'numUses' | 'ttl' | 'renewable'>,
+  f: Pick<TokenEntry, 'policies' | 'path' | 'meta' | 'displayName' | 'numUses' | 'ttl' | 'renewable' | 'boundCidrs'>,
 ): PlannedEntry {
   return {
     ...f,

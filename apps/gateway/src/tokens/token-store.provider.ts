@@ -1,6 +1,9 @@
 import type { Provider } from '@nestjs/common';
 import { subjects } from '#contracts';
-import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
+import type { MountTableState } from '#mount-table';
+import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
+import { CUBBYHOLE_CLEANUP, CubbyholeCleanup } from '../cubbyhole/cubbyhole-cleanup.js';
+import { MOUNT_TABLE } from '../mounts/mount-table.provider.js';
 import { ROOT_TOKEN_ISSUER, type RootTokenIssuer } from '../seal/seal.service.js';
 import { TokenStore } from './token-store.js';
 
@@ -8,14 +11,20 @@ export const TOKEN_STORE = Symbol('coffer.gateway.token-store');
 
 export const tokenStoreProviders: Provider[] = [
   {
+    provide: CUBBYHOLE_CLEANUP,
+    inject: [SERVICE_CONTEXT, MOUNT_TABLE],
+    useFactory: (ctx: ServiceContext, mounts: ProjectionHost<MountTableState>) => new CubbyholeCleanup(ctx.bus, () => mounts.state, ctx.log),
+  },
+  {
     provide: TOKEN_STORE,
-    inject: [SERVICE_CONTEXT],
-    useFactory: (ctx: ServiceContext) => {
+    inject: [SERVICE_CONTEXT, CUBBYHOLE_CLEANUP],
+    useFactory: (ctx: ServiceContext, cubbyholes: CubbyholeCleanup) => {
       const store = new TokenStore(ctx.dataSource, {
         barrier: ctx.barrier.current,
         defaultLeaseTtl: ctx.config.defaultLeaseTtl,
         maxLeaseTtl: ctx.config.maxLeaseTtl,
         onChange: () => ctx.bus.publish(subjects.tokensChanged, null),
+        onRevoked: (accessors) => cubbyholes.revoked(accessors),
       });
       // Every gateway caches token entries briefly; a revocation anywhere empties every cache.
       ctx.bus.subscribe(subjects.tokensChanged, () => store.forgetCached());

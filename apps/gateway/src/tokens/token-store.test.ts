@@ -249,6 +249,15 @@ describe('TokenStore on Postgres', () => {
     for (let i = 0; i < 3; i++) assert.equal((await store.useOnce(unlimited.token))?.numUses, 0);
   });
 
+  test('a login token keeps its bound CIDRs; useOnce refuses it through admit before a use is spent', async () => {
+    const issued = await store.createForLogin({ policies: ['web'], displayName: 'approle', path: 'auth/approle/login', numUses: 2, boundCidrs: ['10.0.0.0/8'] });
+    assert.deepEqual(issued.entry.boundCidrs, ['10.0.0.0/8']);
+    const refuse = () => false;
+    for (let i = 0; i < 3; i++) assert.equal(await store.useOnce(issued.token, refuse), undefined);
+    assert.equal((await store.lookup(issued.token))?.numUses, 2, 'refused requests spent no use');
+    assert.equal((await store.useOnce(issued.token, (e) => e.boundCidrs?.[0] === '10.0.0.0/8'))?.numUses, 1);
+  });
+
   test('num_uses holds under concurrency: of 10 simultaneous uses of a 3-use token, exactly 3 pass', async () => {
     const token = await child({ numUses: 3 });
     const outcomes = await Promise.all(Array.from({ length: 10 }, () => store.useOnce(token.token)));

@@ -41,6 +41,8 @@ export interface TokenEntry {
   parentAccessor?: string;
   type: 'service';
   entityId: '';
+  /** CIDRs (or IPs) the token may be used from (Vault's `bound_cidrs`, set by logins with `token_bound_cidrs`). */
+  boundCidrs?: string[];
   /** A response-wrapping token's wrapped response, sealed with the entry (Vault keeps it in the token's cubbyhole). */
   wrapped?: WrappedResponse;
 }
@@ -95,6 +97,8 @@ export interface LoginGrant {
   maxTtl?: number;
   renewable?: boolean;
   numUses?: number;
+  /** Vault's `token_bound_cidrs`: the token is refused on requests from elsewhere. */
+  boundCidrs?: string[];
   mountDefaultTtl?: number;
   mountMaxTtl?: number;
 }
@@ -126,6 +130,11 @@ export interface TokenStoreOptions {
   onChange?: () => void;
   /** How long a looked-up entry may be answered from memory, milliseconds; 0 turns the cache off. Default 2 s. */
   cacheMs?: number;
+  /**
+   * Told the accessors of every token revocation deletes (revoke, expiry found on lookup, sweep, last use), once the
+   * deletes have run, so what lives per token elsewhere (cubbyholes) goes with it. Must not throw or block.
+   */
+  onRevoked?: (accessors: string[]) => void;
 }
 
 const DEFAULT_LEASE_TTL = 768 * 3600;
@@ -395,8 +404,10 @@ export class TokenStore {
    * N-use token all pass and the next fails; on the last use the token (and subtree) is revoked at once and the
    * returned entry says `numUses: -1`.
    */
-  async useOnce(token: string): Promise<TokenEntry | undefined> {
+  async useOnce(token: string, admit?: (entry: TokenEntry) => boolean): Promise<TokenEntry | undefined> {
     const entry = await this.lookup(token);
+    // Refused before a use is spent, so a request from a wrong address cannot use up a limited token.
+    if (entry && admit && !admit(entry)) return undefined;
     if (!entry || entry.numUses === 0) return entry;
     const barrier = this.barrier();
     const idHmac = idHmacOf(barrier, token);
@@ -545,10 +556,11 @@ export class TokenStore {
            UNION
            SELECT c.id_hmac FROM ${this.table} c JOIN tree p ON c.parent_hmac = p.id_hmac
          )
-         DELETE FROM ${this.table} WHERE id_hmac IN (SELECT id_hmac FROM tree) RETURNING id_hmac`,
+         DELETE FROM ${this.table} WHERE id_hmac IN (SELECT id_hmac FROM tree) RETURNING id_hmac, data`,
         args,
       );
       if (deleted.length === 0) return total;
+      this.options.onRevoked?.(revokedAccessors(this.options.barrier(), deleted));
       total += deleted.length;
       where = 'parent_hmac = ANY($1::text[])';
       args = [deleted.map((row) => row.id_hmac)];
@@ -588,6 +600,20 @@ export class TokenStore {
       }
     }
   }
+}
+
+/** The accessors of deleted rows, for `onRevoked`; a row that no longer decrypts is skipped (it has no usable token). */
+function revokedAccessors(barrier: Barrier | undefined, rows: TokenRow[]): string[] {
+  if (!barrier) return [];
+  const accessors: string[] = [];
+  for (const row of rows) {
+    try {
+      accessors.push(openEntry(barrier, row.id_hmac, row.data).accessor);
+    } catch {
+      // tampered or foreign: nothing was reachable through it
+    }
+  }
+  return accessors;
 }
 
 /** The earlier of the plain column and the encrypted expiry, in ms; null when neither says the token expires. */

@@ -232,6 +232,8 @@ export function lookupData(entry: TokenEntry, id: string, nowMs: number): Record
     type: entry.type,
   };
   if (entry.period > 0) data.period = entry.period;
+  // Vault shows the token's CIDR binding only when it has one.
+  if (entry.boundCidrs?.length) data.bound_cidrs = entry.boundCidrs;
   if (entry.lastRenewalTime !== null) {
     data.last_renewal_time = entry.lastRenewalTime;
     data.last_renewal = new Date(entry.lastRenewalTime * 1000).toISOString();
