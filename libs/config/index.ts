@@ -9,6 +9,8 @@ export { parseListenAddress, type ListenAddress } from './values.js';
 export type { Environment } from './assemble.js';
 export {
   LOG_LEVELS,
+  PLUGIN_SANDBOXES,
+  type PluginSandboxSetting,
   type CofferConfig,
   type LogLevel,
   type NatsBusConfig,

@@ -17,6 +17,7 @@ import {
 import { connectWithRetry, createDataSource, runMigrations } from '#event-store';
 import { createLogger } from '#runtime';
 import { parseFlags, type FlagSpec } from '../flags.js';
+import { readBusCredentials, type BusCredentials } from '../server/bus-credentials.js';
 import { startServices } from '../server/runtime.js';
 import type { RunningGateway } from '../../../gateway/src/main.js';
 
@@ -90,12 +91,20 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
   if (!config.storage) return fail(log, 'no storage "postgresql" block in the configuration');
   if (!config.bus) return fail(log, 'no bus "nats" block in the configuration');
 
+  let credentials: BusCredentials;
+  try {
+    credentials = readBusCredentials(config.bus);
+  } catch (err) {
+    return fail(log, (err as Error).message);
+  }
   const bus = await NatsBus.connect({
     url: config.bus.servers.join(','),
     name: `coffer ${names.join('+')} ${process.pid}`,
     user: config.bus.user,
     password: config.bus.password,
     token: config.bus.token,
+    nkeySeed: credentials.nkeySeed,
+    inboxPrefix: config.bus.inboxPrefix,
     namespace: config.bus.namespace,
     tls: config.bus.tlsCaFile || config.bus.tlsCertFile ? { caFile: config.bus.tlsCaFile, certFile: config.bus.tlsCertFile, keyFile: config.bus.tlsKeyFile } : undefined,
     log,
@@ -108,7 +117,7 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
   });
   await connectWithRetry(dataSource, { attempts: 60, logger: log });
   await runMigrations(dataSource);
-  const running = await startServices(names, { config, bus, dataSource, storageType: 'postgresql', log });
+  const running = await startServices(names, { config, bus, dataSource, storageType: 'postgresql', log, membershipKey: credentials.membershipKey });
   const reload = watchConfig(paths, config, {
     log,
     onChange: (next) => {
