@@ -4,6 +4,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CofferError, type PluginProbeRequest, type PluginProbeResult } from '#contracts';
 import { launchPlugin, type PluginProcess, type StorageHandler } from '#plugin-protocol';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
+import { startSandbox, type RunnerSandbox } from './sandbox.js';
 
 /** Storage for a process that serves no mount (a probe): every call is refused by the host side before it gets here. */
 const NO_STORAGE: StorageHandler = {
@@ -25,7 +26,12 @@ export class PluginLauncher {
   /** Per runner process: the cache holds copies named by hash, so processes of one machine may share it safely. */
   readonly cacheDir = process.env.COFFER_PLUGIN_CACHE_DIR ?? join(tmpdir(), `coffer-plugin-cache-${process.getuid?.() ?? 'user'}`);
 
-  constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {}
+  /** How every plugin of this runner is confined (sandbox.ts); decided once at start. */
+  readonly sandbox: RunnerSandbox;
+
+  constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {
+    this.sandbox = startSandbox(ctx.config, ctx.log, this.cacheDir);
+  }
 
   launch(spec: PluginProbeRequest, storage: StorageHandler = NO_STORAGE): Promise<PluginProcess> {
     return launchPlugin({
@@ -39,6 +45,7 @@ export class PluginLauncher {
       log: this.ctx.log,
       storage,
       filePolicy: { uid: this.ctx.config.pluginFileUid, mode: this.ctx.config.pluginFilePermissions },
+      sandbox: this.sandbox,
     });
   }
 
