@@ -20,6 +20,8 @@ import { parseFlags, type FlagSpec } from '../flags.js';
 import { readBusCredentials, type BusCredentials } from '../server/bus-credentials.js';
 import { startServices } from '../server/runtime.js';
 import type { RunningGateway } from '../../../gateway/src/main.js';
+import type { RunningPluginRunner } from '../../../plugin-runner/src/main.js';
+import type { SandboxPlan } from '../../../plugin-runner/src/sandbox.js';
 
 const FLAGS: Record<string, FlagSpec> = {
   config: { kind: 'strings', usage: 'Path to a configuration file or directory (may repeat).' },
@@ -136,6 +138,9 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
 
 async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel): Promise<number> {
   const started = Date.now();
+  // /proc/<pid>/cmdline is readable by every local user, plugins included: -dev-root-token-id must not stay in it.
+  // Setting the title overwrites the argv memory the kernel shows there; it happens before any plugin can start.
+  process.title = 'coffer server -dev';
   const log = createLogger('coffer', logLevel).child({ process: 'dev' });
   const { startEmbeddedStore } = await import('../dev/embedded-store.js');
   const store = await startEmbeddedStore({ dataDir: flags['dev-data-dir'] as string | undefined, logger: log });
@@ -157,7 +162,8 @@ async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel):
   const apiAddr = `http://${gateway.address.host}:${gateway.address.port}`;
   const keys = await devUnseal(gateway, flags['dev-data-dir'] as string | undefined, flags['dev-root-token-id'] as string | undefined);
   await registerDevPlugins(bus, config.pluginDirectory!, log);
-  process.stdout.write(devBanner(apiAddr, config, Date.now() - started, keys));
+  const runner = running.services.find((s) => s.service === 'plugin-runner') as RunningPluginRunner;
+  process.stdout.write(devBanner(apiAddr, config, Date.now() - started, keys, runner.sandbox));
   await untilSignal(log, async () => {
     await running.close();
     await bus.close();
@@ -227,7 +233,12 @@ function defaultPluginDir(): string {
   return resolve(fileURLToPath(new URL('../../../../plugins', import.meta.url)));
 }
 
-function devBanner(apiAddr: string, config: CofferConfig, ms: number, keys: DevKeys): string {
+function sandboxLine(plan: SandboxPlan): string {
+  const who = plan.user ? ` as ${plan.user.name} (uid ${plan.user.uid})` : ' as this user';
+  return `${plan.level}${who}${plan.level === 'bwrap' ? ', no network' : ''}`;
+}
+
+function devBanner(apiAddr: string, config: CofferConfig, ms: number, keys: DevKeys, sandbox: SandboxPlan): string {
   return `==> Coffer server configuration:
 
              Api Address: ${apiAddr}
@@ -236,6 +247,7 @@ function devBanner(apiAddr: string, config: CofferConfig, ms: number, keys: DevK
               Listener 1: tcp (addr: "${config.listeners[0].address}", tls: "disabled")
                Log Level: ${config.logLevel}
         Plugin Directory: ${config.pluginDirectory}
+          Plugin Sandbox: ${sandboxLine(sandbox)}
                  Storage: pglite (embedded, in-process bus)
                  Version: Coffer v${COFFER_VERSION}
 
