@@ -167,6 +167,14 @@ describe('cluster trust: the bus and the plugin processes are boundaries', () =>
     }
   });
 
+  it('a runner whose credentials others could read refuses to start, saying why', async () => {
+    const open = join(cluster.dir, 'open-runner');
+    execFileSync('cp', ['-r', join(busDir, 'plugin-runner'), open]);
+    writeFileSync(join(open, 'bus.hcl'), readFileSync(join(open, 'bus.hcl'), 'utf8').replaceAll(join(busDir, 'plugin-runner'), open), { mode: 0o600 });
+    chmodSync(join(open, 'nkey.seed'), 0o644);
+    await assert.rejects(cluster.start('plugin-runner', 'open-runner', { busConfig: join(open, 'bus.hcl') }), /nkey_seed_file .* must be readable by its owner only/);
+  });
+
   it('a hostile plugin fails every attack, while its own storage works', async () => {
     const sha256 = createHash('sha256').update(readFileSync(HOSTILE)).digest('hex');
     assert.equal((await api('PUT', 'sys/plugins/catalog/secret/hostile', { sha256, command: 'hostile' })).status, 204);

@@ -5,15 +5,17 @@
 # Plugin executables, mounted read-only from ./plugins-dir. Register them by SHA-256 before mounting.
 plugin_directory = "/var/lib/coffer/plugins"
 
-# The password here is only the local default. docker-compose.yml sets $COFFER_PG_CONNECTION_URL (which overrides
-# this key) from COFFER_POSTGRES_PASSWORD in .env, so production changes the password in .env, not here.
+# No password in this file: docker-compose.yml sets $COFFER_PG_CONNECTION_URL (which overrides this key) from
+# COFFER_POSTGRES_PASSWORD in .env. A config file that spells out a password must be private to the service user
+# (the plugin-runner refuses to start when its plugins' user could read it).
 storage "postgresql" {
-  connection_url = "postgres://coffer:coffer-local-only@postgres:5432/coffer?sslmode=disable"
+  connection_url = "postgres://coffer@postgres:5432/coffer?sslmode=disable"
 }
 
-# NATS carries the keyring when the cluster unseals: it lives on the compose file's internal network only.
+# Secured by `coffer operator bus-config`: TLS, and each container's role credentials from $COFFER_NATS_* (see
+# docker-compose.yml). Outside compose, use the generated deploy/bus/<role>/bus.hcl as a second -config instead.
 bus "nats" {
-  url = "nats://nats:4222"
+  url = "tls://nats:4222"
 }
 
 # Plain HTTP inside the container. In production, terminate TLS in front of the published ports, or mount a

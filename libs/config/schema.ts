@@ -137,14 +137,14 @@ export const NATS_BUS: BlockType<NatsBusFields> = {
     user: { field: 'user', kind: kind.text },
     password: { field: 'password', kind: kind.text, redact: () => REDACTED },
     token: { field: 'token', kind: kind.text, redact: () => REDACTED },
-    tls_ca_file: { field: 'tlsCaFile', kind: kind.text },
+    tls_ca_file: { field: 'tlsCaFile', kind: kind.text, env: ['COFFER_NATS_TLS_CA_FILE'] },
     tls_cert_file: { field: 'tlsCertFile', kind: kind.text },
     tls_key_file: { field: 'tlsKeyFile', kind: kind.text },
     namespace: { field: 'namespace', kind: kind.subjectToken, env: ['COFFER_NATS_NAMESPACE'] },
     // Written by `coffer operator bus-config`: the role's nkey seed, the cluster's membership key, the role's inbox.
-    nkey_seed_file: { field: 'nkeySeedFile', kind: kind.absolutePath },
-    membership_key_file: { field: 'membershipKeyFile', kind: kind.absolutePath },
-    inbox_prefix: { field: 'inboxPrefix', kind: kind.subjectToken },
+    nkey_seed_file: { field: 'nkeySeedFile', kind: kind.absolutePath, env: ['COFFER_NATS_NKEY_SEED_FILE'] },
+    membership_key_file: { field: 'membershipKeyFile', kind: kind.absolutePath, env: ['COFFER_NATS_MEMBERSHIP_KEY_FILE'] },
+    inbox_prefix: { field: 'inboxPrefix', kind: kind.subjectToken, env: ['COFFER_NATS_INBOX_PREFIX'] },
   },
   rules: [
     (b) => (b.user && !b.password ? { key: 'password', problem: 'is required when "user" is set' } : undefined),

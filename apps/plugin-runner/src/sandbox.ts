@@ -317,15 +317,36 @@ export class RunnerSandbox implements PluginSandbox {
   }
 }
 
-/** True when the merged config carries a secret (a database or bus password, a token): its files are credentials. */
-export function configHoldsSecret(config: CofferConfig): boolean {
-  let dbPassword = false;
+/** The secret values of the merged config (database and bus passwords, bus token): what a config file must not show. */
+export function configSecrets(config: CofferConfig): string[] {
+  const out: string[] = [];
   try {
-    dbPassword = !!config.storage && new URL(config.storage.connectionUrl).password !== '';
+    if (config.storage) {
+      const password = decodeURIComponent(new URL(config.storage.connectionUrl).password);
+      if (password) out.push(password);
+    }
   } catch {
-    dbPassword = true;
+    // an unparseable URL: nothing to look for
   }
-  return dbPassword || !!config.bus?.password || !!config.bus?.token || (config.bus?.servers ?? []).some((s) => /\/\/[^/]*@/.test(s));
+  for (const v of [config.bus?.password, config.bus?.token]) if (v) out.push(v);
+  return out;
+}
+
+/** The config files (folders walked) that the plugin user could read and that hold one of `secrets`. */
+export function configFilesShowing(paths: string[], secrets: string[], user: PluginUser): string[] {
+  if (secrets.length === 0) return [];
+  const found: string[] = [];
+  for (const exposed of exposedSecrets(paths, user, statForCheck)) {
+    const path = exposed.replace(/ \(mode .*$/, '');
+    let text = '';
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      continue;
+    }
+    if (secrets.some((secret) => text.includes(secret))) found.push(exposed);
+  }
+  return found;
 }
 
 /**
@@ -337,9 +358,13 @@ export function startSandbox(config: CofferConfig, log: Logger, cacheDir: string
   const facts = probeSandbox({ user: config.pluginRunAsUser, group: config.pluginRunAsGroup, wantBwrap: setting === 'auto' || setting === 'bwrap' });
   const plan = chooseSandbox(setting, facts);
   if (plan.user) {
+    // Credential files always; config files when they spell out a password or token (one from the environment is
+    // kept from the plugin by the uid itself).
     const credentials = [config.bus?.nkeySeedFile, config.bus?.membershipKeyFile, config.bus?.tlsKeyFile, ...config.listeners.map((l) => l.tlsKeyFile)];
-    if (configHoldsSecret(config)) credentials.push(...config.sources);
-    const exposed = exposedSecrets(credentials.filter((p): p is string => !!p), plan.user, statForCheck);
+    const exposed = [
+      ...exposedSecrets(credentials.filter((p): p is string => !!p), plan.user, statForCheck),
+      ...configFilesShowing(config.sources, configSecrets(config), plan.user),
+    ];
     if (exposed.length) {
       throw new CofferError(
         'invalid-request',
