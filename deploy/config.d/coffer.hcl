@@ -5,11 +5,12 @@
 # Plugin executables, mounted read-only from ./plugins-dir. Register them by SHA-256 before mounting.
 plugin_directory = "/var/lib/coffer/plugins"
 
-# No password in this file: docker-compose.yml sets $COFFER_PG_CONNECTION_URL (which overrides this key) from
-# COFFER_POSTGRES_PASSWORD in .env. A config file that spells out a password must be private to the service user
-# (the plugin-runner refuses to start when its plugins' user could read it).
+# The password here is only the local default. docker-compose.yml sets $COFFER_PG_CONNECTION_URL (which overrides
+# this key) from COFFER_POSTGRES_PASSWORD in .env, so production changes the password in .env, not here. While the
+# effective password is this one, this (world-readable) file is a credential: the plugin-runner refuses to start
+# rather than let its plugins' user read it. Set COFFER_POSTGRES_PASSWORD.
 storage "postgresql" {
-  connection_url = "postgres://coffer@postgres:5432/coffer?sslmode=disable"
+  connection_url = "postgres://coffer:coffer-local-only@postgres:5432/coffer?sslmode=disable"
 }
 
 # Secured by `coffer operator bus-config`: TLS, and each container's role credentials from $COFFER_NATS_* (see

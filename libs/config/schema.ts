@@ -84,12 +84,13 @@ export const SETTINGS: KeyTable<Settings> = {
   default_lease_ttl: { field: 'defaultLeaseTtl', kind: kind.duration, fallback: DEFAULT_LEASE_TTL, reloadable: true },
   max_lease_ttl: { field: 'maxLeaseTtl', kind: kind.duration, fallback: DEFAULT_LEASE_TTL, reloadable: true },
   services: { field: 'services', kind: kind.listOf(kind.oneOf(SERVICE_NAMES)), fallback: [...SERVICE_NAMES] },
-  // The plugin sandbox (apps/plugin-runner/src/sandbox.ts, docs/security.md): a restart applies a change.
-  plugin_sandbox: { field: 'pluginSandbox', kind: kind.oneOf(PLUGIN_SANDBOXES), fallback: 'auto' },
+  // The plugin sandbox (apps/plugin-runner/src/sandbox.ts, docs/security.md): a restart applies a change. Unset means
+  // auto, 2048 MiB and 1024 processes (the runner's defaults).
+  plugin_sandbox: { field: 'pluginSandbox', kind: kind.oneOf(PLUGIN_SANDBOXES) },
   plugin_run_as_user: { field: 'pluginRunAsUser', kind: kind.text },
   plugin_run_as_group: { field: 'pluginRunAsGroup', kind: kind.text },
-  plugin_max_memory_mb: { field: 'pluginMaxMemoryMb', kind: kind.integer(256), fallback: 2048 },
-  plugin_max_processes: { field: 'pluginMaxProcesses', kind: kind.integer(16), fallback: 1024 },
+  plugin_max_memory_mb: { field: 'pluginMaxMemoryMb', kind: kind.integer(256) },
+  plugin_max_processes: { field: 'pluginMaxProcesses', kind: kind.integer(16) },
   ui: { ignored: true, kind: kind.boolean },
   disable_mlock: { ignored: true, kind: kind.boolean },
 };

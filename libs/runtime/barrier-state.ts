@@ -111,6 +111,8 @@ export class BarrierLink {
   private clusterUnsealed = false;
   private retry?: NodeJS.Timeout;
   private joining?: Promise<boolean>;
+  /** When this process last answered a keyring request (announceUnsealed waits for them to die down). */
+  private lastAnswer = 0;
 
   constructor(
     private readonly state: BarrierState,
@@ -140,9 +142,20 @@ export class BarrierLink {
     else this.log.info('starting sealed: no unsealed peer answered');
   }
 
-  /** Tells every process the cluster is unsealed (after sys/unseal); sealed ones then ask a member for the keyring. */
-  announceUnsealed(): void {
-    if (!this.state.sealed) this.bus.publish(barrierSubjects.unsealed, {} satisfies UnsealedNotice);
+  /**
+   * Tells every process the cluster is unsealed (after sys/unseal); sealed ones then ask a member for the keyring.
+   * Resolves once the requests that follow have died down (no new one for a moment, a few seconds at most), so the
+   * unseal answer comes after the cluster has joined, as it did when the broadcast carried the keyring itself.
+   */
+  async announceUnsealed(): Promise<void> {
+    if (this.state.sealed) return;
+    this.lastAnswer = Date.now();
+    this.bus.publish(barrierSubjects.unsealed, {} satisfies UnsealedNotice);
+    await this.bus.flush();
+    const deadline = Date.now() + (this.options.settleMaxMs ?? 3_000);
+    while (Date.now() < deadline && Date.now() - this.lastAnswer < (this.options.settleQuietMs ?? 250)) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   announceSealed(): void {
@@ -190,6 +203,7 @@ export class BarrierLink {
     this.keyringResponder = this.bus.subscribe(barrierSubjects.keyring, (request) => {
       const keyring = this.state.keyringBytes();
       if (!keyring) throw new CofferError('sealed', 'sealed');
+      this.lastAnswer = Date.now();
       try {
         return sealKeyringFor(request, keyring, this.options.membershipKey);
       } catch (err) {
@@ -210,4 +224,7 @@ export interface BarrierLinkOptions {
   membershipKey?: Buffer;
   /** How long a failed join waits before it asks again (while the cluster is known to be unsealed). */
   retryMs?: number;
+  /** announceUnsealed: how long without a keyring request counts as done, and the most it waits. */
+  settleQuietMs?: number;
+  settleMaxMs?: number;
 }
