@@ -1,3 +1,4 @@
+import type { Operation } from './operations.js';
 import type { ServiceName, StreamName } from './subjects.js';
 import type { WireError } from './errors.js';
 
@@ -74,7 +75,10 @@ export interface CatalogEntryView {
   sha256: string;
   command: string;
   args: string[];
-  builtin: false;
+  /** The names of the entry's `env` (never the values, which may be credentials): what the plugin is started with. */
+  env_names: string[];
+  /** A plugin of this build (dist/builtin-plugins.json), not a registration. */
+  builtin: boolean;
 }
 
 export interface PluginProbeRequest {
@@ -83,6 +87,8 @@ export interface PluginProbeRequest {
   args: string[];
   env: string[];
   sha256: string;
+  /** A builtin entry: `command` is a bundle of this build (dist/plugins), not a file in plugin_directory. */
+  builtin?: boolean;
 }
 
 export interface PluginProbeResult {
@@ -134,7 +140,7 @@ export interface RemountStatus {
 export interface MountCall {
   mount: string;
   request: {
-    operation: 'read' | 'list' | 'create' | 'update' | 'delete' | 'patch';
+    operation: Operation;
     path: string;
     data: Record<string, unknown>;
     tokenAccessor: string;

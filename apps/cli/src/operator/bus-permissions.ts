@@ -55,7 +55,11 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
     case 'catalog':
       return { publish: [...common.publish, `${p}events.plugin-catalog`, `${p}plugin-runner.probe`], subscribe: common.subscribe };
     case 'mount-manager':
-      return { publish: [...common.publish, `${p}events.mount-table`, `${p}plugin-runner.mount-disabled`], subscribe: common.subscribe };
+      // It probes a plugin before enabling a mount of it (a plugin that cannot start makes no mount).
+      return {
+        publish: [...common.publish, `${p}events.mount-table`, `${p}plugin-runner.mount-disabled`, `${p}plugin-runner.probe`],
+        subscribe: common.subscribe,
+      };
     case 'plugin-runner':
       return { publish: [...common.publish, `${p}plugin-runner.reloaded`], subscribe: common.subscribe };
   }
