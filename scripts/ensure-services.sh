@@ -2,7 +2,8 @@
 # Makes sure the services the tests talk to are up:
 #   - PostgreSQL on 127.0.0.1:5432, trust auth for `postgres` over loopback TCP, a database `test`
 #     (postgres://postgres@127.0.0.1:5432/test);
-#   - nats-server with JetStream on 127.0.0.1:4222.
+#   - nats-server with JetStream on 127.0.0.1:4222;
+#   - bubblewrap (bwrap), the plugin sandbox the cluster-trust tests run plugins in (docs/security.md).
 # For each: if it answers, nothing is done (and nothing is printed). If it is installed but not running,
 # it is started. If it is not installed, it is installed from Debian's packages when we may
 # (root with apt-get, or COFFER_INSTALL_SERVICES=1), then set up and started.
@@ -436,5 +437,23 @@ ensure_nats() {
 	warn_if_no_jetstream "$url" "$info"
 }
 
+# ---------------------------------------------------------------------------------------------------------------
+# Bubblewrap (the plugin sandbox)
+# ---------------------------------------------------------------------------------------------------------------
+
+# Installed like the services above: from Debian's packages when we may. Missing and not installable is only a
+# warning: plugin_sandbox = "auto" then falls back to a weaker level, and the cluster-trust tests fail saying so.
+ensure_bwrap() {
+	have bwrap && return 0
+	if can_install; then
+		take_lock
+		have bwrap && return 0
+		apt_install bubblewrap
+	else
+		log "warning: bubblewrap is not installed; plugins run without the bwrap sandbox ($(install_hint bubblewrap))"
+	fi
+}
+
 ensure_postgres
 ensure_nats
+ensure_bwrap

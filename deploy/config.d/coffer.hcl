@@ -6,14 +6,17 @@
 plugin_directory = "/var/lib/coffer/plugins"
 
 # The password here is only the local default. docker-compose.yml sets $COFFER_PG_CONNECTION_URL (which overrides
-# this key) from COFFER_POSTGRES_PASSWORD in .env, so production changes the password in .env, not here.
+# this key) from COFFER_POSTGRES_PASSWORD in .env, so production changes the password in .env, not here. While the
+# effective password is this one, this (world-readable) file is a credential: the plugin-runner refuses to start
+# rather than let its plugins' user read it. Set COFFER_POSTGRES_PASSWORD.
 storage "postgresql" {
   connection_url = "postgres://coffer:coffer-local-only@postgres:5432/coffer?sslmode=disable"
 }
 
-# NATS carries the keyring when the cluster unseals: it lives on the compose file's internal network only.
+# Secured by `coffer operator bus-config`: TLS, and each container's role credentials from $COFFER_NATS_* (see
+# docker-compose.yml). Outside compose, use the generated deploy/bus/<role>/bus.hcl as a second -config instead.
 bus "nats" {
-  url = "nats://nats:4222"
+  url = "tls://nats:4222"
 }
 
 # HTTPS. docker-compose.yml mounts ./deploy/tls read-only at /etc/coffer/tls in the gateway: put the certificate

@@ -1,4 +1,4 @@
-import { connect, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
+import { connect, nkeyAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Bus, BusHandler, RequestOptions, Subscription } from './bus.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, decodeReply, encodeFailure, encodeReply, noResponders, timedOut } from './bus.js';
@@ -13,6 +13,13 @@ export interface NatsBusOptions {
   password?: string;
   token?: string;
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /**
+   * The role's nkey seed (`SU…`): the server holds only the public key and checks a signature of its nonce, so
+   * nothing that authenticates this process ever crosses the wire.
+   */
+  nkeySeed?: Uint8Array;
+  /** Where replies come back (`_INBOX_<role>`), so a role's subscribe permission covers its own replies only. */
+  inboxPrefix?: string;
   /** `coffer.<namespace>.…` on the wire instead of `coffer.…`: clusters sharing a NATS server never hear each other. */
   namespace?: string;
   log: Logger;
@@ -70,6 +77,8 @@ export class NatsBus implements Bus {
       pass: options.password,
       token: options.token,
     };
+    if (options.nkeySeed) connectionOptions.authenticator = nkeyAuthenticator(options.nkeySeed);
+    if (options.inboxPrefix) connectionOptions.inboxPrefix = options.inboxPrefix;
     if (options.tls) {
       connectionOptions.tls = {
         caFile: options.tls.caFile,

@@ -9,6 +9,8 @@ export { GO_CIPHER_SUITES, parseListenAddress, type ListenAddress } from './valu
 export type { Environment } from './assemble.js';
 export {
   LOG_LEVELS,
+  PLUGIN_SANDBOXES,
+  type PluginSandboxSetting,
   type CofferConfig,
   type LogLevel,
   type NatsBusConfig,

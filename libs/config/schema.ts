@@ -1,6 +1,6 @@
 import type { CofferConfig, NatsBusConfig, PostgresStorageConfig, TcpListenerConfig } from './types.js';
 import { SERVICE_NAMES } from '../contracts/subjects.js';
-import { LOG_LEVELS } from './types.js';
+import { LOG_LEVELS, PLUGIN_SANDBOXES } from './types.js';
 import * as kind from './values.js';
 import type { Kind } from './values.js';
 
@@ -20,6 +20,11 @@ export type Settings = Pick<
   | 'defaultLeaseTtl'
   | 'maxLeaseTtl'
   | 'services'
+  | 'pluginSandbox'
+  | 'pluginRunAsUser'
+  | 'pluginRunAsGroup'
+  | 'pluginMaxMemoryMb'
+  | 'pluginMaxProcesses'
 >;
 export type PostgresFields = Omit<PostgresStorageConfig, 'type'>;
 export type TcpListenerFields = Omit<TcpListenerConfig, 'type'>;
@@ -79,6 +84,13 @@ export const SETTINGS: KeyTable<Settings> = {
   default_lease_ttl: { field: 'defaultLeaseTtl', kind: kind.duration, fallback: DEFAULT_LEASE_TTL, reloadable: true },
   max_lease_ttl: { field: 'maxLeaseTtl', kind: kind.duration, fallback: DEFAULT_LEASE_TTL, reloadable: true },
   services: { field: 'services', kind: kind.listOf(kind.oneOf(SERVICE_NAMES)), fallback: [...SERVICE_NAMES] },
+  // The plugin sandbox (apps/plugin-runner/src/sandbox.ts, docs/security.md): a restart applies a change. Unset means
+  // auto, 2048 MiB and 1024 processes (the runner's defaults).
+  plugin_sandbox: { field: 'pluginSandbox', kind: kind.oneOf(PLUGIN_SANDBOXES) },
+  plugin_run_as_user: { field: 'pluginRunAsUser', kind: kind.text },
+  plugin_run_as_group: { field: 'pluginRunAsGroup', kind: kind.text },
+  plugin_max_memory_mb: { field: 'pluginMaxMemoryMb', kind: kind.integer(256) },
+  plugin_max_processes: { field: 'pluginMaxProcesses', kind: kind.integer(16) },
   ui: { ignored: true, kind: kind.boolean },
   disable_mlock: { ignored: true, kind: kind.boolean },
 };
@@ -144,15 +156,20 @@ export const NATS_BUS: BlockType<NatsBusFields> = {
     user: { field: 'user', kind: kind.text },
     password: { field: 'password', kind: kind.text, redact: () => REDACTED },
     token: { field: 'token', kind: kind.text, redact: () => REDACTED },
-    tls_ca_file: { field: 'tlsCaFile', kind: kind.text },
+    tls_ca_file: { field: 'tlsCaFile', kind: kind.text, env: ['COFFER_NATS_TLS_CA_FILE'] },
     tls_cert_file: { field: 'tlsCertFile', kind: kind.text },
     tls_key_file: { field: 'tlsKeyFile', kind: kind.text },
     namespace: { field: 'namespace', kind: kind.subjectToken, env: ['COFFER_NATS_NAMESPACE'] },
+    // Written by `coffer operator bus-config`: the role's nkey seed, the cluster's membership key, the role's inbox.
+    nkey_seed_file: { field: 'nkeySeedFile', kind: kind.absolutePath, env: ['COFFER_NATS_NKEY_SEED_FILE'] },
+    membership_key_file: { field: 'membershipKeyFile', kind: kind.absolutePath, env: ['COFFER_NATS_MEMBERSHIP_KEY_FILE'] },
+    inbox_prefix: { field: 'inboxPrefix', kind: kind.subjectToken, env: ['COFFER_NATS_INBOX_PREFIX'] },
   },
   rules: [
     (b) => (b.user && !b.password ? { key: 'password', problem: 'is required when "user" is set' } : undefined),
     (b) => (b.password && !b.user ? { key: 'user', problem: 'is required when "password" is set' } : undefined),
     (b) => (b.token && b.user ? { key: 'token', problem: 'cannot be combined with "user": choose one way to authenticate' } : undefined),
+    (b) => (b.nkeySeedFile && (b.user || b.token) ? { key: 'nkey_seed_file', problem: 'cannot be combined with "user" or "token": choose one way to authenticate' } : undefined),
     (b) => (b.tlsCertFile && !b.tlsKeyFile ? { key: 'tls_key_file', problem: 'is required when "tls_cert_file" is set' } : undefined),
     (b) => (b.tlsKeyFile && !b.tlsCertFile ? { key: 'tls_cert_file', problem: 'is required when "tls_key_file" is set' } : undefined),
   ],

@@ -5,6 +5,10 @@ export type { ServiceName };
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** `plugin_sandbox`: auto picks the strongest level the platform allows; none runs plugins as the runner's user. */
+export const PLUGIN_SANDBOXES = ['auto', 'bwrap', 'uid', 'none'] as const;
+export type PluginSandboxSetting = (typeof PLUGIN_SANDBOXES)[number];
+
 /** The server's configuration after merging every file, filling defaults and checking it as a whole. */
 export interface CofferConfig {
   /** Absolute; where plugin executables live. Unset means "no external plugins". */
@@ -18,6 +22,16 @@ export interface CofferConfig {
   defaultLeaseTtl: number;
   /** Seconds. */
   maxLeaseTtl: number;
+  /** How plugins are confined (docs/security.md); `auto` when no file says. */
+  pluginSandbox?: PluginSandboxSetting;
+  /** A user name or uid for plugin processes; `nobody` when unset and the runner runs as root. */
+  pluginRunAsUser?: string;
+  /** A group name or gid; the user's primary group when unset. */
+  pluginRunAsGroup?: string;
+  /** Address-space limit of each plugin process, in MiB (Node needs ~1 GiB of it just to start). */
+  pluginMaxMemoryMb?: number;
+  /** RLIMIT_NPROC of the plugin user: processes and threads. */
+  pluginMaxProcesses?: number;
   /** Which services this process starts; all of them when the config names none. */
   services: ServiceName[];
   /** Unset when no file declares one: the server command decides whether that is an error (the dev server has its own). */
@@ -82,4 +96,10 @@ export interface NatsBusConfig {
    * instead of `coffer.…`. Every process of a cluster must name the same one.
    */
   namespace?: string;
+  /** The role's nkey seed (NATS nkey authentication: the seed never leaves this process, only a signature does). */
+  nkeySeedFile?: string;
+  /** 32 random bytes shared by the cluster's services: mixed into every keyring exchange (membership proof). */
+  membershipKeyFile?: string;
+  /** The role's reply inbox prefix (`_INBOX_<role>`): its subscribe permission covers only its own replies. */
+  inboxPrefix?: string;
 }

@@ -77,10 +77,13 @@ export const mountSubjects = {
 } as const;
 
 export const barrierSubjects = {
-  /** broadcast `KeyringMessage`: the cluster is unsealed; every process keeps the keyring in memory and replays. */
+  /** broadcast `UnsealedNotice` (no keyring): the cluster is unsealed; every sealed process asks for the keyring. */
   unsealed: 'coffer.barrier.unsealed',
   /** broadcast: seal now; every process forgets the keyring and stops its plugins. */
   sealed: 'coffer.barrier.sealed',
-  /** request → `KeyringMessage`; answered only by unsealed processes, so a late starter can join an unsealed cluster. */
+  /**
+   * request `KeyringRequest` (an ephemeral X25519 public key) → `SealedKeyring` (the keyring sealed to it); answered
+   * only by unsealed processes, so a late starter can join an unsealed cluster. Never the keyring in clear.
+   */
   keyring: 'coffer.barrier.keyring',
 } as const;

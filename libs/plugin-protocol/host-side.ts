@@ -94,6 +94,14 @@ export interface LaunchSpec {
   storage: StorageHandler;
   /** `plugin_file_uid` / `plugin_file_permissions` from the config; checked at every launch. */
   filePolicy?: PluginFilePolicy;
+  /** Confines the process (another uid, bubblewrap): turns the checked executable into what is spawned. */
+  sandbox?: PluginSandbox;
+}
+
+/** The runner's sandbox (apps/plugin-runner/src/sandbox.ts): wraps the spawn, never changes what was hashed. */
+export interface PluginSandbox {
+  /** `executable` is the private cached copy of exactly the bytes hashed as `sha256`. */
+  wrap(executable: string, sha256: string, args: string[]): Promise<{ command: string; args: string[] }>;
 }
 
 /** What the config says a plugin file must be; without a mode, it must at least not be writable by group or others. */
@@ -331,7 +339,9 @@ export async function launchPlugin(spec: LaunchSpec): Promise<PluginProcess> {
 
   let child: ChildProcess;
   try {
-    child = await spawnExecutable(executable, [...resolved.args, ...(spec.args ?? [])], env);
+    const args = [...resolved.args, ...(spec.args ?? [])];
+    const run = spec.sandbox ? await spec.sandbox.wrap(executable, sha256, args) : { command: executable, args };
+    child = await spawnExecutable(run.command, run.args, env);
   } catch (err) {
     throw new CofferError('plugin-failed', `plugin ${spec.name} could not be started: ${errnoText(err)}`);
   }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { KeyringBarrier, Keyring, type Barrier } from '../barrier/index.js';
 import type { Bus, Subscription } from '../bus/bus.js';
-import { barrierSubjects, type KeyringMessage } from '../contracts/index.js';
+import { CofferError, barrierSubjects, type UnsealedNotice } from '../contracts/index.js';
+import { ExchangeError, KeyringRequester, sealKeyringFor } from './keyring-exchange.js';
 
 type Hook = () => Promise<void> | void;
 
@@ -26,8 +27,9 @@ export class BarrierState {
   /** For codecs and stores: the barrier while unsealed, undefined while sealed. */
   readonly current = (): Barrier | undefined => this.barrier;
 
-  wireKeyring(): string | undefined {
-    return this.keyring?.toWire();
+  /** A fresh copy of the keyring's bytes for one exchange; the caller zeroes it. Undefined while sealed. */
+  keyringBytes(): Buffer | undefined {
+    return this.keyring?.serialize();
   }
 
   onUnseal(hook: Hook): void {
@@ -96,21 +98,39 @@ async function runHooks(hooks: Hook[], log: Logger, what: string): Promise<void>
 /**
  * Ties a process's barrier to the cluster: hears unseal and seal broadcasts, answers keyring requests while
  * unsealed, and asks a peer for the keyring once at start so a process started into an unsealed cluster joins it.
+ *
+ * The keyring never crosses the bus in clear (keyring-exchange.ts): the unseal broadcast says only *that* the cluster
+ * unsealed; each sealed process then asks for the keyring with a fresh X25519 public key, and an unsealed member
+ * answers with the keyring sealed to that key. Who may publish or hear these subjects at all is NATS's job (the
+ * permissions `coffer operator bus-config` writes).
  */
 export class BarrierLink {
   private subscriptions: Subscription[] = [];
   private keyringResponder?: Subscription;
+  /** Heard an unseal broadcast and no seal since: a failed join is retried until it works. */
+  private clusterUnsealed = false;
+  private retry?: NodeJS.Timeout;
+  private joining?: Promise<boolean>;
+  /** When this process last answered a keyring request (announceUnsealed waits for them to die down). */
+  private lastAnswer = 0;
 
   constructor(
     private readonly state: BarrierState,
     private readonly bus: Bus,
     private readonly log: Logger,
+    private readonly options: BarrierLinkOptions = {},
   ) {}
 
   async start(): Promise<void> {
     this.subscriptions.push(
-      this.bus.subscribe(barrierSubjects.unsealed, (msg) => this.adopt(msg as KeyringMessage)),
-      this.bus.subscribe(barrierSubjects.sealed, () => this.state.seal()),
+      this.bus.subscribe(barrierSubjects.unsealed, () => {
+        this.clusterUnsealed = true;
+        void this.join();
+      }),
+      this.bus.subscribe(barrierSubjects.sealed, () => {
+        this.clusterUnsealed = false;
+        return this.state.seal();
+      }),
     );
     this.state.onUnseal(() => this.answerKeyringRequests());
     this.state.onSeal(() => {
@@ -118,19 +138,24 @@ export class BarrierLink {
       this.keyringResponder = undefined;
     });
     await this.bus.flush();
-    try {
-      const reply = await this.bus.request<KeyringMessage>(barrierSubjects.keyring, null, { timeoutMs: 1_500 });
-      await this.adopt(reply);
-      this.log.info('joined an unsealed cluster');
-    } catch {
-      this.log.info('starting sealed: no unsealed peer answered');
-    }
+    if (await this.join(1_500)) this.log.info('joined an unsealed cluster');
+    else this.log.info('starting sealed: no unsealed peer answered');
   }
 
-  /** Tells every process to unseal with this process's keyring (after sys/unseal, or to heal a sealed straggler). */
-  announceUnsealed(): void {
-    const keyring = this.state.wireKeyring();
-    if (keyring) this.bus.publish(barrierSubjects.unsealed, { keyring } satisfies KeyringMessage);
+  /**
+   * Tells every process the cluster is unsealed (after sys/unseal); sealed ones then ask a member for the keyring.
+   * Resolves once the requests that follow have died down (no new one for a moment, a few seconds at most), so the
+   * unseal answer comes after the cluster has joined, as it did when the broadcast carried the keyring itself.
+   */
+  async announceUnsealed(): Promise<void> {
+    if (this.state.sealed) return;
+    this.lastAnswer = Date.now();
+    this.bus.publish(barrierSubjects.unsealed, {} satisfies UnsealedNotice);
+    await this.bus.flush();
+    const deadline = Date.now() + (this.options.settleMaxMs ?? 3_000);
+    while (Date.now() < deadline && Date.now() - this.lastAnswer < (this.options.settleQuietMs ?? 250)) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   announceSealed(): void {
@@ -141,25 +166,65 @@ export class BarrierLink {
     for (const s of this.subscriptions) s.unsubscribe();
     this.keyringResponder?.unsubscribe();
     this.subscriptions = [];
+    clearTimeout(this.retry);
+    this.retry = undefined;
   }
 
-  private async adopt(msg: KeyringMessage): Promise<void> {
-    let keyring: Keyring;
+  /** Asks the members for the keyring, sealed to a key pair made for this request. True once unsealed. */
+  private join(timeoutMs = 5_000): Promise<boolean> {
+    if (!this.state.sealed) return Promise.resolve(true);
+    this.joining ??= this.requestKeyring(timeoutMs).finally(() => (this.joining = undefined));
+    return this.joining;
+  }
+
+  private async requestKeyring(timeoutMs: number): Promise<boolean> {
+    const requester = new KeyringRequester(this.options.membershipKey);
+    let bytes: Buffer | undefined;
     try {
-      keyring = Keyring.fromWire(String(msg?.keyring ?? ''));
-    } catch {
-      this.log.warn('ignored a malformed keyring message');
-      return;
+      const answer = await this.bus.request(barrierSubjects.keyring, requester.request(), { timeoutMs });
+      bytes = requester.open(answer);
+      await this.state.unseal(Keyring.parse(bytes));
+      return true;
+    } catch (err) {
+      if (err instanceof ExchangeError) this.log.warn({ err: err.message }, 'refused a keyring answer');
+      if (this.clusterUnsealed && this.state.sealed) {
+        clearTimeout(this.retry);
+        this.retry = setTimeout(() => void this.join(), this.options.retryMs ?? 5_000);
+        this.retry.unref();
+      }
+      return false;
+    } finally {
+      bytes?.fill(0);
     }
-    await this.state.unseal(keyring);
   }
 
   private answerKeyringRequests(): void {
     if (this.keyringResponder) return;
-    this.keyringResponder = this.bus.subscribe(barrierSubjects.keyring, () => {
-      const keyring = this.state.wireKeyring();
-      if (!keyring) throw new Error('sealed');
-      return { keyring } satisfies KeyringMessage;
+    this.keyringResponder = this.bus.subscribe(barrierSubjects.keyring, (request) => {
+      const keyring = this.state.keyringBytes();
+      if (!keyring) throw new CofferError('sealed', 'sealed');
+      this.lastAnswer = Date.now();
+      try {
+        return sealKeyringFor(request, keyring, this.options.membershipKey);
+      } catch (err) {
+        if (err instanceof ExchangeError) {
+          this.log.warn({ err: err.message }, 'refused a keyring request');
+          throw new CofferError('permission-denied', 'keyring request refused');
+        }
+        throw err;
+      } finally {
+        keyring.fill(0);
+      }
     });
   }
+}
+
+export interface BarrierLinkOptions {
+  /** The cluster's membership key (bus `membership_key_file`): mixed into every keyring exchange when set. */
+  membershipKey?: Buffer;
+  /** How long a failed join waits before it asks again (while the cluster is known to be unsealed). */
+  retryMs?: number;
+  /** announceUnsealed: how long without a keyring request counts as done, and the most it waits. */
+  settleQuietMs?: number;
+  settleMaxMs?: number;
 }

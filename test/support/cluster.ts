@@ -21,6 +21,11 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Options for each service's Node (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /**
+   * A secured bus: no `bus` block in the shared config; each service gets its role's own files (bus-config's
+   * `<role>/bus.hcl`) as a second -config.
+   */
+  busConfigFor?: (service: ServiceName) => string;
 }
 
 interface Member {
@@ -47,6 +52,7 @@ export class Cluster {
     readonly natsUrl: string,
     readonly logLevel: string,
     readonly nodeArgs: string[],
+    private readonly busConfigFor?: (service: ServiceName) => string,
   ) {
     const u = new URL(TEST_DATABASE_URL);
     u.pathname = `/${databaseName}`;
@@ -60,7 +66,7 @@ export class Cluster {
   static async create(options: ClusterOptions = {}): Promise<Cluster> {
     const databaseName = `coffer_e2e_${process.pid}_${Date.now().toString(36)}`;
     await adminQuery(`CREATE DATABASE ${databaseName}`);
-    const cluster = new Cluster(databaseName, await freePort(), options.natsUrl ?? TEST_NATS_URL, options.logLevel ?? 'debug', options.nodeArgs ?? []);
+    const cluster = new Cluster(databaseName, await freePort(), options.natsUrl ?? TEST_NATS_URL, options.logLevel ?? 'debug', options.nodeArgs ?? [], options.busConfigFor);
     cluster.writeConfig(options.extraConfig ?? '');
     return cluster;
   }
@@ -85,19 +91,21 @@ export class Cluster {
       this.configPath,
       `storage "postgresql" {\n  connection_url = "${this.databaseUrl}"\n}\n` +
         // A namespace of its own: a cluster of another test file, or a benchmark, on the same NATS is never heard.
-        `bus "nats" {\n  url = "${this.natsUrl}"\n  namespace = "${this.databaseName}"\n}\n` +
+        (this.busConfigFor ? '' : `bus "nats" {\n  url = "${this.natsUrl}"\n  namespace = "${this.databaseName}"\n}\n`) +
         `listener "tcp" {\n  address = "127.0.0.1:${this.port}"\n  tls_disable = true\n  max_request_size = 65536\n}\n` +
         `plugin_directory = "${this.dir}"\nlog_level = "${this.logLevel}"\n${extra}`,
     );
   }
 
-  /** Starts one process running `service`; `name` tells apart two instances of one service. */
-  async start(service: ServiceName, name: string = service): Promise<void> {
+  /** Starts one process running `service`; `name` tells apart two instances of one service; `busConfig` replaces its role's bus file. */
+  async start(service: ServiceName, name: string = service, options: { busConfig?: string } = {}): Promise<void> {
     if (service === 'gateway' && name !== 'gateway' && !this.gatewayPorts.has(name)) this.gatewayPorts.set(name, await freePort());
     // The log of a restarted member is appended to: readiness is looked for only in what this start writes.
     const offset = this.logOf(name).length;
     const log = createWriteStream(join(this.dir, `${name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [...this.nodeArgs, join(REPO_ROOT, 'bin/coffer.js'), 'server', `-config=${this.configFor(name, service)}`, `-service=${service}`], {
+    const busConfig = options.busConfig ?? this.busConfigFor?.(service);
+    const bus = busConfig ? [`-config=${busConfig}`] : [];
+    const child = spawn(process.execPath, [...this.nodeArgs, join(REPO_ROOT, 'bin/coffer.js'), 'server', `-config=${this.configFor(name, service)}`, ...bus, `-service=${service}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env },
     });

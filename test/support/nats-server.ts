@@ -22,20 +22,26 @@ function natsServerBinary(): string {
 export class OwnNatsServer {
   private child?: ChildProcess;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** A nats-server config file (`-c`): its `listen` must name this port. */
+    private readonly configFile?: string,
+  ) {}
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<OwnNatsServer> {
-    const server = new OwnNatsServer(await freePort());
+  /** `port` and `configFile` go together: a config (from bus-config) names the port it listens on. */
+  static async start(options: { port?: number; configFile?: string } = {}): Promise<OwnNatsServer> {
+    const server = new OwnNatsServer(options.port ?? (await freePort()), options.configFile);
     await server.restart();
     return server;
   }
 
   async restart(): Promise<void> {
-    this.child = spawn(natsServerBinary(), ['-a', '127.0.0.1', '-p', String(this.port)], { stdio: 'ignore' });
+    const args = this.configFile ? ['-c', this.configFile] : ['-a', '127.0.0.1', '-p', String(this.port)];
+    this.child = spawn(natsServerBinary(), args, { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     while (!(await answers(this.port))) {
       if (Date.now() > deadline) throw new Error(`nats-server did not start on ${this.port}`);

@@ -5,6 +5,7 @@ import { CofferError, sealedError, type PluginProbeRequest, type PluginProbeResu
 import { builtinPluginDirectory } from '#plugin-catalog';
 import { launchPlugin, type PluginProcess, type StorageHandler } from '#plugin-protocol';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
+import { startSandbox, type RunnerSandbox } from './sandbox.js';
 
 /** Storage for a process that serves no mount (a probe): every call is refused by the host side before it gets here. */
 const NO_STORAGE: StorageHandler = {
@@ -26,7 +27,12 @@ export class PluginLauncher {
   /** Per runner process: the cache holds copies named by hash, so processes of one machine may share it safely. */
   readonly cacheDir = process.env.COFFER_PLUGIN_CACHE_DIR ?? join(tmpdir(), `coffer-plugin-cache-${process.getuid?.() ?? 'user'}`);
 
-  constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {}
+  /** How every plugin of this runner is confined (sandbox.ts); decided once at start. */
+  readonly sandbox: RunnerSandbox;
+
+  constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {
+    this.sandbox = startSandbox(ctx.config, ctx.log, this.cacheDir);
+  }
 
   /**
    * A builtin (`builtin: true`) runs from this build's own bundles (dist/plugins), not from plugin_directory, and is
@@ -45,6 +51,7 @@ export class PluginLauncher {
       log: this.ctx.log,
       storage,
       filePolicy: spec.builtin ? {} : { uid: this.ctx.config.pluginFileUid, mode: this.ctx.config.pluginFilePermissions },
+      sandbox: this.sandbox,
     });
   }
 

@@ -3,6 +3,7 @@ import { mountTableProjection } from '#mount-table';
 import { ProjectionHost, serviceModule, startMicroservice, type ServiceContext, type RunningService } from '#runtime';
 import { ProjectionDirectory } from './directory.js';
 import { PluginLauncher } from './launcher.js';
+import type { SandboxPlan } from './sandbox.js';
 import { MountCalls } from './mount-calls.js';
 import { PluginPool } from './plugin-pool.js';
 import { PluginRunnerController, type RunnerProjections } from './plugin-runner.controller.js';
@@ -19,7 +20,12 @@ function envMs(name: string): number | undefined {
  * Starts one plugin-runner worker: replays the mount table and the catalog (to resolve a mount uuid to the plugin
  * it runs), then joins the runners' queue group so work spreads across workers.
  */
-export async function startPluginRunner(ctx: ServiceContext): Promise<RunningService> {
+/** The runner as started: which sandbox its plugins get (the dev server prints it). */
+export interface RunningPluginRunner extends RunningService {
+  readonly sandbox: SandboxPlan;
+}
+
+export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPluginRunner> {
   const mounts = ProjectionHost.of(ctx, mountTableProjection);
   const catalog = ProjectionHost.of(ctx, catalogProjection);
   await Promise.all([mounts.start(), catalog.start()]);
@@ -58,6 +64,7 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningSer
   );
   return {
     service: 'plugin-runner',
+    sandbox: launcher.sandbox.plan,
     async close() {
       mounts.stop();
       catalog.stop();

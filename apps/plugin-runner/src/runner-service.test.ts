@@ -121,10 +121,10 @@ describe('plugin-runner service on the in-process bus', () => {
   test('seal stops the plugin processes: after unseal a fresh process serves the mount', async () => {
     await handle(mountCall('update', 'internal', { value: 'changed' }));
     assert.deepEqual(await handle(mountCall('read', 'internal')), { data: { value: 'changed' } });
-    const wire = barrier.wireKeyring()!;
+    const bytes = barrier.keyringBytes()!;
     await barrier.seal();
     await assert.rejects(handle(mountCall('read', 'kv/a')), isCode('sealed', 'Vault is sealed'));
-    await barrier.unseal(Keyring.fromWire(wire));
+    await barrier.unseal(Keyring.parse(bytes));
     assert.deepEqual(await handle(mountCall('read', 'internal')), { data: { value: 'bar' } }, 'setup ran on a new process');
     assert.deepEqual(await handle(mountCall('read', 'kv/a')), { data: { value: 'v', version: 0 } });
   });

@@ -174,8 +174,56 @@ const seal = defineCommand({
   },
 });
 
+const busConfig = defineCommand({
+  synopsis: 'coffer operator bus-config -out=DIR [options]',
+  help: `  Generates what a secured cluster's NATS needs: a nats-server config where each
+  service role (gateway, catalog, mount-manager, plugin-runner) has its own nkey
+  and may use only its own subjects, a CA and a TLS certificate for the server,
+  and for each role a folder with its credentials and the bus "nats" block that
+  uses them. A client with no credentials is refused. Files are private (0600).
+
+  Give DIR/nats to the NATS server and DIR/<role> to that service's processes
+  only (docs/operations.md). Keep DIR/ca/ca-key.pem offline.
+
+      $ coffer operator bus-config -out=./bus -hosts=nats -url=tls://nats:4222 \\
+          -install-dir=/etc/coffer/bus`,
+  flags: {
+    out: { kind: 'string', usage: 'Folder to write into; must not exist or be empty.' },
+    'install-dir': { kind: 'string', usage: 'Where the folder is found at run time (paths in the files point there). The default is -out.' },
+    url: { kind: 'string', usage: 'URL the services connect to.', default: 'tls://nats:4222' },
+    listen: { kind: 'string', usage: "nats-server's client listen address.", default: '0.0.0.0:4222' },
+    hosts: { kind: 'string', usage: 'Comma-separated DNS names and IP addresses of the NATS server, for its certificate.', default: 'nats,localhost,127.0.0.1' },
+    namespace: { kind: 'string', usage: 'The bus namespace of the cluster, if it has one.' },
+  },
+  args: 0,
+  run: async (ctx) => {
+    const out = ctx.flags.out as string | undefined;
+    if (!out) throw new Failure('-out is required', 1);
+    const { writeBusConfig } = await import('../operator/bus-config.js');
+    const hosts = String(ctx.flags.hosts).split(',').map((h) => h.trim()).filter(Boolean);
+    const namespace = (ctx.flags.namespace as string | undefined) || undefined;
+    if (namespace && !/^[A-Za-z0-9_-]{1,64}$/.test(namespace)) throw new Failure('-namespace must be 1 to 64 letters, digits, "_" or "-"', 1);
+    let files: string[];
+    try {
+      ({ files } = writeBusConfig({
+        out,
+        installDir: (ctx.flags['install-dir'] as string | undefined) || undefined,
+        url: String(ctx.flags.url),
+        listen: String(ctx.flags.listen),
+        hosts,
+        namespace,
+      }));
+    } catch (err) {
+      throw new Failure(`Error generating the bus config: ${(err as Error).message}`, 1);
+    }
+    ctx.out(`Success! Wrote ${files.length} files under ${out}:\n${files.map((f) => `  ${f}`).join('\n')}\n`);
+    return 0;
+  },
+});
+
 export const operatorCommand = defineGroup('operator', 'This command groups subcommands for operators interacting with Coffer.', {
   init: { summary: 'Initializes a server', run: init },
   unseal: { summary: 'Unseals the server', run: unseal },
   seal: { summary: 'Seals the server', run: seal },
+  'bus-config': { summary: 'Generates NATS credentials, permissions and TLS for a cluster', run: busConfig },
 });

@@ -20,9 +20,12 @@ import { connectWithRetry, createDataSource, runMigrations } from '#event-store'
 import { loadBuiltins } from '#plugin-catalog';
 import { createLogger } from '#runtime';
 import { parseFlags, type FlagSpec } from '../flags.js';
+import { readBusCredentials, type BusCredentials } from '../server/bus-credentials.js';
 import { startServices } from '../server/runtime.js';
 import { makeDevTls, type DevTlsFiles } from '../dev/dev-tls.js';
 import type { RunningGateway } from '../../../gateway/src/main.js';
+import type { RunningPluginRunner } from '../../../plugin-runner/src/main.js';
+import type { SandboxPlan } from '../../../plugin-runner/src/sandbox.js';
 
 const FLAGS: Record<string, FlagSpec> = {
   config: { kind: 'strings', usage: 'Path to a configuration file or directory (may repeat).' },
@@ -96,12 +99,20 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
   if (!config.storage) return fail(log, 'no storage "postgresql" block in the configuration');
   if (!config.bus) return fail(log, 'no bus "nats" block in the configuration');
 
+  let credentials: BusCredentials;
+  try {
+    credentials = readBusCredentials(config.bus);
+  } catch (err) {
+    return fail(log, (err as Error).message);
+  }
   const bus = await NatsBus.connect({
     url: config.bus.servers.join(','),
     name: `coffer ${names.join('+')} ${process.pid}`,
     user: config.bus.user,
     password: config.bus.password,
     token: config.bus.token,
+    nkeySeed: credentials.nkeySeed,
+    inboxPrefix: config.bus.inboxPrefix,
     namespace: config.bus.namespace,
     tls: config.bus.tlsCaFile || config.bus.tlsCertFile ? { caFile: config.bus.tlsCaFile, certFile: config.bus.tlsCertFile, keyFile: config.bus.tlsKeyFile } : undefined,
     log,
@@ -114,7 +125,7 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
   });
   await connectWithRetry(dataSource, { attempts: 60, logger: log });
   await runMigrations(dataSource);
-  const running = await startServices(names, { config, bus, dataSource, storageType: 'postgresql', log });
+  const running = await startServices(names, { config, bus, dataSource, storageType: 'postgresql', log, membershipKey: credentials.membershipKey });
   const gateway = running.services.find((s) => s.service === 'gateway') as RunningGateway | undefined;
   const reload = watchConfig(paths, config, {
     log,
@@ -136,6 +147,9 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
 
 async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel): Promise<number> {
   const started = Date.now();
+  // /proc/<pid>/cmdline is readable by every local user, plugins included: -dev-root-token-id must not stay in it.
+  // Setting the title overwrites the argv memory the kernel shows there; it happens before any plugin can start.
+  process.title = 'coffer server -dev';
   const log = createLogger('coffer', logLevel).child({ process: 'dev' });
   const { startEmbeddedStore } = await import('../dev/embedded-store.js');
   const store = await startEmbeddedStore({ dataDir: flags['dev-data-dir'] as string | undefined, logger: log });
@@ -165,7 +179,8 @@ async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel):
   await bus.request(mountSubjects.ensureRequired, null, { timeoutMs: 30_000 }).catch((err: unknown) => {
     log.warn({ err: (err as Error).message }, 'cubbyhole/ not mounted');
   });
-  process.stdout.write(devBanner(apiAddr, config, Date.now() - started, keys, tls));
+  const runner = running.services.find((s) => s.service === 'plugin-runner') as RunningPluginRunner;
+  process.stdout.write(devBanner(apiAddr, config, Date.now() - started, keys, runner.sandbox, tls));
   await untilSignal(log, async () => {
     await running.close();
     await bus.close();
@@ -260,7 +275,12 @@ function defaultPluginDir(): string {
   return resolve(fileURLToPath(new URL('../../../../plugins', import.meta.url)));
 }
 
-function devBanner(apiAddr: string, config: CofferConfig, ms: number, keys: DevKeys, tls?: DevTlsFiles): string {
+function sandboxLine(plan: SandboxPlan): string {
+  const who = plan.user ? ` as ${plan.user.name} (uid ${plan.user.uid})` : ' as this user';
+  return `${plan.level}${who}${plan.level === 'bwrap' ? ', no network' : ''}`;
+}
+
+function devBanner(apiAddr: string, config: CofferConfig, ms: number, keys: DevKeys, sandbox: SandboxPlan, tls?: DevTlsFiles): string {
   return `==> Coffer server configuration:
 
              Api Address: ${apiAddr}
@@ -269,6 +289,7 @@ function devBanner(apiAddr: string, config: CofferConfig, ms: number, keys: DevK
               Listener 1: tcp (addr: "${config.listeners[0].address}", tls: "${tls ? 'enabled' : 'disabled'}")
                Log Level: ${config.logLevel}
         Plugin Directory: ${config.pluginDirectory}
+          Plugin Sandbox: ${sandboxLine(sandbox)}
                  Storage: pglite (embedded, in-process bus)
                  Version: Coffer v${COFFER_VERSION}
 

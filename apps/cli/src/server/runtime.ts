@@ -15,6 +15,8 @@ export interface ProcessParts {
   storageType: 'postgresql' | 'pglite';
   log: Logger;
   catchUpIntervalMs?: number;
+  /** The cluster's membership key (bus `membership_key_file`), mixed into every keyring exchange. */
+  membershipKey?: Buffer;
 }
 
 /** The services running in one process, sharing its bus connection, its store pool and its barrier. */
@@ -28,7 +30,7 @@ export interface RunningServices {
 /** Starts the named services in dependency order on shared parts; closes what started if one fails. */
 export async function startServices(names: ServiceName[], parts: ProcessParts): Promise<RunningServices> {
   const barrier = new BarrierState(parts.log);
-  const barrierLink = new BarrierLink(barrier, parts.bus, parts.log);
+  const barrierLink = new BarrierLink(barrier, parts.bus, parts.log, { membershipKey: parts.membershipKey });
   const events = new EventStore(parts.dataSource, barrierCodec(barrier.current));
   const started: RunningService[] = [];
   const close = async () => {

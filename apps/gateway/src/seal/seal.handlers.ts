@@ -61,19 +61,17 @@ export class SealHandlers {
   }
 
   /**
-   * Vault's health codes, for the cluster: sealed if this gateway is, and also if a backing service is (a process
-   * that missed the unseal broadcast is sent the keyring again here, so it heals itself).
+   * Vault's health codes, for the cluster: sealed if this gateway is, and also if a backing service is. Only a
+   * report: an unauthenticated request must never make anything hand out the keyring (a sealed process asks for it
+   * itself, see BarrierLink).
    */
   async health(req: VaultRequest): Promise<VaultResponse> {
     const codes = healthCodes(req.query);
     const initialized = await this.seal.initialized();
     let sealed = this.ctx.barrier.sealed;
-    if (initialized) {
+    if (initialized && !sealed) {
       const services = await this.probe.all();
-      if (!sealed && services.some((s) => s.sealed)) {
-        this.ctx.barrierLink.announceUnsealed();
-        sealed = true;
-      }
+      if (services.some((s) => s.sealed)) sealed = true;
     }
     const status = !initialized ? codes.uninitcode : sealed ? codes.sealedcode : codes.activecode;
     const clusterId = sealed ? undefined : await this.seal.clusterId;

@@ -122,7 +122,8 @@ export class SealService {
     try {
       const keyring = openKeyring(rootKey, row.keyring);
       await this.ctx.barrier.unseal(keyring);
-      this.ctx.barrierLink.announceUnsealed();
+      // Waits for the sealed processes to fetch the keyring (encrypted to each), so the cluster answers at once.
+      await this.ctx.barrierLink.announceUnsealed();
     } finally {
       rootKey.fill(0);
       for (const s of progress.shares) s.fill(0);
