@@ -44,10 +44,11 @@ export interface CatalogListing {
   entries: CatalogEntrySummary[];
 }
 
-/** The keyring on its way between processes (base64 of its serialized form). NATS must be private: see docs. */
-export interface KeyringMessage {
-  keyring: string;
-}
+/**
+ * `coffer.barrier.unsealed`: says only that the cluster unsealed. The keyring itself travels on
+ * `coffer.barrier.keyring`, sealed to the requester's ephemeral X25519 key (libs/runtime/keyring-exchange.ts).
+ */
+export type UnsealedNotice = Record<string, never>;
 
 export interface CatalogRegisterRequest {
   /** Absent for the legacy untyped endpoint: learnt by running the plugin. */
