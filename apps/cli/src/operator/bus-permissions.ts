@@ -48,6 +48,8 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
           `${p}plugin-runner.exists`,
           `${p}plugin-runner.special-paths`,
           `${p}plugin-runner.help`,
+          // the last use of a token empties its cubbyhole on every runner (cubbyhole-cleanup.ts)
+          `${p}plugin-runner.delete-scopes`,
           `${p}plugin-runner.reload`,
         ],
         subscribe: [...common.subscribe, `${p}plugin-runner.reload`, `${p}plugin-runner.reloaded`],
