@@ -16,3 +16,4 @@ export {
   type ServiceName,
   type TcpListenerConfig,
 } from './types.js';
+export { readTunables, TUNABLES, GATEWAY_CALL_MARGIN_MS, type Tunables } from './tunables.js';

@@ -84,7 +84,15 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   const mountTable = app.get<ProjectionHost<MountTableState>>(MOUNT_TABLE);
   await mountTable.start();
   if (!server) throw new Error('gateway: HTTP server was not created');
-  const front = await listenWithListVerb(server, Number(portText), host);
+  let front: http.Server;
+  try {
+    front = await listenWithListVerb(server, Number(portText), host);
+  } catch (err) {
+    // EADDRINUSE and the like: nothing listens, so nothing of this gateway may keep running (its bus handlers would).
+    mountTable.stop();
+    await app.close().catch(() => undefined);
+    throw err;
+  }
   const bound = front.address();
   const address = { host, port: typeof bound === 'object' && bound ? bound.port : Number(portText) };
   ctx.log.info({ address: `${host}:${address.port}` }, 'gateway listening');

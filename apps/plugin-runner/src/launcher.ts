@@ -23,9 +23,11 @@ const NO_STORAGE: StorageHandler = {
 @Injectable()
 export class PluginLauncher {
   /** Per runner process: the cache holds copies named by hash, so processes of one machine may share it safely. */
-  readonly cacheDir = process.env.COFFER_PLUGIN_CACHE_DIR ?? join(tmpdir(), `coffer-plugin-cache-${process.getuid?.() ?? 'user'}`);
+  readonly cacheDir: string;
 
-  constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {}
+  constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {
+    this.cacheDir = ctx.tunables.pluginCacheDir ?? join(tmpdir(), `coffer-plugin-cache-${process.getuid?.() ?? 'user'}`);
+  }
 
   launch(spec: PluginProbeRequest, storage: StorageHandler = NO_STORAGE): Promise<PluginProcess> {
     return launchPlugin({

@@ -9,12 +9,6 @@ import { PluginRunnerController, type RunnerProjections } from './plugin-runner.
 import { PluginStorage } from './plugin-storage.js';
 import { MOUNT_CALLS, RUNNER_PROJECTIONS } from './tokens.js';
 
-/** A positive integer of milliseconds from the environment, or undefined (the pool's default). */
-function envMs(name: string): number | undefined {
-  const value = Number(process.env[name]);
-  return Number.isInteger(value) && value > 0 ? value : undefined;
-}
-
 /**
  * Starts one plugin-runner worker: replays the mount table and the catalog (to resolve a mount uuid to the plugin
  * it runs), then joins the runners' queue group so work spreads across workers.
@@ -28,7 +22,8 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningSer
   const storage = new PluginStorage(ctx.dataSource, {
     barrier: ctx.barrier.current,
     mountTtls: (uuid) => directory.mount(uuid)?.config,
-    system: { defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl },
+    // Asked at each use: SIGHUP updates ctx.config in place.
+    system: () => ({ defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl }),
     // On the in-process bus this is the only runner, so the only writer: what it read stays true until it writes.
     readCache: ctx.bus.kind === 'in-process',
   });
@@ -37,8 +32,8 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningSer
     launch: (entry) => launcher.launch(entry, storage),
     log: ctx.log,
     sealed: () => ctx.barrier.sealed,
-    callTimeoutMs: envMs('COFFER_PLUGIN_CALL_TIMEOUT_MS'),
-    idleMs: envMs('COFFER_PLUGIN_IDLE_MS'),
+    callTimeoutMs: ctx.tunables.pluginCallTimeoutMs,
+    idleMs: ctx.tunables.pluginIdleMs,
   });
   // The keyring is gone: no process may keep serving (or caching) what it read while unsealed.
   ctx.barrier.onSeal(() => pool.stopAll('sealed'));

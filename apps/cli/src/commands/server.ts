@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InProcessBus, NatsBus } from '#bus';
-import { LOG_LEVELS, loadConfig, watchConfig, type CofferConfig, type LogLevel } from '#config';
+import { LOG_LEVELS, loadConfig, readTunables, watchConfig, type CofferConfig, type LogLevel, type Tunables } from '#config';
 import {
   COFFER_VERSION,
   CofferError,
@@ -78,10 +78,15 @@ function serviceNames(raw: string[]): ServiceName[] | undefined {
 
 async function runConfiguredServer(paths: string[], requested: ServiceName[] | undefined, logLevel: LogLevel | undefined): Promise<number> {
   let config: CofferConfig;
+  let tunables: Tunables;
   try {
     config = await loadConfig(paths);
+    tunables = readTunables();
   } catch (err) {
-    process.stderr.write(`Error loading configuration from ${paths.join(', ')}: ${(err as Error).message}\n`);
+    // Said twice on purpose: plainly on stderr for whoever typed the command, as one JSON line for the log collector.
+    const message = (err as Error).message;
+    process.stderr.write(`Error loading configuration from ${paths.join(', ')}: ${message}\n`);
+    createLogger('coffer', 'info').fatal({ exitCode: 1 }, `cannot start: configuration: ${message}`);
     return 1;
   }
   if (logLevel) config = { ...config, logLevel };
@@ -89,40 +94,103 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
   const log = createLogger('coffer', config.logLevel).child({ process: names.join('+') });
   if (!config.storage) return fail(log, 'no storage "postgresql" block in the configuration');
   if (!config.bus) return fail(log, 'no bus "nats" block in the configuration');
+  const storage = config.storage;
+  const busConfig = config.bus;
+  const fatal = fatalOnCrash(log);
 
-  const bus = await NatsBus.connect({
-    url: config.bus.servers.join(','),
-    name: `coffer ${names.join('+')} ${process.pid}`,
-    user: config.bus.user,
-    password: config.bus.password,
-    token: config.bus.token,
-    namespace: config.bus.namespace,
-    tls: config.bus.tlsCaFile || config.bus.tlsCertFile ? { caFile: config.bus.tlsCaFile, certFile: config.bus.tlsCertFile, keyFile: config.bus.tlsKeyFile } : undefined,
-    log,
-  });
-  const dataSource = createDataSource({
-    url: config.storage.connectionUrl,
-    poolSize: config.storage.maxConnections,
-    applicationName: `coffer-${names.join('+')}`,
-    logger: log,
-  });
-  await connectWithRetry(dataSource, { attempts: 60, logger: log });
-  await runMigrations(dataSource);
-  const running = await startServices(names, { config, bus, dataSource, storageType: 'postgresql', log });
+  // Everything opened so far, closed in reverse when a later step fails: a process that cannot start must exit, and
+  // an open NATS connection or pool would keep it alive (and keep its subscriptions answering) forever.
+  const opened: { what: string; close: () => Promise<unknown> }[] = [];
+  const closeOpened = async () => {
+    for (const o of opened.splice(0).reverse()) {
+      await o.close().catch((err: unknown) => log.warn({ closing: o.what, err: describeError(err) }, 'close failed'));
+    }
+  };
+  let running;
+  try {
+    // The database first: it is the dependency a process gives up on, and nothing has subscribed yet when it does.
+    const dataSource = createDataSource({
+      url: storage.connectionUrl,
+      poolSize: storage.maxConnections,
+      applicationName: `coffer-${names.join('+')}`,
+      logger: log,
+    });
+    await connectWithRetry(dataSource, { attempts: tunables.storageConnectAttempts, logger: log });
+    opened.push({ what: 'store', close: () => dataSource.destroy() });
+    await runMigrations(dataSource);
+    const bus = await NatsBus.connect({
+      url: busConfig.servers.join(','),
+      name: `coffer ${names.join('+')} ${process.pid}`,
+      user: busConfig.user,
+      password: busConfig.password,
+      token: busConfig.token,
+      namespace: busConfig.namespace,
+      tls: busConfig.tlsCaFile || busConfig.tlsCertFile ? { caFile: busConfig.tlsCaFile, certFile: busConfig.tlsCertFile, keyFile: busConfig.tlsKeyFile } : undefined,
+      log,
+    });
+    opened.push({ what: 'bus', close: () => bus.close() });
+    running = await startServices(names, { config, tunables, bus, dataSource, storageType: 'postgresql', log });
+    opened.push({ what: 'services', close: () => running!.close() });
+  } catch (err) {
+    log.fatal({ exitCode: 1 }, `cannot start: ${describeError(err)}`);
+    await closeOpened();
+    fatal.dispose();
+    return 1;
+  }
   const reload = watchConfig(paths, config, {
     log,
     onChange: (next) => {
+      // In place: every service holds this object and reads the reloadable fields where it uses them.
+      applyReloadable(config, next);
       // A -log-level given on the command line outlives reloads of the file.
-      log.level = logLevel ?? next.logLevel;
+      if (logLevel) config.logLevel = logLevel;
+      log.level = config.logLevel;
     },
   });
   await untilSignal(log, async () => {
     reload.close();
-    await running.close();
-    await bus.close();
-    await dataSource.destroy().catch(() => undefined);
+    await closeOpened();
   });
+  fatal.dispose();
   return 0;
+}
+
+/** The fields a SIGHUP may change (libs/config marks them reloadable), copied into the config every service holds. */
+function applyReloadable(live: CofferConfig, next: CofferConfig): void {
+  live.logLevel = next.logLevel;
+  live.defaultLeaseTtl = next.defaultLeaseTtl;
+  live.maxLeaseTtl = next.maxLeaseTtl;
+  live.sources = next.sources;
+  next.listeners.forEach((l, i) => {
+    if (live.listeners[i]?.address === l.address) live.listeners[i] = { ...live.listeners[i]!, tlsCertFile: l.tlsCertFile, tlsKeyFile: l.tlsKeyFile };
+  });
+}
+
+/** An error as one line for the log: its message, with the cause a wrapped error carries. */
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (err instanceof CofferError) return err.message;
+  const code = (err as NodeJS.ErrnoException).code;
+  return code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+}
+
+/**
+ * After start, an exception nothing caught means the process is in an unknown state: log it as one JSON line and
+ * exit non-zero so the supervisor restarts it, rather than Node's plain-text dump (or, for a rejection, nothing).
+ */
+function fatalOnCrash(log: Logger): { dispose(): void } {
+  const onCrash = (err: unknown) => {
+    log.fatal({ exitCode: 1 }, `crashed: ${describeError(err)}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+  return {
+    dispose() {
+      process.off('uncaughtException', onCrash);
+      process.off('unhandledRejection', onCrash);
+    },
+  };
 }
 
 async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel): Promise<number> {
@@ -138,6 +206,7 @@ async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel):
   const config = devConfig(address, (flags['dev-plugin-dir'] as string | undefined) ?? defaultPluginDir(), logLevel);
   const running = await startServices([...SERVICE_NAMES], {
     config,
+    tunables: readTunables(),
     bus,
     dataSource,
     storageType: 'pglite',
@@ -251,8 +320,8 @@ Development mode should NOT be used in production installations!
 `;
 }
 
-function fail(log: { error: (m: string) => void }, message: string): number {
-  log.error(message);
+function fail(log: { fatal: (o: object, m: string) => void }, message: string): number {
+  log.fatal({ exitCode: 1 }, `cannot start: ${message}`);
   process.stderr.write(`Error: ${message}\n`);
   return 1;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { Bus } from '#bus';
-import type { CofferConfig } from '#config';
+import type { CofferConfig, Tunables } from '#config';
 import type { ServiceName } from '#contracts';
 import { barrierCodec } from '#barrier';
 import { EventStore } from '#event-store';
@@ -10,6 +10,7 @@ import { SERVICE_STARTERS, START_ORDER } from './services.js';
 
 export interface ProcessParts {
   config: CofferConfig;
+  tunables: Tunables;
   bus: Bus;
   dataSource: DataSource;
   storageType: 'postgresql' | 'pglite';
@@ -51,6 +52,7 @@ export async function startServices(names: ServiceName[], parts: ProcessParts): 
           barrier,
           barrierLink,
           config: parts.config,
+          tunables: parts.tunables,
           storageType: parts.storageType,
           log,
           startedAt: new Date(),

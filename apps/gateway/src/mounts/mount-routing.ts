@@ -3,7 +3,8 @@ import { BUS, type Bus } from '#bus';
 import { CofferError, runnerSubjects, type MountCall } from '#contracts';
 import { findMount, type Mount, type MountTableState } from '#mount-table';
 import type { PluginResponse } from '#plugin-protocol';
-import type { ProjectionHost } from '#runtime';
+import { GATEWAY_CALL_MARGIN_MS } from '#config';
+import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { TOKEN_STORE } from '../auth/token-store.provider.js';
 import { MOUNT_TABLE } from '../sys-mounts.handlers.js';
 import { authOf } from '../tokens/token.handlers.js';
@@ -17,8 +18,6 @@ export interface MountedRequest {
   relative: string;
 }
 
-/** How long a plugin call may take, runner hop included; a runner that dies mid-call costs its callers this long. */
-const CALL_TIMEOUT_MS = Number(process.env.COFFER_PLUGIN_CALL_TIMEOUT_MS) || 60_000;
 const SPECIAL_PATHS_TTL_MS = 30_000;
 /** Vault wraps these handler errors in go-multierror's text; plain ErrorResponses it passes as they are. */
 const WRAPPED = new Set(['unsupported-path', 'unsupported-operation', 'permission-denied']);
@@ -30,12 +29,17 @@ const WRAPPED = new Set(['unsupported-path', 'unsupported-operation', 'permissio
 @Injectable()
 export class MountRouting {
   private readonly specialPaths = new Map<string, { at: number; patterns: string[] }>();
+  /** How long a plugin call may take, runner hop included: a little past the runner's own limit (libs/config). */
+  private readonly callTimeoutMs: number;
 
   constructor(
+    @Inject(SERVICE_CONTEXT) ctx: ServiceContext,
     @Inject(MOUNT_TABLE) private readonly mounts: ProjectionHost<MountTableState>,
     @Inject(BUS) private readonly bus: Bus,
     @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
-  ) {}
+  ) {
+    this.callTimeoutMs = ctx.tunables.pluginCallTimeoutMs + GATEWAY_CALL_MARGIN_MS;
+  }
 
   /**
    * As `resolve`, but a miss first catches the projection up (at most twice a second), so a mount enabled through
@@ -80,7 +84,7 @@ export class MountRouting {
   async operationFor(m: MountedRequest, req: VaultRequest): Promise<Operation> {
     if (req.operation !== 'update') return req.operation;
     const r = await this.bus.request<{ checkFound: boolean; exists: boolean }>(runnerSubjects.exists, this.call(m, req, 'update', ''), {
-      timeoutMs: CALL_TIMEOUT_MS,
+      timeoutMs: this.callTimeoutMs,
     });
     return r.checkFound && !r.exists ? 'create' : 'update';
   }
@@ -102,7 +106,7 @@ export class MountRouting {
   /** The plugin's help text for the path (Vault's `?help=1`), errors worded as `handle` words them. */
   async help(m: MountedRequest): Promise<string> {
     try {
-      const r = await this.bus.request<{ help: string }>(runnerSubjects.help, { mount: m.mount.uuid, path: m.relative }, { timeoutMs: CALL_TIMEOUT_MS });
+      const r = await this.bus.request<{ help: string }>(runnerSubjects.help, { mount: m.mount.uuid, path: m.relative }, { timeoutMs: this.callTimeoutMs });
       return r.help;
     } catch (err) {
       if (err instanceof CofferError && WRAPPED.has(err.code) && !err.message.startsWith('1 error occurred')) {
@@ -115,10 +119,10 @@ export class MountRouting {
   /** Reads are retried once on another runner when the first vanished; a write is never sent twice. */
   private async send(call: MountCall, idempotent: boolean): Promise<PluginResponse | null> {
     try {
-      return await this.bus.request<PluginResponse | null>(runnerSubjects.handle, call, { timeoutMs: CALL_TIMEOUT_MS });
+      return await this.bus.request<PluginResponse | null>(runnerSubjects.handle, call, { timeoutMs: this.callTimeoutMs });
     } catch (err) {
       if (!idempotent || !(err instanceof CofferError) || err.code !== 'unavailable') throw err;
-      return this.bus.request<PluginResponse | null>(runnerSubjects.handle, call, { timeoutMs: CALL_TIMEOUT_MS });
+      return this.bus.request<PluginResponse | null>(runnerSubjects.handle, call, { timeoutMs: this.callTimeoutMs });
     }
   }
 

@@ -91,6 +91,11 @@ export interface TokenStoreOptions {
   defaultLeaseTtl?: number;
   /** Vault's `max_lease_ttl`, seconds: no non-periodic token lives longer. Vault's default is 768h. */
   maxLeaseTtl?: number;
+  /**
+   * Both TTLs as they are now, asked at every use: a SIGHUP that changes them takes effect on the next token. Wins
+   * over the fixed `defaultLeaseTtl` / `maxLeaseTtl`.
+   */
+  leaseTtls?: () => { defaultLeaseTtl: number; maxLeaseTtl: number };
   /** Milliseconds since the epoch; tests move it instead of sleeping. */
   now?: () => number;
   /**
@@ -136,8 +141,6 @@ const COLUMNS = 'id_hmac, accessor_hmac, parent_hmac, expires_at, data';
  */
 export class TokenStore {
   readonly now: () => number;
-  private readonly defaultLeaseTtl: number;
-  private readonly maxLeaseTtl: number;
   private tableName?: string;
   /**
    * Every authenticated request looks its token up: without this, each one costs a round trip to Postgres. Entries
@@ -154,9 +157,15 @@ export class TokenStore {
     private readonly options: TokenStoreOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.defaultLeaseTtl = options.defaultLeaseTtl ?? DEFAULT_LEASE_TTL;
-    this.maxLeaseTtl = options.maxLeaseTtl ?? this.defaultLeaseTtl;
     this.cacheMs = options.cacheMs ?? DEFAULT_CACHE_MS;
+  }
+
+  private get defaultLeaseTtl(): number {
+    return this.options.leaseTtls?.().defaultLeaseTtl ?? this.options.defaultLeaseTtl ?? DEFAULT_LEASE_TTL;
+  }
+
+  private get maxLeaseTtl(): number {
+    return this.options.leaseTtls?.().maxLeaseTtl ?? this.options.maxLeaseTtl ?? this.defaultLeaseTtl;
   }
 
   /** Drops every cached entry: a token may have been revoked or renewed elsewhere. */
