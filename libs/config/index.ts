@@ -9,6 +9,8 @@ export { parseListenAddress, type ListenAddress } from './values.js';
 export type { Environment } from './assemble.js';
 export {
   LOG_LEVELS,
+  LOG_FORMATS,
+  type LogFormat,
   type CofferConfig,
   type LogLevel,
   type NatsBusConfig,

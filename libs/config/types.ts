@@ -5,6 +5,10 @@ export type { ServiceName };
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Vault's `log_format`: `standard` is readable lines, `json` one JSON object per line. */
+export const LOG_FORMATS = ['standard', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** The server's configuration after merging every file, filling defaults and checking it as a whole. */
 export interface CofferConfig {
   /** Absolute; where plugin executables live. Unset means "no external plugins". */
@@ -14,6 +18,8 @@ export interface CofferConfig {
   pluginFilePermissions?: number;
   apiAddr?: string;
   logLevel: LogLevel;
+  /** Unset: readable lines when stdout is a terminal, JSON otherwise. */
+  logFormat?: LogFormat;
   /** Seconds. */
   defaultLeaseTtl: number;
   /** Seconds. */

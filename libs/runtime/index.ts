@@ -1,4 +1,4 @@
-export { createLogger, nestLogger } from './logger.js';
+export { createLogger, nestLogger, setLogLevel, formatReadable, REDACTED_FIELDS, type LogFormat, type LoggerOptions } from './logger.js';
 export { retry, type RetryOptions } from './retry.js';
 export { type ServiceContext, type RunningService, type ServiceStarter, newInstanceId, serviceStatus } from './service.js';
 export { ProjectionHost, announceAppend } from './projection-host.js';

@@ -46,7 +46,7 @@ export class ApiController {
     } catch (err) {
       if (!(err instanceof CofferError)) this.ctx.log.error({ requestId: id, err }, 'request failed');
       else if (err.code === 'internal' || err.code === 'unavailable') {
-        this.ctx.log.warn({ requestId: id, code: err.code, msg: err.message }, 'request failed');
+        this.ctx.log.warn({ requestId: id, code: err.code, error: err.message }, 'request failed');
       }
       sendError(reply, err);
     }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InProcessBus, NatsBus } from '#bus';
-import { LOG_LEVELS, loadConfig, readTunables, watchConfig, type CofferConfig, type LogLevel, type Tunables } from '#config';
+import { LOG_FORMATS, LOG_LEVELS, loadConfig, readTunables, watchConfig, type CofferConfig, type LogFormat, type LogLevel, type Tunables } from '#config';
 import {
   COFFER_VERSION,
   CofferError,
@@ -15,7 +15,7 @@ import {
   type ServiceName,
 } from '#contracts';
 import { connectWithRetry, createDataSource, runMigrations } from '#event-store';
-import { createLogger } from '#runtime';
+import { createLogger, setLogLevel } from '#runtime';
 import { parseFlags, type FlagSpec } from '../flags.js';
 import { startServices } from '../server/runtime.js';
 import type { RunningGateway } from '../../../gateway/src/main.js';
@@ -28,6 +28,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'dev-root-token-id': { kind: 'string', usage: 'Root token of the dev server (random when absent).' },
   'dev-plugin-dir': { kind: 'string', usage: 'Plugin directory of the dev server.' },
   'dev-data-dir': { kind: 'string', usage: 'Keep the dev server\'s data in this directory (in memory when absent).' },
+  'log-format': { kind: 'string', usage: 'Log format: standard (readable lines) or json (env COFFER_LOG_FORMAT or VAULT_LOG_FORMAT; overrides log_format). Standard on a terminal, json otherwise, when unset.' },
   'log-level': { kind: 'string', usage: `Log verbosity: ${LOG_LEVELS.join(', ')} (env COFFER_LOG_LEVEL or VAULT_LOG_LEVEL; overrides the config file's log_level).` },
 };
 
@@ -53,10 +54,26 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const { flags, args } = parseFlags(argv, FLAGS);
   if (args.length > 0) throw new CofferError('invalid-request', `Too many arguments (expected 0, got ${args.length})`);
   const logLevel = logLevelOf(flags['log-level'] as string | undefined);
-  if (flags.dev) return runDevServer(flags, logLevel ?? logLevelOf(process.env.COFFER_LOG_LEVEL ?? process.env.VAULT_LOG_LEVEL) ?? 'info');
+  const logFormat = logFormatOf(flags['log-format'] as string | undefined);
+  if (flags.dev) {
+    return runDevServer(
+      flags,
+      logLevel ?? logLevelOf(process.env.COFFER_LOG_LEVEL ?? process.env.VAULT_LOG_LEVEL) ?? 'info',
+      logFormat ?? logFormatOf(process.env.COFFER_LOG_FORMAT ?? process.env.VAULT_LOG_FORMAT),
+    );
+  }
   const paths = flags.config as string[];
   if (paths.length === 0) throw new CofferError('invalid-request', 'A configuration file must be specified with -config, or use -dev.');
-  return runConfiguredServer(paths, serviceNames(flags.service as string[]), logLevel);
+  return runConfiguredServer(paths, serviceNames(flags.service as string[]), logLevel, logFormat);
+}
+
+function logFormatOf(raw: string | undefined): LogFormat | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const format = raw.trim().toLowerCase();
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new CofferError('invalid-request', `unknown log format "${raw}"; expected one of ${LOG_FORMATS.join(', ')}`);
+  }
+  return format as LogFormat;
 }
 
 function logLevelOf(raw: string | undefined): LogLevel | undefined {
@@ -76,7 +93,12 @@ function serviceNames(raw: string[]): ServiceName[] | undefined {
   return names.length ? (names as ServiceName[]) : undefined;
 }
 
-async function runConfiguredServer(paths: string[], requested: ServiceName[] | undefined, logLevel: LogLevel | undefined): Promise<number> {
+async function runConfiguredServer(
+  paths: string[],
+  requested: ServiceName[] | undefined,
+  logLevel: LogLevel | undefined,
+  logFormat: LogFormat | undefined,
+): Promise<number> {
   let config: CofferConfig;
   let tunables: Tunables;
   try {
@@ -86,12 +108,12 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
     // Said twice on purpose: plainly on stderr for whoever typed the command, as one JSON line for the log collector.
     const message = (err as Error).message;
     process.stderr.write(`Error loading configuration from ${paths.join(', ')}: ${message}\n`);
-    createLogger('coffer', 'info').fatal({ exitCode: 1 }, `cannot start: configuration: ${message}`);
+    createLogger('coffer', 'info', { format: logFormat }).fatal({ exitCode: 1 }, `cannot start: configuration: ${message}`);
     return 1;
   }
   if (logLevel) config = { ...config, logLevel };
   const names = requested ?? (config.services.length ? config.services : [...SERVICE_NAMES]);
-  const log = createLogger('coffer', config.logLevel).child({ process: names.join('+') });
+  const log = createLogger('coffer', config.logLevel, { format: logFormat ?? config.logFormat }).child({ process: names.join('+') });
   if (!config.storage) return fail(log, 'no storage "postgresql" block in the configuration');
   if (!config.bus) return fail(log, 'no bus "nats" block in the configuration');
   const storage = config.storage;
@@ -144,7 +166,7 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
       applyReloadable(config, next);
       // A -log-level given on the command line outlives reloads of the file.
       if (logLevel) config.logLevel = logLevel;
-      log.level = config.logLevel;
+      setLogLevel(log, config.logLevel);
     },
   });
   await untilSignal(log, async () => {
@@ -193,9 +215,9 @@ function fatalOnCrash(log: Logger): { dispose(): void } {
   };
 }
 
-async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel): Promise<number> {
+async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel, logFormat: LogFormat | undefined): Promise<number> {
   const started = Date.now();
-  const log = createLogger('coffer', logLevel).child({ process: 'dev' });
+  const log = createLogger('coffer', logLevel, { format: logFormat }).child({ process: 'dev' });
   const { startEmbeddedStore } = await import('../dev/embedded-store.js');
   const store = await startEmbeddedStore({ dataDir: flags['dev-data-dir'] as string | undefined, logger: log });
   const dataSource = createDataSource({ url: store.url, poolSize: 1, applicationName: 'coffer-dev', logger: log });
