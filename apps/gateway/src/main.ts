@@ -22,6 +22,8 @@ import { SealHandlers } from './seal/seal.handlers.js';
 import { SealService } from './seal/seal.service.js';
 import { SealStore } from './seal/seal.store.js';
 import { VaultExceptionFilter } from './vault-exception.filter.js';
+import { GatewayMetrics } from './metrics/metrics.js';
+import { InfoHandlers } from './health/info.handlers.js';
 
 @Module({})
 class GatewayModule {}
@@ -68,6 +70,8 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
         SysMountsHandlers,
         MountRouting,
         ReloadHandlers,
+        GatewayMetrics,
+        InfoHandlers,
       ],
     },
     adapter,
@@ -78,6 +82,12 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   // Fastify's own JSON and text parsers go first, or `Content-Type: application/json` would never reach parseBody.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // Every answered request is counted and timed (metrics/); the hook sees the status after any error mapping.
+  const metrics = app.get(GatewayMetrics);
+  fastify.addHook('onResponse', (req, reply, done) => {
+    metrics.observe(req.method, req.url, req.headers['x-coffer-verb'] === 'LIST', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
   await app.init();
   await fastify.ready();
   await app.get(PolicyService).start();

@@ -1,3 +1,5 @@
+import { GatewayMetrics } from './metrics/metrics.js';
+import { InfoHandlers } from './health/info.handlers.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { CofferError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
@@ -51,6 +53,8 @@ export class Router {
     private readonly mounts: MountRouting,
     sysMounts: SysMountsHandlers,
     reload: ReloadHandlers,
+    metrics: GatewayMetrics,
+    info: InfoHandlers,
     @Inject(TOKEN_STORE) tokens: TokenStore,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
   ) {
@@ -66,6 +70,9 @@ export class Router {
 
     this.routes = [
       { pattern: /^sys\/health$/, operations: { read: (r) => seal.health(r), head: (r) => seal.health(r) }, ...open },
+      { pattern: /^sys\/leader$/, operations: { read: () => info.leader() }, ...open },
+      { pattern: /^sys\/metrics$/, operations: { read: (r) => metrics.handle(r) } },
+      { pattern: /^sys\/host-info$/, operations: { read: () => info.hostInfo() } },
       { pattern: /^sys\/seal-status$/, operations: { read: () => seal.sealStatus() }, ...open },
       { pattern: /^sys\/init$/, operations: { read: () => seal.readInit(), update: (r) => seal.init(r) }, ...open },
       { pattern: /^sys\/unseal$/, operations: { update: (r) => seal.unseal(r) }, ...open },

@@ -1,0 +1,60 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cluster } from './support/cluster.js';
+
+/** One sample line of the Prometheus text format: name, optional labels, value (and optional timestamp). */
+const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)( -?\d+)?$/;
+
+/** sys/health, sys/metrics, sys/leader and sys/host-info against processes (issue 15, "observability"). */
+describe('what an operator can observe', () => {
+  let cluster: Cluster;
+  let root: Record<string, string>;
+  before(async () => {
+    cluster = await Cluster.create({ logLevel: 'info' });
+    // No plugin-runner on purpose: a missing service type is not "sealed".
+    for (const s of ['catalog', 'mount-manager', 'gateway'] as const) await cluster.start(s);
+    root = { 'x-vault-token': (await cluster.initAndUnseal()).rootToken };
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('sys/health is 200 while unsealed even with no plugin-runner running', async () => {
+    const r = await cluster.fetch('/v1/sys/health');
+    assert.equal(r.status, 200, await r.clone().text());
+    assert.equal(((await r.json()) as { sealed: boolean }).sealed, false);
+  });
+
+  it('sys/metrics?format=prometheus parses as Prometheus text and counts requests by operation, mount type, status', async () => {
+    await cluster.fetch('/v1/sys/mounts', { headers: root });
+    await cluster.fetch('/v1/nowhere/x', { headers: root });
+    const r = await cluster.fetch('/v1/sys/metrics?format=prometheus', { headers: root });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
+    const text = await r.text();
+    for (const line of text.split('\n')) {
+      if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+      assert.match(line, SAMPLE, `not a Prometheus sample line: ${line}`);
+    }
+    assert.match(text, /^coffer_requests_total\{[^}]*operation="read"[^}]*mount_type="system"[^}]*status="200"[^}]*\} [1-9]/m);
+    assert.match(text, /^coffer_request_duration_seconds_bucket\{/m);
+    assert.match(text, /^coffer_sealed\{[^}]*\} 0$/m);
+    assert.doesNotMatch(text, /nowhere/, 'no path in a label');
+  });
+
+  it('sys/metrics answers JSON by default, and needs a token', async () => {
+    const r = await cluster.fetch('/v1/sys/metrics', { headers: root });
+    assert.equal(r.status, 200);
+    const body = (await r.json()) as { name: string }[];
+    assert.ok(body.some((m) => m.name === 'coffer_requests_total'));
+    assert.equal((await cluster.fetch('/v1/sys/metrics')).status, 403);
+  });
+
+  it('sys/leader answers as a Vault without HA; sys/host-info describes the host', async () => {
+    const leader = (await (await cluster.fetch('/v1/sys/leader')).json()) as { ha_enabled: boolean };
+    assert.equal(leader.ha_enabled, false);
+    const host = (await (await cluster.fetch('/v1/sys/host-info', { headers: root })).json()) as { data: { host: { hostname: string }; memory: { total: number } } };
+    assert.ok(host.data.host.hostname.length > 0);
+    assert.ok(host.data.memory.total > 0);
+  });
+});
