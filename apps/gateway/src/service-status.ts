@@ -18,6 +18,11 @@ export class ServiceStatusProbe {
    * Silence (a timeout: the bus itself is down) still fails, since then the gateway can vouch for nothing.
    */
   async all(): Promise<ServiceStatus[]> {
+    return (await this.survey()).running;
+  }
+
+  /** As `all`, with the service types that have no instance named. */
+  async survey(): Promise<{ running: ServiceStatus[]; missing: ServiceName[] }> {
     const found = await Promise.all(
       BACKEND_SERVICES.map(async (service) => {
         try {
@@ -29,6 +34,9 @@ export class ServiceStatusProbe {
         }
       }),
     );
-    return found.filter((s): s is ServiceStatus => s !== undefined);
+    return {
+      running: found.filter((s): s is ServiceStatus => s !== undefined),
+      missing: BACKEND_SERVICES.filter((_, i) => found[i] === undefined),
+    };
   }
 }

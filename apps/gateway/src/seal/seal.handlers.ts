@@ -68,8 +68,11 @@ export class SealHandlers {
     const codes = healthCodes(req.query);
     const initialized = await this.seal.initialized();
     let sealed = this.ctx.barrier.sealed;
+    let missing: string[] = [];
     if (initialized) {
-      const services = await this.probe.all();
+      const survey = await this.probe.survey();
+      const services = survey.running;
+      missing = survey.missing;
       if (!sealed && services.some((s) => s.sealed)) {
         this.ctx.barrierLink.announceUnsealed();
         sealed = true;
@@ -96,6 +99,8 @@ export class SealHandlers {
               ...(clusterId ? { cluster_name: `coffer-cluster-${clusterId.slice(0, 8)}`, cluster_id: clusterId } : {}),
               echo_duration_ms: 0,
               clock_skew_ms: 0,
+              // Not Vault's: a service type with no instance at all. Reported, not turned into "sealed".
+              ...(missing.length ? { coffer_missing_services: missing } : {}),
             },
     };
   }
