@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster } from './support/cluster.js';
+import { Cluster, freePort } from './support/cluster.js';
+import { eventually } from './support/http.js';
 
 /** One sample line of the Prometheus text format: name, optional labels, value (and optional timestamp). */
 const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)( -?\d+)?$/;
@@ -9,10 +10,21 @@ const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\]
 describe('what an operator can observe', () => {
   let cluster: Cluster;
   let root: Record<string, string>;
+  let health = '';
+  let readyBeforeUnseal = 0;
   before(async () => {
     cluster = await Cluster.create({ logLevel: 'info' });
-    // No plugin-runner on purpose: a missing service type is not "sealed".
-    for (const s of ['catalog', 'mount-manager', 'gateway'] as const) await cluster.start(s);
+    // No plugin-runner on purpose: a missing service type is not "sealed". The catalog gets a health port, the
+    // gateway an access log (the processes inherit this environment when started).
+    health = `http://127.0.0.1:${await freePort()}`;
+    process.env.COFFER_HEALTH_ADDR = health.slice('http://'.length);
+    await cluster.start('catalog');
+    delete process.env.COFFER_HEALTH_ADDR;
+    await cluster.start('mount-manager');
+    process.env.COFFER_ACCESS_LOG = '1';
+    await cluster.start('gateway');
+    delete process.env.COFFER_ACCESS_LOG;
+    readyBeforeUnseal = (await fetch(`${health}/health/ready`)).status;
     root = { 'x-vault-token': (await cluster.initAndUnseal()).rootToken };
   });
   after(async () => {
@@ -56,5 +68,27 @@ describe('what an operator can observe', () => {
     const host = (await (await cluster.fetch('/v1/sys/host-info', { headers: root })).json()) as { data: { host: { hostname: string }; memory: { total: number } } };
     assert.ok(host.data.host.hostname.length > 0);
     assert.ok(host.data.memory.total > 0);
+  });
+
+  it('a service\'s health port: live at once, ready only once unsealed', async () => {
+    assert.equal(readyBeforeUnseal, 503);
+    assert.equal((await fetch(`${health}/health/live`)).status, 200);
+    await eventually(async () => assert.equal((await fetch(`${health}/health/ready`)).status, 200));
+  });
+
+  it('the access log has one line per request, with no token and no query', async () => {
+    await cluster.fetch('/v1/sys/mounts?secret=hunter2', { headers: root });
+    await eventually(async () => {
+      const lines = cluster
+        .logOf('gateway')
+        .split('\n')
+        .filter((l) => l.includes('"component":"access"'));
+      assert.ok(lines.some((l) => l.includes('"path":"/v1/sys/mounts"') && l.includes('"status":200')), lines.join('\n'));
+      for (const l of lines) {
+        assert.doesNotMatch(l, /hunter2/);
+        assert.ok(!l.includes(root['x-vault-token']!), 'no token');
+        assert.equal(l.match(/"msg":/g)?.length, 1, 'one msg');
+      }
+    });
   });
 });

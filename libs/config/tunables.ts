@@ -21,6 +21,13 @@ export interface Tunables {
   busLivenessMs: number;
   /** Attempts at the first Postgres connection (backoff up to 5 s between them) before the process gives up and exits. */
   storageConnectAttempts: number;
+  /** `COFFER_ACCESS_LOG=1`: the gateway logs one line per request (no body, no query, no header). */
+  accessLog: boolean;
+  /**
+   * `COFFER_HEALTH_ADDR=host:port`: every process answers `GET /health/live` and `GET /health/ready` there, for
+   * container healthchecks. Unset: no such port.
+   */
+  healthAddress?: string;
 }
 
 /** Each tunable: its variable, default and lower bound. One line each, so the docs table can be checked against it. */
@@ -54,5 +61,12 @@ export function readTunables(env: Environment = process.env): Tunables {
   }
   const cacheDir = env.COFFER_PLUGIN_CACHE_DIR?.trim();
   if (cacheDir) out.pluginCacheDir = cacheDir;
-  return out as unknown as Tunables;
+  const access = env.COFFER_ACCESS_LOG?.trim().toLowerCase() ?? '';
+  if (!['', '0', 'false', '1', 'true'].includes(access)) throw new ConfigError('$COFFER_ACCESS_LOG', undefined, `must be 1/true or 0/false (got "${access}")`);
+  const health = env.COFFER_HEALTH_ADDR?.trim();
+  if (health) {
+    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(health)) throw new ConfigError('$COFFER_HEALTH_ADDR', undefined, `must be host:port (got "${health}")`);
+    out.healthAddress = health;
+  }
+  return { ...(out as unknown as Tunables), accessLog: access === '1' || access === 'true' };
 }

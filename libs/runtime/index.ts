@@ -4,3 +4,4 @@ export { type ServiceContext, type RunningService, type ServiceStarter, newInsta
 export { ProjectionHost, announceAppend } from './projection-host.js';
 export { SERVICE_CONTEXT, serviceModule, startMicroservice, type ServiceModuleParts } from './nest-service.js';
 export { BarrierState, BarrierLink } from './barrier-state.js';
+export { startHealthPort, type HealthState } from './health-port.js';

@@ -84,8 +84,22 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   // Every answered request is counted and timed (metrics/); the hook sees the status after any error mapping.
   const metrics = app.get(GatewayMetrics);
+  const access = ctx.tunables.accessLog ? ctx.log.child({ component: 'access' }) : undefined;
   fastify.addHook('onResponse', (req, reply, done) => {
-    metrics.observe(req.method, req.url, req.headers['x-coffer-verb'] === 'LIST', reply.statusCode, reply.elapsedTime / 1000);
+    const listVerb = req.headers['x-coffer-verb'] === 'LIST';
+    metrics.observe(req.method, req.url, listVerb, reply.statusCode, reply.elapsedTime / 1000);
+    // The path without its query (a query may carry a value); never a header or a body (tokens, secrets).
+    access?.info(
+      {
+        requestId: reply.getHeader('x-request-id'),
+        method: listVerb ? 'LIST' : req.method,
+        path: req.url.split('?')[0],
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime),
+        remote: req.ip,
+      },
+      'request',
+    );
     done();
   });
   await app.init();

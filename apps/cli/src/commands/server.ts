@@ -15,7 +15,7 @@ import {
   type ServiceName,
 } from '#contracts';
 import { connectWithRetry, createDataSource, runMigrations } from '#event-store';
-import { createLogger, setLogLevel } from '#runtime';
+import { createLogger, setLogLevel, startHealthPort } from '#runtime';
 import { parseFlags, type FlagSpec } from '../flags.js';
 import { startServices } from '../server/runtime.js';
 import type { RunningGateway } from '../../../gateway/src/main.js';
@@ -153,6 +153,11 @@ async function runConfiguredServer(
     opened.push({ what: 'bus', close: () => bus.close() });
     running = await startServices(names, { config, tunables, bus, dataSource, storageType: 'postgresql', log });
     opened.push({ what: 'services', close: () => running!.close() });
+    if (tunables.healthAddress) {
+      const services = running;
+      const health = await startHealthPort(tunables.healthAddress, { services: names, sealed: () => services.barrier.sealed }, log);
+      opened.push({ what: 'health port', close: () => health.close() });
+    }
   } catch (err) {
     log.fatal({ exitCode: 1 }, `cannot start: ${describeError(err)}`);
     await closeOpened();
