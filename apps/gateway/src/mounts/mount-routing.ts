@@ -31,8 +31,10 @@ export function retryable(err: ResponderLost, idempotent: boolean, attempt: numb
 }
 
 /** The client's 503 says what happened to the call, in words an operator can act on (docs/operations.md). */
-function unavailable(err: unknown, idempotent: boolean): unknown {
+function unavailable(err: unknown, idempotent: boolean, what: 'call' | 'precheck'): unknown {
   if (!(err instanceof ResponderLost)) return err;
+  // The existence check comes before a write is sent: when it fails, the write itself was never sent.
+  if (what === 'precheck') return new CofferError('unavailable', 'no plugin-runner answered the existence check; the write was not applied');
   if (err.noResponders) return new CofferError('unavailable', 'no plugin-runner is available; the request was not applied');
   if (idempotent) return new CofferError('unavailable', 'no plugin-runner answered the request in time');
   if (!err.started) return new CofferError('unavailable', 'no plugin-runner acknowledged the write in time; it may still be applied');
@@ -107,7 +109,7 @@ export class MountRouting {
   /** Vault's existence check: an update of something absent is a create (which the ACL judges separately). */
   async operationFor(m: MountedRequest, req: VaultRequest): Promise<Operation> {
     if (req.operation !== 'update') return req.operation;
-    const r = await this.toRunner<{ checkFound: boolean; exists: boolean }>(runnerSubjects.exists, this.call(m, req, 'update', ''), true);
+    const r = await this.toRunner<{ checkFound: boolean; exists: boolean }>(runnerSubjects.exists, this.call(m, req, 'update', ''), true, 'precheck');
     return r.checkFound && !r.exists ? 'create' : 'update';
   }
 
@@ -149,13 +151,13 @@ export class MountRouting {
    * which means no runner got it. A write a runner took and then lost, or that nobody acknowledged in time, fails
    * with 503 and may or may not have been applied.
    */
-  private async toRunner<T>(subject: string, payload: unknown, idempotent: boolean): Promise<T> {
+  private async toRunner<T>(subject: string, payload: unknown, idempotent: boolean, what: 'call' | 'precheck' = 'call'): Promise<T> {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.bus.request<T>(subject, payload, { timeoutMs: this.callTimeoutMs, livenessMs: this.livenessMs });
       } catch (err) {
-        if (!(err instanceof ResponderLost) || !retryable(err, idempotent, attempt, Date.now() - started, this.livenessMs)) throw unavailable(err, idempotent);
+        if (!(err instanceof ResponderLost) || !retryable(err, idempotent, attempt, Date.now() - started, this.livenessMs)) throw unavailable(err, idempotent, what);
         // A runner restarting resubscribes within moments; a short pause gives it the chance.
         if (err.noResponders) await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS * attempt));
       }
