@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { findMount, type MountTableState } from '#mount-table';
 import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
-import { MOUNT_TABLE } from '../sys-mounts.handlers.js';
+import { MOUNT_TABLE } from '../mounts/mount-table.provider.js';
 import type { VaultRequest, VaultResponse } from '../vault-http.js';
 
 /**
@@ -57,11 +57,10 @@ export class GatewayMetrics {
     });
   }
 
-  /** One answered request: called from the HTTP server's response hook with what the socket saw. */
-  observe(method: string, url: string, listVerb: boolean, status: number, seconds: number): void {
-    if (!url.startsWith('/v1/')) return;
-    const operation = operationLabel(method, listVerb);
-    const mountType = this.mountTypeOf(url.slice('/v1/'.length).split('?')[0]!);
+  /** One answered request (RequestLog calls it): `path` is the URL path, `/v1/` included, without its query. */
+  observe(operation: string, path: string, status: number, seconds: number): void {
+    if (!path.startsWith('/v1/')) return;
+    const mountType = this.mountTypeOf(path.slice('/v1/'.length));
     this.requests.inc({ operation, mount_type: mountType, status: String(status) });
     this.latency.observe({ operation, mount_type: mountType }, seconds);
   }

@@ -62,7 +62,7 @@ export class SealService {
   private readonly progress = new UnsealProgress();
 
   constructor(
-    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'barrier' | 'barrierLink' | 'storageType' | 'log' | 'bus' | 'instance'>,
     private readonly store: SealStore,
     @Inject(ROOT_TOKEN_ISSUER) private readonly issueRootToken: RootTokenIssuer,
   ) {
