@@ -70,6 +70,21 @@ describe('what an operator can observe', () => {
     assert.ok(host.data.memory.total > 0);
   });
 
+  it('sys/instances lists every running instance with its state, and the service types with none', async () => {
+    assert.equal((await cluster.fetch('/v1/sys/instances')).status, 403);
+    const r = await cluster.fetch('/v1/sys/instances', { headers: root });
+    assert.equal(r.status, 200, await r.clone().text());
+    const { data } = (await r.json()) as { data: { instances: { service: string; pid: number; state: string; instance: string }[]; missing_services: string[] } };
+    for (const name of ['catalog', 'mount-manager', 'gateway']) {
+      const mine = data.instances.filter((i) => i.service === name);
+      assert.equal(mine.length, 1, `one ${name}: ${JSON.stringify(data.instances)}`);
+      assert.equal(mine[0]!.pid, cluster.pid(name), `${name}'s own pid`);
+      assert.equal(mine[0]!.state, 'unsealed');
+      assert.match(mine[0]!.instance, new RegExp(`^${name}-`));
+    }
+    assert.deepEqual(data.missing_services, ['plugin-runner']);
+  });
+
   it('a service\'s health port: live at once, ready only once unsealed', async () => {
     assert.equal(readyBeforeUnseal, 503);
     assert.equal((await fetch(`${health}/health/live`)).status, 200);

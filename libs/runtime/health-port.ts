@@ -5,12 +5,15 @@ export interface HealthState {
   /** The services this process runs. */
   services: string[];
   sealed(): boolean;
+  /** Prometheus text of the process's services (`/metrics`); absent: 404 there. */
+  metrics?(): Promise<string>;
 }
 
 /**
  * A small HTTP port for container healthchecks, one per process (`COFFER_HEALTH_ADDR`): `/health/live` answers 200
  * while the process runs; `/health/ready` 200 once its services have started and the cluster is unsealed, 503
- * before. Nothing else, and nothing secret: it is meant for the orchestrator, not for clients.
+ * before; `/metrics` the Prometheus text of the services that have metrics (the plugin-runner's: launches, crashes,
+ * timeouts, pool sizes). Nothing else, and nothing secret: it is meant for the orchestrator, not for clients.
  */
 export async function startHealthPort(address: string, state: HealthState, log: Logger): Promise<{ close(): Promise<void> }> {
   const i = address.lastIndexOf(':');
@@ -27,6 +30,16 @@ export async function startHealthPort(address: string, state: HealthState, log: 
     if (path === '/health/ready') {
       const sealed = state.sealed();
       return send(sealed ? 503 : 200, { ready: !sealed, sealed, services: state.services });
+    }
+    if (path === '/metrics' && state.metrics) {
+      state.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : text);
+        },
+        () => send(500, { errors: ['metrics could not be collected'] }),
+      );
+      return;
     }
     return send(404, { errors: [] });
   });

@@ -5,3 +5,4 @@ export { ProjectionHost, announceAppend } from './projection-host.js';
 export { SERVICE_CONTEXT, serviceModule, startMicroservice, type ServiceModuleParts } from './nest-service.js';
 export { BarrierState, BarrierLink } from './barrier-state.js';
 export { startHealthPort, type HealthState } from './health-port.js';
+export { answerCensus, instanceState } from './census.js';

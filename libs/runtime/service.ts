@@ -40,6 +40,8 @@ export interface ServiceContext {
 
 export interface RunningService {
   readonly service: ServiceName;
+  /** The service's metrics as Prometheus text, for the process's health port (`/metrics`); absent: none. */
+  metrics?(): Promise<string>;
   close(): Promise<void>;
 }
 

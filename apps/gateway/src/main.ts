@@ -116,6 +116,8 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
     address: { host: bound[0].host, port: bound[0].port },
     addresses: bound.map(({ host, port, tls }) => ({ host, port, tls })),
     seal: app.get(SealService),
+    // The same registry as sys/metrics, for the process's health port.
+    metrics: () => app.get(GatewayMetrics).registry.metrics(),
     reloadTls: (config) => reloadListenerTls(bound, config.listeners, ctx.log),
     async close() {
       await closeListeners(bound);

@@ -90,6 +90,7 @@ export class Router {
       { pattern: /^sys\/leader$/, operations: { read: () => info.leader() }, ...open },
       { pattern: /^sys\/metrics$/, operations: { read: (r) => metrics.handle(r) } },
       { pattern: /^sys\/host-info$/, operations: { read: () => info.hostInfo() } },
+      { pattern: /^sys\/instances$/, operations: { read: () => info.instances() } },
       { pattern: /^sys\/seal-status$/, operations: { read: () => seal.sealStatus() }, ...open },
       { pattern: /^sys\/init$/, operations: { read: () => seal.readInit(), update: (r) => seal.init(r) }, ...open },
       { pattern: /^sys\/unseal$/, operations: { update: (r) => seal.unseal(r) }, ...open },

@@ -4,6 +4,7 @@ import { ProjectionHost, serviceModule, startMicroservice, type ServiceContext, 
 import { ProjectionDirectory } from './directory.js';
 import { PluginLauncher } from './launcher.js';
 import { MountCalls } from './mount-calls.js';
+import { RunnerMetrics } from './metrics.js';
 import { PluginPool } from './plugin-pool.js';
 import { PluginRunnerController, type RunnerProjections } from './plugin-runner.controller.js';
 import { PluginStorage } from './plugin-storage.js';
@@ -28,13 +29,18 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningSer
     readCache: ctx.bus.kind === 'in-process',
   });
   const launcher = new PluginLauncher(ctx);
+  // The pool is made just below; the gauges ask it only when scraped.
+  let poolRef: PluginPool | undefined;
+  const metrics = new RunnerMetrics(ctx.instance, () => poolRef);
   const pool = new PluginPool({
     launch: (entry) => launcher.launch(entry, storage),
     log: ctx.log,
     sealed: () => ctx.barrier.sealed,
     callTimeoutMs: ctx.tunables.pluginCallTimeoutMs,
     idleMs: ctx.tunables.pluginIdleMs,
+    events: metrics,
   });
+  poolRef = pool;
   // The keyring is gone: no process may keep serving (or caching) what it read while unsealed.
   ctx.barrier.onSeal(() => pool.stopAll('sealed'));
   const calls = new MountCalls({ directory, pool, storage, sealed: () => ctx.barrier.sealed, log: ctx.log });
@@ -53,6 +59,7 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningSer
   );
   return {
     service: 'plugin-runner',
+    metrics: () => metrics.registry.metrics(),
     async close() {
       mounts.stop();
       catalog.stop();

@@ -163,7 +163,9 @@ async function runConfiguredServer(
     gateway = running.services.find((s) => s.service === 'gateway') as RunningGateway | undefined;
     if (tunables.healthAddress) {
       const services = running;
-      const health = await startHealthPort(tunables.healthAddress, { services: names, sealed: () => services.barrier.sealed }, log);
+      const withMetrics = services.services.filter((s) => s.metrics);
+      const metrics = withMetrics.length ? async () => (await Promise.all(withMetrics.map((s) => s.metrics!()))).join('\n') : undefined;
+      const health = await startHealthPort(tunables.healthAddress, { services: names, sealed: () => services.barrier.sealed, metrics }, log);
       opened.push({ what: 'health port', close: () => health.close() });
     }
   } catch (err) {

@@ -1,6 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { BUS, type Bus } from '#bus';
+import { SERVICE_NAMES, subjects, type CensusRequest, type InstanceState } from '#contracts';
 import type { VaultResponse } from '../vault-http.js';
+
+/**
+ * How long a census listens for answers. Every instance answers at once from memory, so this only has to outlast a
+ * round trip through NATS under load; an instance slower than this is left out, which the answer says.
+ */
+const CENSUS_WINDOW_MS = 750;
 
 /**
  * `sys/leader` and `sys/host-info`, as far as they make sense for Coffer. There is no leader: every gateway is
@@ -8,6 +17,47 @@ import type { VaultResponse } from '../vault-http.js';
  */
 @Injectable()
 export class InfoHandlers {
+  constructor(@Inject(BUS) private readonly bus: Bus) {}
+
+  /**
+   * `sys/instances` (Coffer's, not Vault's): every instance of every service that answers a census within the
+   * window, with its state, and the service types that have none. Sorted, so two calls compare line by line.
+   */
+  async instances(): Promise<VaultResponse> {
+    const found = new Map<string, InstanceState>();
+    const replyTo = subjects.censusReply(randomUUID());
+    const sub = this.bus.subscribe(replyTo, (data) => {
+      const s = data as Partial<InstanceState> | null;
+      if (s && typeof s.instance === 'string' && typeof s.service === 'string') found.set(s.instance, s as InstanceState);
+    });
+    try {
+      // The subscription must be on the server before anyone answers.
+      await this.bus.flush();
+      this.bus.publish(subjects.census, { replyTo } satisfies CensusRequest);
+      await new Promise((r) => setTimeout(r, CENSUS_WINDOW_MS));
+    } finally {
+      sub.unsubscribe();
+    }
+    const instances = [...found.values()].sort((a, b) => a.service.localeCompare(b.service) || a.instance.localeCompare(b.instance));
+    const missing = SERVICE_NAMES.filter((name) => !instances.some((i) => i.service === name));
+    return {
+      kind: 'envelope',
+      data: {
+        instances: instances.map((i) => ({
+          service: i.service,
+          instance: i.instance,
+          host: i.host,
+          pid: i.pid,
+          version: i.version,
+          started_at: i.startedAt,
+          state: i.state,
+        })),
+        missing_services: missing,
+        window_ms: CENSUS_WINDOW_MS,
+      },
+    };
+  }
+
   leader(): VaultResponse {
     return {
       kind: 'json',
