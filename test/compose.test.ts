@@ -48,7 +48,8 @@ function obj(value: unknown, what: string): Obj {
 
 /** Compose's own interpolation, for the forms this file uses: `${VAR:-default}` with nothing set in the environment. */
 function interpolateDefaults(text: string): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_all, _name: string, fallback?: string) => fallback ?? '');
+  // `${X:?message}` (required, no default) stands for an unknown value: empty here.
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*)|:?\?[^}]*)?\}/g, (_all, _name: string, fallback?: string) => fallback ?? '');
 }
 
 /** A `command:` as argv (compose accepts a list or a string). */
@@ -216,7 +217,7 @@ describe('docker-compose.yml', () => {
 
     assert.match(String(service('postgres').image), /^postgres:16(\b|$)/, 'postgres runs postgres:16');
     const env = obj(service('postgres').environment, 'postgres environment');
-    assert.ok(String(env.POSTGRES_PASSWORD ?? '').includes('${'), 'the Postgres password comes from the environment (.env)');
+    assert.match(String(env.POSTGRES_PASSWORD ?? ''), /^\$\{COFFER_POSTGRES_PASSWORD:\?[^}]+\}$/, 'the Postgres password comes from .env and has no default');
   });
 
   it('starts Coffer after a healthy Postgres and a started NATS', () => {
@@ -229,7 +230,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('mounts the config read-only into every Coffer service, and the plugins read-only into the runner', () => {
+  it('mounts the config read-only into every Coffer service; the plugins come with the image', () => {
     assert.ok(statSync(join(ROOT, 'deploy', 'config.d')).isDirectory(), 'deploy/config.d exists');
     for (const name of COFFER_SERVICES) {
       const m = mounts(service(name)).find((v) => v.target === CONFIG_DIR_IN_CONTAINER);
@@ -239,9 +240,18 @@ describe('docker-compose.yml', () => {
       assert.equal(m.readOnly, true, `${name}'s config is read-only`);
     }
     assert.ok(config.pluginDirectory, 'the config names a plugin_directory');
-    const plugins = mounts(service('plugin-runner')).find((v) => v.target === config.pluginDirectory);
-    assert.ok(plugins, `plugin-runner mounts the plugin directory at ${config.pluginDirectory}`);
-    assert.equal(plugins.readOnly, true, 'the plugin directory is read-only');
+    // Nothing shadows the image's plugins with an empty host directory.
+    for (const name of ['catalog', 'plugin-runner']) {
+      assert.ok(!mounts(service(name)).some((v) => v.target === config.pluginDirectory), `${name} uses the image's plugin directory`);
+    }
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, new RegExp(`^COPY --from=build --chown=root:root\\S* (--chmod=0?755 )?/app/dist/plugins ${config.pluginDirectory}$`, 'm'), 'the image ships the built plugins, root-owned');
+  });
+
+  it('the gateway is healthy only when sys/health answers 200 (unsealed and serving)', () => {
+    const test = argv(obj(service('gateway').healthcheck, 'gateway healthcheck').test).join(' ');
+    assert.match(test, /sys\/health/);
+    assert.match(test, /status(Code)? === 200/);
   });
 
   it('points deploy/config.d at the compose services, and the gateway listens where the port goes', () => {
@@ -258,11 +268,8 @@ describe('docker-compose.yml', () => {
     const pgEnv = obj(service(db.hostname).environment, 'postgres environment');
     assert.equal(decodeURIComponent(db.username), pgEnv.POSTGRES_USER, 'the config logs in as the role compose creates');
     assert.equal(db.pathname.slice(1), pgEnv.POSTGRES_DB, 'the config uses the database compose creates');
-    assert.equal(
-      decodeURIComponent(db.password),
-      interpolateDefaults(String(pgEnv.POSTGRES_PASSWORD)),
-      "the config's default password is compose's default password",
-    );
+    assert.equal(db.password, '', 'the config file holds no password');
+    assert.match(String(pgEnv.POSTGRES_PASSWORD), /:\?/, 'compose has no default password');
 
     assert.equal(config.bus.servers.length, 1);
     const bus = new URL(config.bus.servers[0]);
@@ -287,6 +294,7 @@ describe('docker-compose.yml', () => {
       assert.equal(overridden.host, db.host, `${name}'s COFFER_PG_CONNECTION_URL points at the same server`);
       assert.equal(overridden.pathname, db.pathname, `${name}'s COFFER_PG_CONNECTION_URL names the same database`);
       assert.equal(overridden.username, db.username, `${name}'s COFFER_PG_CONNECTION_URL logs in as the same role`);
+      assert.match(String(url), /\$\{COFFER_POSTGRES_PASSWORD:\?[^}]+\}/, `${name}'s password is required from .env, no default`);
     }
   });
 });
@@ -302,6 +310,7 @@ describe('Dockerfile', () => {
     assert.ok(runs.some((r) => /\bnpm ci\b/.test(r)), 'runs npm ci');
     assert.ok(runs.some((r) => /\bnpm run build\b/.test(r)), 'runs npm run build');
     assert.ok(runs.some((r) => /\bnpm prune\b.*--omit=dev|\bnpm prune\b.*--production/.test(r)), 'prunes dev dependencies');
+    assert.ok(runs.some((r) => /rm -rf[^&]*node_modules\/@electric-sql/.test(r) && /dist\/dev-seed\.tar/.test(r)), 'leaves out PGlite and the dev seed');
   });
 
   it('runs bin/coffer.js as a non-root user and exposes 8200', () => {

@@ -2,15 +2,13 @@
 # Every service reads the same files; `-service=NAME` on the command line picks what a container runs.
 # Files in this directory are merged in name order; add e.g. 20-tls.hcl rather than editing this one.
 
-# Plugin executables, mounted read-only from ./plugins-dir. Register them by SHA-256 before mounting.
+# Plugin executables, shipped in the image (root-owned, read-only to Coffer). Register them by SHA-256 before mounting.
 plugin_directory = "/var/lib/coffer/plugins"
 
-# The password here is only the local default. docker-compose.yml sets $COFFER_PG_CONNECTION_URL (which overrides
-# this key) from COFFER_POSTGRES_PASSWORD in .env, so production changes the password in .env, not here. While the
-# effective password is this one, this (world-readable) file is a credential: the plugin-runner refuses to start
-# rather than let its plugins' user read it. Set COFFER_POSTGRES_PASSWORD.
+# No password here: docker-compose.yml sets $COFFER_PG_CONNECTION_URL (which overrides this key) from
+# COFFER_POSTGRES_PASSWORD in .env, which it requires.
 storage "postgresql" {
-  connection_url = "postgres://coffer:coffer-local-only@postgres:5432/coffer?sslmode=disable"
+  connection_url = "postgres://coffer@postgres:5432/coffer?sslmode=disable"
 }
 
 # Secured by `coffer operator bus-config`: TLS, and each container's role credentials from $COFFER_NATS_* (see

@@ -31,6 +31,12 @@ export interface Subscription {
 export interface RequestOptions {
   /** Milliseconds before the request fails with `unavailable`. */
   timeoutMs?: number;
+  /**
+   * Ask the responder to acknowledge at once and beat while it works (liveness.ts): past this many milliseconds of
+   * silence the request fails with `ResponderLost`, telling "nobody took it" from "taken, then lost". NATS only; in
+   * one process nothing can die separately, so the in-process bus ignores it.
+   */
+  livenessMs?: number;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;

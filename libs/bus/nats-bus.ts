@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Bus, BusHandler, RequestOptions, Subscription } from './bus.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, decodeReply, encodeFailure, encodeReply, noResponders, timedOut } from './bus.js';
 import { CofferError } from '../contracts/errors.js';
+import { LivenessRequester, answerLiveness } from './liveness.js';
 
 export interface NatsBusOptions {
   /** One URL or several, comma separated. */
@@ -92,13 +93,27 @@ export class NatsBus implements Bus {
     return new NatsBus(nc, options.log, options.namespace);
   }
 
+  /** Created on the first request that asks for liveness (see liveness.ts). */
+  private liveness?: LivenessRequester;
+
   async request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
     const timeout = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     let reply;
-    try {
-      reply = await this.nc.request(this.onWire(subject), encoder.encode(JSON.stringify(data ?? null)), { timeout });
-    } catch (err) {
-      throw translateRequestError(err, subject, timeout);
+    if (options.livenessMs) {
+      const inboxPrefix = (this.nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
+      this.liveness ??= new LivenessRequester(this.nc, inboxPrefix);
+      reply = await this.liveness.request(this.onWire(subject), encoder.encode(JSON.stringify(data ?? null)), {
+        timeoutMs: timeout,
+        livenessMs: options.livenessMs,
+        subject,
+        onTimeout: () => timedOut(subject, timeout),
+      });
+    } else {
+      try {
+        reply = await this.nc.request(this.onWire(subject), encoder.encode(JSON.stringify(data ?? null)), { timeout });
+      } catch (err) {
+        throw translateRequestError(err, subject, timeout);
+      }
     }
     let parsed: unknown;
     try {
@@ -128,6 +143,7 @@ export class NatsBus implements Bus {
         }
         void (async () => {
           let reply;
+          const stopBeats = answerLiveness(this.nc, msg);
           try {
             const data = msg.data.length === 0 ? null : JSON.parse(decoder.decode(msg.data));
             reply = encodeReply(await handler(data, this.fromWire(msg.subject)));
@@ -137,6 +153,8 @@ export class NatsBus implements Bus {
               return;
             }
             reply = encodeFailure(e instanceof SyntaxError ? new CofferError('invalid-request', 'malformed message') : e);
+          } finally {
+            stopBeats?.();
           }
           if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
         })();
@@ -151,6 +169,7 @@ export class NatsBus implements Bus {
 
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
+    this.liveness?.close();
     // drain lets in-flight handlers reply before the connection goes away.
     await this.nc.drain().catch(() => this.nc.close());
   }

@@ -11,6 +11,8 @@ export {
   LOG_LEVELS,
   PLUGIN_SANDBOXES,
   type PluginSandboxSetting,
+  LOG_FORMATS,
+  type LogFormat,
   type CofferConfig,
   type LogLevel,
   type NatsBusConfig,
@@ -19,3 +21,4 @@ export {
   type TcpListenerConfig,
   type TlsVersion,
 } from './types.js';
+export { readTunables, TUNABLES, GATEWAY_CALL_MARGIN_MS, type Tunables } from './tunables.js';

@@ -1,6 +1,6 @@
 import type { CofferConfig, NatsBusConfig, PostgresStorageConfig, TcpListenerConfig } from './types.js';
 import { SERVICE_NAMES } from '../contracts/subjects.js';
-import { LOG_LEVELS, PLUGIN_SANDBOXES } from './types.js';
+import { LOG_FORMATS, LOG_LEVELS, PLUGIN_SANDBOXES } from './types.js';
 import * as kind from './values.js';
 import type { Kind } from './values.js';
 
@@ -17,6 +17,7 @@ export type Settings = Pick<
   | 'pluginFilePermissions'
   | 'apiAddr'
   | 'logLevel'
+  | 'logFormat'
   | 'defaultLeaseTtl'
   | 'maxLeaseTtl'
   | 'services'
@@ -81,6 +82,7 @@ export const SETTINGS: KeyTable<Settings> = {
     reloadable: true,
     env: ['COFFER_LOG_LEVEL', 'VAULT_LOG_LEVEL'],
   },
+  log_format: { field: 'logFormat', kind: kind.oneOf(LOG_FORMATS), env: ['COFFER_LOG_FORMAT', 'VAULT_LOG_FORMAT'] },
   default_lease_ttl: { field: 'defaultLeaseTtl', kind: kind.duration, fallback: DEFAULT_LEASE_TTL, reloadable: true },
   max_lease_ttl: { field: 'maxLeaseTtl', kind: kind.duration, fallback: DEFAULT_LEASE_TTL, reloadable: true },
   services: { field: 'services', kind: kind.listOf(kind.oneOf(SERVICE_NAMES)), fallback: [...SERVICE_NAMES] },

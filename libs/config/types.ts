@@ -8,6 +8,9 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** `plugin_sandbox`: auto picks the strongest level the platform allows; none runs plugins as the runner's user. */
 export const PLUGIN_SANDBOXES = ['auto', 'bwrap', 'uid', 'none'] as const;
 export type PluginSandboxSetting = (typeof PLUGIN_SANDBOXES)[number];
+/** Vault's `log_format`: `standard` is readable lines, `json` one JSON object per line. */
+export const LOG_FORMATS = ['standard', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** The server's configuration after merging every file, filling defaults and checking it as a whole. */
 export interface CofferConfig {
@@ -18,6 +21,8 @@ export interface CofferConfig {
   pluginFilePermissions?: number;
   apiAddr?: string;
   logLevel: LogLevel;
+  /** Unset: readable lines when stdout is a terminal, JSON otherwise. */
+  logFormat?: LogFormat;
   /** Seconds. */
   defaultLeaseTtl: number;
   /** Seconds. */

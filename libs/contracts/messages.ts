@@ -22,6 +22,23 @@ export interface ServiceStatus {
   projections: Partial<Record<StreamName, ProjectionStatus>>;
 }
 
+/** A census (subjects.census): answer to this subject. */
+export interface CensusRequest {
+  replyTo: string;
+}
+
+/** One running instance as it describes itself to a census. Nothing secret: it is shown to operators as it is. */
+export interface InstanceState {
+  service: ServiceName;
+  instance: string;
+  host: string;
+  pid: number;
+  version: string;
+  startedAt: string;
+  /** `sealed` until this process holds the keyring; `unsealed` after. */
+  state: 'sealed' | 'unsealed';
+}
+
 export interface StreamAppended {
   stream: StreamName;
   version: number;

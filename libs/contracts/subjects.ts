@@ -24,6 +24,13 @@ export const subjects = {
   streamAppended: (stream: StreamName) => `coffer.events.${stream}`,
   /** broadcast, no payload: a gateway revoked or renewed tokens; every gateway drops the token entries it cached. */
   tokensChanged: 'coffer.gateway.tokens-changed',
+  /**
+   * broadcast `CensusRequest`: every instance of every service publishes its `InstanceState` to `replyTo`. A
+   * request would hear one instance only; this is how `sys/instances` hears them all.
+   */
+  census: 'coffer.census',
+  /** Where one census's answers go: a subject of its own per asking (under `coffer.`, so namespaces apply). */
+  censusReply: (id: string) => `coffer.census.reply.${id}`,
 } as const;
 
 export const catalogSubjects = {

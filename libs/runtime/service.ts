@@ -5,7 +5,7 @@ import type { Bus } from '../bus/bus.js';
 import type { ServiceName } from '../contracts/subjects.js';
 import type { ServiceStatus } from '../contracts/messages.js';
 import type { EventStore } from '../event-store/index.js';
-import type { CofferConfig } from '../config/index.js';
+import type { CofferConfig, Tunables } from '../config/index.js';
 import type { BarrierLink, BarrierState } from './barrier-state.js';
 
 /**
@@ -22,7 +22,13 @@ export interface ServiceContext {
   /** This process's barrier: sealed until the cluster unseals; shared by the services of the process. */
   barrier: BarrierState;
   barrierLink: BarrierLink;
+  /**
+   * Live: the server command updates the reloadable fields (log_level, default_lease_ttl, max_lease_ttl) in place on
+   * SIGHUP, so read them where they are used, never copy them at start.
+   */
   config: CofferConfig;
+  /** Timing knobs from the environment (libs/config `readTunables`), read once per process. */
+  tunables: Tunables;
   /** Reported as seal-status `storage_type`: the dev server's embedded store is not the production one. */
   storageType: 'postgresql' | 'pglite';
   log: Logger;
@@ -34,6 +40,8 @@ export interface ServiceContext {
 
 export interface RunningService {
   readonly service: ServiceName;
+  /** The service's metrics as Prometheus text, for the process's health port (`/metrics`); absent: none. */
+  metrics?(): Promise<string>;
   close(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@ import { CofferError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import { sendError, sendResponse } from './pipeline/envelope.js';
 import type { EdgeRequest } from './pipeline/exchange.js';
+import { RequestLog } from './metrics/request-log.js';
 import { Router } from './router.js';
 import { checkPatchContentType, clientAddress, logicalPath, operationOf, tokenOf, wrapTtlOf } from './vault-http.js';
 
@@ -16,6 +17,7 @@ import { checkPatchContentType, clientAddress, logicalPath, operationOf, tokenOf
 export class ApiController {
   constructor(
     private readonly router: Router,
+    private readonly requests: RequestLog,
     @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'log'>,
   ) {}
 
@@ -23,16 +25,19 @@ export class ApiController {
   async handle(@Req() http: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const id = randomUUID();
     reply.header('x-request-id', id);
+    let edge: EdgeRequest | undefined;
     try {
-      const edge = decode(id, http);
+      edge = decode(id, http);
       sendResponse(reply, edge, await this.router.dispatch(edge));
     } catch (err) {
       if (!(err instanceof CofferError)) this.ctx.log.error({ requestId: id, err }, 'request failed');
       else if (err.code === 'internal' || err.code === 'unavailable') {
-        this.ctx.log.warn({ requestId: id, code: err.code, msg: err.message }, 'request failed');
+        this.ctx.log.warn({ requestId: id, code: err.code, error: err.message }, 'request failed');
       }
       sendError(reply, err);
     }
+    // After the send, so the status counted and logged is the one the client got.
+    this.requests.answered(http, reply, edge && (edge.help ? 'help' : edge.operation));
   }
 }
 

@@ -25,6 +25,9 @@ import { SealHandlers } from './seal/seal.handlers.js';
 import { SealService } from './seal/seal.service.js';
 import { SealStore } from './seal/seal.store.js';
 import { VaultExceptionFilter } from './vault-exception.filter.js';
+import { GatewayMetrics } from './metrics/metrics.js';
+import { RequestLog } from './metrics/request-log.js';
+import { InfoHandlers } from './health/info.handlers.js';
 
 @Module({})
 class GatewayModule {}
@@ -80,6 +83,9 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
         SysMountsHandlers,
         MountRouting,
         ReloadHandlers,
+        GatewayMetrics,
+        RequestLog,
+        InfoHandlers,
       ],
     },
     adapter,
@@ -96,12 +102,22 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   const mountTable = app.get<ProjectionHost<MountTableState>>(MOUNT_TABLE);
   await mountTable.start();
   if (!server || !handler) throw new Error('gateway: HTTP server was not created');
-  const bound = await bindListeners(listeners, handler, ctx.log, server);
+  let bound: Awaited<ReturnType<typeof bindListeners>>;
+  try {
+    bound = await bindListeners(listeners, handler, ctx.log, server);
+  } catch (err) {
+    // EADDRINUSE and the like: nothing listens, so nothing of this gateway may keep running (its bus handlers would).
+    mountTable.stop();
+    await app.close().catch(() => undefined);
+    throw err;
+  }
   return {
     service: 'gateway',
     address: { host: bound[0].host, port: bound[0].port },
     addresses: bound.map(({ host, port, tls }) => ({ host, port, tls })),
     seal: app.get(SealService),
+    // The same registry as sys/metrics, for the process's health port.
+    metrics: () => app.get(GatewayMetrics).registry.metrics(),
     reloadTls: (config) => reloadListenerTls(bound, config.listeners, ctx.log),
     async close() {
       await closeListeners(bound);

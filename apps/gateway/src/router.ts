@@ -10,6 +10,8 @@ import { TOKEN_STORE } from './tokens/token-store.provider.js';
 import { PolicyHandlers } from './policies/policies.handlers.js';
 import { PolicyService } from './policies/policy.service.js';
 import { SealHandlers } from './seal/seal.handlers.js';
+import { GatewayMetrics } from './metrics/metrics.js';
+import { InfoHandlers } from './health/info.handlers.js';
 import { SysCatalogHandlers } from './catalog/sys-catalog.handlers.js';
 import * as token from './tokens/token.handlers.js';
 import type { TokenStore } from './tokens/token-store.js';
@@ -68,6 +70,8 @@ export class Router {
     mounts: MountRouting,
     sysMounts: SysMountsHandlers,
     reload: ReloadHandlers,
+    metrics: GatewayMetrics,
+    info: InfoHandlers,
     @Inject(TOKEN_STORE) tokens: TokenStore,
     @Inject(SERVICE_CONTEXT) ctx: Pick<ServiceContext, 'barrier' | 'config' | 'log'>,
     @Inject(CUBBYHOLE_CLEANUP) cubbyholes: Pick<CubbyholeCleanup, 'revoked'>,
@@ -85,6 +89,10 @@ export class Router {
 
     this.routes = [
       { pattern: /^sys\/health$/, operations: { read: (r) => seal.health(r), head: (r) => seal.health(r) }, ...open },
+      { pattern: /^sys\/leader$/, operations: { read: () => info.leader() }, ...open },
+      { pattern: /^sys\/metrics$/, operations: { read: (r) => metrics.handle(r) } },
+      { pattern: /^sys\/host-info$/, operations: { read: () => info.hostInfo() } },
+      { pattern: /^sys\/instances$/, operations: { read: () => info.instances() } },
       { pattern: /^sys\/seal-status$/, operations: { read: () => seal.sealStatus() }, ...open },
       { pattern: /^sys\/init$/, operations: { read: () => seal.readInit(), update: (r) => seal.init(r) }, ...open },
       { pattern: /^sys\/unseal$/, operations: { update: (r) => seal.unseal(r) }, ...open },

@@ -1,6 +1,7 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CofferError } from '#contracts';
+import { RequestLog } from './metrics/request-log.js';
 import { sendError } from './pipeline/envelope.js';
 
 /**
@@ -10,13 +11,19 @@ import { sendError } from './pipeline/envelope.js';
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH']);
 
 @Catch()
+@Injectable()
 export class VaultExceptionFilter implements ExceptionFilter {
+  constructor(private readonly requests: RequestLog) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const method = http.getRequest<FastifyRequest>().method;
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
     // No route matched because no route has this verb: Vault calls that 405, not 404.
-    const unknownVerb = !KNOWN_METHODS.has(method) && toCofferError(exception).code === 'not-found';
-    sendError(http.getResponse<FastifyReply>(), unknownVerb ? new CofferError('unsupported-operation', '') : toCofferError(exception));
+    const unknownVerb = !KNOWN_METHODS.has(request.method) && toCofferError(exception).code === 'not-found';
+    sendError(reply, unknownVerb ? new CofferError('unsupported-operation', '') : toCofferError(exception));
+    // Refused before the controller ran, so the controller did not count it.
+    this.requests.answered(request, reply);
   }
 }
 

@@ -25,12 +25,13 @@ const NO_STORAGE: StorageHandler = {
 @Injectable()
 export class PluginLauncher {
   /** Per runner process: the cache holds copies named by hash, so processes of one machine may share it safely. */
-  readonly cacheDir = process.env.COFFER_PLUGIN_CACHE_DIR ?? join(tmpdir(), `coffer-plugin-cache-${process.getuid?.() ?? 'user'}`);
+  readonly cacheDir: string;
 
   /** How every plugin of this runner is confined (sandbox.ts); decided once at start. */
   readonly sandbox: RunnerSandbox;
 
   constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {
+    this.cacheDir = ctx.tunables.pluginCacheDir ?? join(tmpdir(), `coffer-plugin-cache-${process.getuid?.() ?? 'user'}`);
     this.sandbox = startSandbox(ctx.config, ctx.log, this.cacheDir);
   }
 

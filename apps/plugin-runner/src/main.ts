@@ -5,16 +5,11 @@ import { ProjectionDirectory } from './directory.js';
 import { PluginLauncher } from './launcher.js';
 import type { SandboxPlan } from './sandbox.js';
 import { MountCalls } from './mount-calls.js';
+import { RunnerMetrics } from './metrics.js';
 import { PluginPool } from './plugin-pool.js';
 import { PluginRunnerController, type RunnerProjections } from './plugin-runner.controller.js';
 import { PluginStorage } from './plugin-storage.js';
 import { MOUNT_CALLS, RUNNER_PROJECTIONS } from './tokens.js';
-
-/** A positive integer of milliseconds from the environment, or undefined (the pool's default). */
-function envMs(name: string): number | undefined {
-  const value = Number(process.env[name]);
-  return Number.isInteger(value) && value > 0 ? value : undefined;
-}
 
 /**
  * Starts one plugin-runner worker: replays the mount table and the catalog (to resolve a mount uuid to the plugin
@@ -34,18 +29,24 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
   const storage = new PluginStorage(ctx.dataSource, {
     barrier: ctx.barrier.current,
     mountTtls: (uuid) => directory.mount(uuid)?.config,
-    system: { defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl },
+    // Asked at each use: SIGHUP updates ctx.config in place.
+    system: () => ({ defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl }),
     // On the in-process bus this is the only runner, so the only writer: what it read stays true until it writes.
     readCache: ctx.bus.kind === 'in-process',
   });
   const launcher = new PluginLauncher(ctx);
+  // The pool is made just below; the gauges ask it only when scraped.
+  let poolRef: PluginPool | undefined;
+  const metrics = new RunnerMetrics(ctx.instance, () => poolRef);
   const pool = new PluginPool({
     launch: (entry) => launcher.launch(entry, storage),
     log: ctx.log,
     sealed: () => ctx.barrier.sealed,
-    callTimeoutMs: envMs('COFFER_PLUGIN_CALL_TIMEOUT_MS'),
-    idleMs: envMs('COFFER_PLUGIN_IDLE_MS'),
+    callTimeoutMs: ctx.tunables.pluginCallTimeoutMs,
+    idleMs: ctx.tunables.pluginIdleMs,
+    events: metrics,
   });
+  poolRef = pool;
   // The keyring is gone: no process may keep serving (or caching) what it read while unsealed.
   ctx.barrier.onSeal(() => pool.stopAll('sealed'));
   const calls = new MountCalls({ directory, pool, storage, sealed: () => ctx.barrier.sealed, log: ctx.log });
@@ -65,6 +66,7 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
   return {
     service: 'plugin-runner',
     sandbox: launcher.sandbox.plan,
+    metrics: () => metrics.registry.metrics(),
     async close() {
       mounts.stop();
       catalog.stop();

@@ -38,6 +38,17 @@ export interface PluginPoolOptions {
   /** A process that has had no call for this long is shut down. */
   idleMs?: number;
   crashLoop?: Partial<CrashLoopPolicy>;
+  /** Told what happens to processes, for the runner's metrics (metrics.ts). */
+  events?: PoolEvents;
+}
+
+/** What the pool tells its observer: by plugin name only, never a mount path or anything a client sent. */
+export interface PoolEvents {
+  launched(plugin: string, outcome: 'started' | 'failed'): void;
+  /** A process that exited without being asked to (a failed start is `launched(..., 'failed')`, not this). */
+  crashed(plugin: string): void;
+  /** A call that outlived the call timeout (its process is then replaced). */
+  timedOut(plugin: string, method: string): void;
 }
 
 /** One call's destination: the mount as the plugin is told about it, and the catalog entry it runs. */
@@ -271,6 +282,7 @@ export class PluginPool {
     inst.ready = this.options.launch(entry).then(
       (proc) => {
         inst.process = proc;
+        this.options.events?.launched(entry.name, 'started');
         proc.once('exit', () => this.onExit(inst));
         this.multiplex.set(identity, proc.hello.multiplex);
         if (!proc.hello.multiplex && inst.key === identity) this.claimFor(inst);
@@ -279,6 +291,7 @@ export class PluginPool {
       },
       (err: unknown) => {
         this.forget(inst);
+        this.options.events?.launched(entry.name, 'failed');
         const failure = this.startFailure(entry.name, err);
         // A start that fails is counted as a crash: without it every request would relaunch (and, for a plugin that
         // hangs, wait out the start limit) again. The record is this identity's only, so nothing else waits on it.
@@ -344,6 +357,7 @@ export class PluginPool {
     } catch (err) {
       if (isTimeout(err, proc.name, method) && proc.alive) {
         this.log.warn({ plugin: inst.entry.name, pid: proc.pid, method, timeoutMs: this.callTimeoutMs }, 'plugin call timed out; process replaced');
+        this.options.events?.timedOut(inst.entry.name, method);
         void this.stop(inst, 'hung', 'kill');
       }
       throw err;
@@ -406,7 +420,10 @@ export class PluginPool {
     clearTimeout(inst.idleTimer);
     this.forget(inst);
     inst.endDrain?.();
-    if (crashed) this.recordCrash(inst.identity, inst.entry.name);
+    if (crashed) {
+      this.options.events?.crashed(inst.entry.name);
+      this.recordCrash(inst.identity, inst.entry.name);
+    }
   }
 
   private forget(inst: Instance): void {

@@ -18,8 +18,8 @@ export interface PluginStorageOptions {
   barrier: () => Barrier | undefined;
   /** The mount's TTLs, or undefined when the mount is not (or no longer) in the mount table. */
   mountTtls: (mountUuid: string) => MountTtls | undefined;
-  /** The server's `default_lease_ttl` and `max_lease_ttl`, which a mount's 0 stands for. */
-  system: MountTtls;
+  /** The server's `default_lease_ttl` and `max_lease_ttl`, which a mount's 0 stands for; a function is asked at each use (SIGHUP). */
+  system: MountTtls | (() => MountTtls);
   /**
    * Keep read values in memory. Only sound where this runner is the only writer of the table (the dev server: one
    * process, one runner); with several runners another one's write would leave this copy stale.
@@ -249,7 +249,7 @@ export class PluginStorage implements StorageHandler {
     this.barrier();
     const mount = this.options.mountTtls(mountUuid);
     if (!mount) throw new CofferError('not-found', 'unknown mount');
-    const { system } = this.options;
+    const system = typeof this.options.system === 'function' ? this.options.system() : this.options.system;
     return {
       defaultLeaseTtl: mount.defaultLeaseTtl || system.defaultLeaseTtl,
       maxLeaseTtl: mount.maxLeaseTtl || system.maxLeaseTtl,

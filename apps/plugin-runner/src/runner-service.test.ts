@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { barrierCodec, Keyring } from '#barrier';
 import { InProcessBus } from '#bus';
-import type { CofferConfig } from '#config';
+import { readTunables, type CofferConfig } from '#config';
 import { runnerSubjects, subjects, type MountCall, type ServiceStatus } from '#contracts';
 import { EventStore } from '#event-store';
 import type { PluginResponse } from '#plugin-protocol';
@@ -62,6 +62,7 @@ describe('plugin-runner service on the in-process bus', () => {
       instance: 'plugin-runner-test',
       bus,
       dataSource: db.dataSource,
+      tunables: readTunables(),
       events,
       barrier,
       barrierLink: new BarrierLink(barrier, bus, log),

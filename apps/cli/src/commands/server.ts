@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InProcessBus, NatsBus } from '#bus';
-import { LOG_LEVELS, loadConfig, parseListenAddress, watchConfig, type CofferConfig, type LogLevel } from '#config';
+import { LOG_FORMATS, LOG_LEVELS, loadConfig, parseListenAddress, readTunables, watchConfig, type CofferConfig, type LogFormat, type LogLevel, type Tunables } from '#config';
 import {
   COFFER_VERSION,
   CofferError,
@@ -18,7 +18,7 @@ import {
 } from '#contracts';
 import { connectWithRetry, createDataSource, runMigrations } from '#event-store';
 import { loadBuiltins } from '#plugin-catalog';
-import { createLogger } from '#runtime';
+import { createLogger, setLogLevel, startHealthPort } from '#runtime';
 import { parseFlags, type FlagSpec } from '../flags.js';
 import { readBusCredentials, type BusCredentials } from '../server/bus-credentials.js';
 import { startServices } from '../server/runtime.js';
@@ -35,6 +35,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'dev-root-token-id': { kind: 'string', usage: 'Root token of the dev server (random when absent).' },
   'dev-plugin-dir': { kind: 'string', usage: 'Plugin directory of the dev server.' },
   'dev-data-dir': { kind: 'string', usage: 'Keep the dev server\'s data in this directory (in memory when absent).' },
+  'log-format': { kind: 'string', usage: 'Log format: standard (readable lines) or json (env COFFER_LOG_FORMAT or VAULT_LOG_FORMAT; overrides log_format). Standard on a terminal, json otherwise, when unset.' },
   'dev-tls': { kind: 'bool', usage: 'Serve the dev server over TLS with a CA and certificate made at start (VAULT_CACERT is printed).', default: false },
   'dev-tls-cert-dir': { kind: 'string', usage: 'Directory the -dev-tls CA, certificate and key are written to (a new temporary one when absent).' },
   'log-level': { kind: 'string', usage: `Log verbosity: ${LOG_LEVELS.join(', ')} (env COFFER_LOG_LEVEL or VAULT_LOG_LEVEL; overrides the config file's log_level).` },
@@ -62,10 +63,26 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const { flags, args } = parseFlags(argv, FLAGS);
   if (args.length > 0) throw new CofferError('invalid-request', `Too many arguments (expected 0, got ${args.length})`);
   const logLevel = logLevelOf(flags['log-level'] as string | undefined);
-  if (flags.dev) return runDevServer(flags, logLevel ?? logLevelOf(process.env.COFFER_LOG_LEVEL ?? process.env.VAULT_LOG_LEVEL) ?? 'info');
+  const logFormat = logFormatOf(flags['log-format'] as string | undefined);
+  if (flags.dev) {
+    return runDevServer(
+      flags,
+      logLevel ?? logLevelOf(process.env.COFFER_LOG_LEVEL ?? process.env.VAULT_LOG_LEVEL) ?? 'info',
+      logFormat ?? logFormatOf(process.env.COFFER_LOG_FORMAT ?? process.env.VAULT_LOG_FORMAT),
+    );
+  }
   const paths = flags.config as string[];
   if (paths.length === 0) throw new CofferError('invalid-request', 'A configuration file must be specified with -config, or use -dev.');
-  return runConfiguredServer(paths, serviceNames(flags.service as string[]), logLevel);
+  return runConfiguredServer(paths, serviceNames(flags.service as string[]), logLevel, logFormat);
+}
+
+function logFormatOf(raw: string | undefined): LogFormat | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const format = raw.trim().toLowerCase();
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new CofferError('invalid-request', `unknown log format "${raw}"; expected one of ${LOG_FORMATS.join(', ')}`);
+  }
+  return format as LogFormat;
 }
 
 function logLevelOf(raw: string | undefined): LogLevel | undefined {
@@ -85,72 +102,148 @@ function serviceNames(raw: string[]): ServiceName[] | undefined {
   return names.length ? (names as ServiceName[]) : undefined;
 }
 
-async function runConfiguredServer(paths: string[], requested: ServiceName[] | undefined, logLevel: LogLevel | undefined): Promise<number> {
+async function runConfiguredServer(
+  paths: string[],
+  requested: ServiceName[] | undefined,
+  logLevel: LogLevel | undefined,
+  logFormat: LogFormat | undefined,
+): Promise<number> {
   let config: CofferConfig;
+  let tunables: Tunables;
   try {
     config = await loadConfig(paths);
+    tunables = readTunables();
   } catch (err) {
-    process.stderr.write(`Error loading configuration from ${paths.join(', ')}: ${(err as Error).message}\n`);
+    // Said twice on purpose: plainly on stderr for whoever typed the command, as one JSON line for the log collector.
+    const message = (err as Error).message;
+    process.stderr.write(`Error loading configuration from ${paths.join(', ')}: ${message}\n`);
+    createLogger('coffer', 'info', { format: logFormat }).fatal({ exitCode: 1 }, `cannot start: configuration: ${message}`);
     return 1;
   }
   if (logLevel) config = { ...config, logLevel };
   const names = requested ?? (config.services.length ? config.services : [...SERVICE_NAMES]);
-  const log = createLogger('coffer', config.logLevel).child({ process: names.join('+') });
+  const log = createLogger('coffer', config.logLevel, { format: logFormat ?? config.logFormat }).child({ process: names.join('+') });
   if (!config.storage) return fail(log, 'no storage "postgresql" block in the configuration');
   if (!config.bus) return fail(log, 'no bus "nats" block in the configuration');
+  const storage = config.storage;
+  const busConfig = config.bus;
+  const fatal = fatalOnCrash(log);
 
-  let credentials: BusCredentials;
+  // Everything opened so far, closed in reverse when a later step fails: a process that cannot start must exit, and
+  // an open NATS connection or pool would keep it alive (and keep its subscriptions answering) forever.
+  const opened: { what: string; close: () => Promise<unknown> }[] = [];
+  const closeOpened = async () => {
+    for (const o of opened.splice(0).reverse()) {
+      await o.close().catch((err: unknown) => log.warn({ closing: o.what, err: describeError(err) }, 'close failed'));
+    }
+  };
+  let running;
+  let gateway: RunningGateway | undefined;
   try {
-    credentials = readBusCredentials(config.bus);
+    const credentials: BusCredentials = readBusCredentials(busConfig);
+    // The database first: it is the dependency a process gives up on, and nothing has subscribed yet when it does.
+    const dataSource = createDataSource({
+      url: storage.connectionUrl,
+      poolSize: storage.maxConnections,
+      applicationName: `coffer-${names.join('+')}`,
+      logger: log,
+    });
+    await connectWithRetry(dataSource, { attempts: tunables.storageConnectAttempts, logger: log });
+    opened.push({ what: 'store', close: () => dataSource.destroy() });
+    await runMigrations(dataSource);
+    const bus = await NatsBus.connect({
+      url: busConfig.servers.join(','),
+      name: `coffer ${names.join('+')} ${process.pid}`,
+      user: busConfig.user,
+      password: busConfig.password,
+      token: busConfig.token,
+      nkeySeed: credentials.nkeySeed,
+      inboxPrefix: busConfig.inboxPrefix,
+      namespace: busConfig.namespace,
+      tls: busConfig.tlsCaFile || busConfig.tlsCertFile ? { caFile: busConfig.tlsCaFile, certFile: busConfig.tlsCertFile, keyFile: busConfig.tlsKeyFile } : undefined,
+      log,
+    });
+    opened.push({ what: 'bus', close: () => bus.close() });
+    running = await startServices(names, { config, tunables, bus, dataSource, storageType: 'postgresql', log, membershipKey: credentials.membershipKey });
+    opened.push({ what: 'services', close: () => running!.close() });
+    gateway = running.services.find((s) => s.service === 'gateway') as RunningGateway | undefined;
+    if (tunables.healthAddress) {
+      const services = running;
+      const withMetrics = services.services.filter((s) => s.metrics);
+      const metrics = withMetrics.length ? async () => (await Promise.all(withMetrics.map((s) => s.metrics!()))).join('\n') : undefined;
+      const health = await startHealthPort(tunables.healthAddress, { services: names, sealed: () => services.barrier.sealed, metrics }, log);
+      opened.push({ what: 'health port', close: () => health.close() });
+    }
   } catch (err) {
-    return fail(log, (err as Error).message);
+    log.fatal({ exitCode: 1 }, `cannot start: ${describeError(err)}`);
+    await closeOpened();
+    fatal.dispose();
+    return 1;
   }
-  const bus = await NatsBus.connect({
-    url: config.bus.servers.join(','),
-    name: `coffer ${names.join('+')} ${process.pid}`,
-    user: config.bus.user,
-    password: config.bus.password,
-    token: config.bus.token,
-    nkeySeed: credentials.nkeySeed,
-    inboxPrefix: config.bus.inboxPrefix,
-    namespace: config.bus.namespace,
-    tls: config.bus.tlsCaFile || config.bus.tlsCertFile ? { caFile: config.bus.tlsCaFile, certFile: config.bus.tlsCertFile, keyFile: config.bus.tlsKeyFile } : undefined,
-    log,
-  });
-  const dataSource = createDataSource({
-    url: config.storage.connectionUrl,
-    poolSize: config.storage.maxConnections,
-    applicationName: `coffer-${names.join('+')}`,
-    logger: log,
-  });
-  await connectWithRetry(dataSource, { attempts: 60, logger: log });
-  await runMigrations(dataSource);
-  const running = await startServices(names, { config, bus, dataSource, storageType: 'postgresql', log, membershipKey: credentials.membershipKey });
-  const gateway = running.services.find((s) => s.service === 'gateway') as RunningGateway | undefined;
   const reload = watchConfig(paths, config, {
     log,
     onChange: (next) => {
       // Throws when a certificate or key cannot be read: the reload then fails and the running ones stay in use.
       gateway?.reloadTls(next);
+      // In place: every service holds this object and reads the reloadable fields where it uses them.
+      applyReloadable(config, next);
       // A -log-level given on the command line outlives reloads of the file.
-      log.level = logLevel ?? next.logLevel;
+      if (logLevel) config.logLevel = logLevel;
+      setLogLevel(log, config.logLevel);
     },
   });
   await untilSignal(log, async () => {
     reload.close();
-    await running.close();
-    await bus.close();
-    await dataSource.destroy().catch(() => undefined);
+    await closeOpened();
   });
+  fatal.dispose();
   return 0;
 }
 
-async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel): Promise<number> {
+/** The fields a SIGHUP may change (libs/config marks them reloadable), copied into the config every service holds. */
+function applyReloadable(live: CofferConfig, next: CofferConfig): void {
+  live.logLevel = next.logLevel;
+  live.defaultLeaseTtl = next.defaultLeaseTtl;
+  live.maxLeaseTtl = next.maxLeaseTtl;
+  live.sources = next.sources;
+  next.listeners.forEach((l, i) => {
+    if (live.listeners[i]?.address === l.address) live.listeners[i] = { ...live.listeners[i]!, tlsCertFile: l.tlsCertFile, tlsKeyFile: l.tlsKeyFile };
+  });
+}
+
+/** An error as one line for the log: its message, with the cause a wrapped error carries. */
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (err instanceof CofferError) return err.message;
+  const code = (err as NodeJS.ErrnoException).code;
+  return code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+}
+
+/**
+ * After start, an exception nothing caught means the process is in an unknown state: log it as one JSON line and
+ * exit non-zero so the supervisor restarts it, rather than Node's plain-text dump (or, for a rejection, nothing).
+ */
+function fatalOnCrash(log: Logger): { dispose(): void } {
+  const onCrash = (err: unknown) => {
+    log.fatal({ exitCode: 1 }, `crashed: ${describeError(err)}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+  return {
+    dispose() {
+      process.off('uncaughtException', onCrash);
+      process.off('unhandledRejection', onCrash);
+    },
+  };
+}
+
+async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel, logFormat: LogFormat | undefined): Promise<number> {
   const started = Date.now();
   // /proc/<pid>/cmdline is readable by every local user, plugins included: -dev-root-token-id must not stay in it.
   // Setting the title overwrites the argv memory the kernel shows there; it happens before any plugin can start.
   process.title = 'coffer server -dev';
-  const log = createLogger('coffer', logLevel).child({ process: 'dev' });
+  const log = createLogger('coffer', logLevel, { format: logFormat }).child({ process: 'dev' });
   const { startEmbeddedStore } = await import('../dev/embedded-store.js');
   const store = await startEmbeddedStore({ dataDir: flags['dev-data-dir'] as string | undefined, logger: log });
   const dataSource = createDataSource({ url: store.url, poolSize: 1, applicationName: 'coffer-dev', logger: log });
@@ -162,6 +255,7 @@ async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel):
   const config = devConfig(address, (flags['dev-plugin-dir'] as string | undefined) ?? defaultPluginDir(), logLevel, tls);
   const running = await startServices([...SERVICE_NAMES], {
     config,
+    tunables: readTunables(),
     bus,
     dataSource,
     storageType: 'pglite',
@@ -314,8 +408,8 @@ Development mode should NOT be used in production installations!
 `;
 }
 
-function fail(log: { error: (m: string) => void }, message: string): number {
-  log.error(message);
+function fail(log: { fatal: (o: object, m: string) => void }, message: string): number {
+  log.fatal({ exitCode: 1 }, `cannot start: ${message}`);
   process.stderr.write(`Error: ${message}\n`);
   return 1;
 }

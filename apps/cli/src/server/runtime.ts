@@ -1,15 +1,17 @@
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { Bus } from '#bus';
-import type { CofferConfig } from '#config';
+import type { CofferConfig, Tunables } from '#config';
 import type { ServiceName } from '#contracts';
 import { barrierCodec } from '#barrier';
 import { EventStore } from '#event-store';
-import { BarrierLink, BarrierState, newInstanceId, type RunningService } from '#runtime';
+import type { Subscription } from '#bus';
+import { BarrierLink, BarrierState, answerCensus, newInstanceId, type RunningService, type ServiceContext } from '#runtime';
 import { SERVICE_STARTERS, START_ORDER } from './services.js';
 
 export interface ProcessParts {
   config: CofferConfig;
+  tunables: Tunables;
   bus: Bus;
   dataSource: DataSource;
   storageType: 'postgresql' | 'pglite';
@@ -33,7 +35,9 @@ export async function startServices(names: ServiceName[], parts: ProcessParts): 
   const barrierLink = new BarrierLink(barrier, parts.bus, parts.log, { membershipKey: parts.membershipKey });
   const events = new EventStore(parts.dataSource, barrierCodec(barrier.current));
   const started: RunningService[] = [];
+  const census: Subscription[] = [];
   const close = async () => {
+    for (const c of census.splice(0)) c.unsubscribe();
     barrierLink.stop();
     for (const s of [...started].reverse()) {
       await s.close().catch((err: unknown) => parts.log.warn({ service: s.service, err: String(err) }, 'close failed'));
@@ -43,22 +47,24 @@ export async function startServices(names: ServiceName[], parts: ProcessParts): 
     for (const service of START_ORDER.filter((s) => names.includes(s))) {
       const instance = newInstanceId(service);
       const log = parts.log.child({ service, instance });
-      started.push(
-        await SERVICE_STARTERS[service]({
-          service,
-          instance,
-          bus: parts.bus,
-          dataSource: parts.dataSource,
-          events,
-          barrier,
-          barrierLink,
-          config: parts.config,
-          storageType: parts.storageType,
-          log,
-          startedAt: new Date(),
-          catchUpIntervalMs: parts.catchUpIntervalMs ?? 5_000,
-        }),
-      );
+      const ctx: ServiceContext = {
+        service,
+        instance,
+        bus: parts.bus,
+        dataSource: parts.dataSource,
+        events,
+        barrier,
+        barrierLink,
+        config: parts.config,
+        tunables: parts.tunables,
+        storageType: parts.storageType,
+        log,
+        startedAt: new Date(),
+        catchUpIntervalMs: parts.catchUpIntervalMs ?? 5_000,
+      };
+      started.push(await SERVICE_STARTERS[service](ctx));
+      // Once started: a census then lists only instances that serve (sys/instances).
+      census.push(answerCensus(ctx));
       log.info('service started');
     }
     // Last: services have registered their unseal hooks by now, so joining an unsealed cluster replays them.

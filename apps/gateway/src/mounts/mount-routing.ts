@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { BUS, type Bus } from '#bus';
+import { BUS, ResponderLost, type Bus } from '#bus';
 import { CofferError, runnerSubjects, type MountCall } from '#contracts';
 import { findMount, type Mount, type MountTableState } from '#mount-table';
 import type { PluginResponse } from '#plugin-protocol';
-import type { ProjectionHost } from '#runtime';
+import { GATEWAY_CALL_MARGIN_MS } from '#config';
+import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { asPluginError } from '../pipeline/edge-errors.js';
 import { MOUNT_TABLE } from './mount-table.provider.js';
 import type { LoginGrant } from '../tokens/token-store.js';
@@ -16,9 +17,28 @@ export interface MountedRequest {
   relative: string;
 }
 
-/** How long a plugin call may take, runner hop included; a runner that dies mid-call costs its callers this long. */
-const CALL_TIMEOUT_MS = Number(process.env.COFFER_PLUGIN_CALL_TIMEOUT_MS) || 60_000;
 const SPECIAL_PATHS_TTL_MS = 30_000;
+const RETRY_PAUSE_MS = 200;
+
+/**
+ * Pure: whether a lost call may be sent again. Never more than three attempts, each given up on after one liveness
+ * period of silence, so the client hears 503 within a few seconds when no runner can take it.
+ */
+export function retryable(err: ResponderLost, idempotent: boolean, attempt: number, elapsedMs: number, livenessMs: number): boolean {
+  if (attempt >= 3 || elapsedMs >= 3 * livenessMs) return false;
+  return idempotent || err.noResponders;
+}
+
+/** The client's 503 says what happened to the call, in words an operator can act on (docs/operations.md). */
+function unavailable(err: unknown, idempotent: boolean, what: 'call' | 'precheck'): unknown {
+  if (!(err instanceof ResponderLost)) return err;
+  // The existence check comes before a write is sent: when it fails, the write itself was never sent.
+  if (what === 'precheck') return new CofferError('unavailable', 'no plugin-runner answered the existence check; the write was not applied');
+  if (err.noResponders) return new CofferError('unavailable', 'no plugin-runner is available; the request was not applied');
+  if (idempotent) return new CofferError('unavailable', 'no plugin-runner answered the request in time');
+  if (!err.started) return new CofferError('unavailable', 'no plugin-runner acknowledged the write in time; it may still be applied');
+  return new CofferError('unavailable', 'the plugin-runner handling the write was lost; it may or may not have been applied');
+}
 
 /**
  * Everything under a mount: longest-prefix lookup on the gateway's projection of the mount table, the plugin's
@@ -27,11 +47,20 @@ const SPECIAL_PATHS_TTL_MS = 30_000;
 @Injectable()
 export class MountRouting {
   private readonly specialPaths = new Map<string, { at: number; patterns: string[]; caseInsensitive: string[] }>();
+  /** How long a plugin call may take, runner hop included: a little past the runner's own limit (libs/config). */
+  private readonly callTimeoutMs: number;
 
   constructor(
+    @Inject(SERVICE_CONTEXT) ctx: ServiceContext,
     @Inject(MOUNT_TABLE) private readonly mounts: ProjectionHost<MountTableState>,
     @Inject(BUS) private readonly bus: Bus,
-  ) {}
+  ) {
+    this.callTimeoutMs = ctx.tunables.pluginCallTimeoutMs + GATEWAY_CALL_MARGIN_MS;
+    this.livenessMs = ctx.tunables.busLivenessMs;
+  }
+
+  /** A runner that took a call and went silent this long is given up on (libs/bus liveness). */
+  private readonly livenessMs: number;
 
   /**
    * As `resolve`, but a miss first catches the projection up (at most twice a second), so a mount enabled through
@@ -77,9 +106,11 @@ export class MountRouting {
     let cached = this.specialPaths.get(m.mount.uuid);
     if (!cached || Date.now() - cached.at > SPECIAL_PATHS_TTL_MS) {
       try {
-        const r = await this.bus.request<{ unauthenticated: string[]; caseInsensitive?: string[] }>(runnerSubjects.specialPaths, {
-          mount: m.mount.uuid,
-        });
+        const r = await this.bus.request<{ unauthenticated: string[]; caseInsensitive?: string[] }>(
+          runnerSubjects.specialPaths,
+          { mount: m.mount.uuid },
+          { livenessMs: this.livenessMs },
+        );
         cached = { at: Date.now(), patterns: r.unauthenticated, caseInsensitive: r.caseInsensitive ?? [] };
       } catch {
         // A plugin that cannot start has no unauthenticated paths: the request then needs a token, and fails later.
@@ -96,9 +127,7 @@ export class MountRouting {
    */
   async operationFor(m: MountedRequest, req: VaultRequest, tokenAccessor = ''): Promise<Operation> {
     if (req.operation !== 'update') return req.operation;
-    const r = await this.bus.request<{ checkFound: boolean; exists: boolean }>(runnerSubjects.exists, this.call(m, req, 'update', tokenAccessor), {
-      timeoutMs: CALL_TIMEOUT_MS,
-    });
+    const r = await this.toRunner<{ checkFound: boolean; exists: boolean }>(runnerSubjects.exists, this.call(m, req, 'update', tokenAccessor), true, 'precheck');
     return r.checkFound && !r.exists ? 'create' : 'update';
   }
 
@@ -116,20 +145,34 @@ export class MountRouting {
   /** The plugin's help text for the path (Vault's `?help=1`), errors worded as `handle` words them. */
   async help(m: MountedRequest): Promise<string> {
     try {
-      const r = await this.bus.request<{ help: string }>(runnerSubjects.help, { mount: m.mount.uuid, path: m.relative }, { timeoutMs: CALL_TIMEOUT_MS });
+      const r = await this.toRunner<{ help: string }>(runnerSubjects.help, { mount: m.mount.uuid, path: m.relative }, true);
       return r.help;
     } catch (err) {
       throw asPluginError(err);
     }
   }
 
-  /** Reads are retried once on another runner when the first vanished; a write is never sent twice. */
-  private async send(call: MountCall, idempotent: boolean): Promise<PluginResponse | null> {
-    try {
-      return await this.bus.request<PluginResponse | null>(runnerSubjects.handle, call, { timeoutMs: CALL_TIMEOUT_MS });
-    } catch (err) {
-      if (!idempotent || !(err instanceof CofferError) || err.code !== 'unavailable') throw err;
-      return this.bus.request<PluginResponse | null>(runnerSubjects.handle, call, { timeoutMs: CALL_TIMEOUT_MS });
+  private send(call: MountCall, idempotent: boolean): Promise<PluginResponse | null> {
+    return this.toRunner<PluginResponse | null>(runnerSubjects.handle, call, idempotent);
+  }
+
+  /**
+   * A call to the runners that never stalls on a dead one: the runner acknowledges and beats (libs/bus liveness),
+   * so a lost runner costs about `livenessMs`, not the call timeout. What is sent again (docs/operations.md, "When a
+   * call fails"): a read, whatever happened to the first attempt; a write only when NATS said no runner listens,
+   * which means no runner got it. A write a runner took and then lost, or that nobody acknowledged in time, fails
+   * with 503 and may or may not have been applied.
+   */
+  private async toRunner<T>(subject: string, payload: unknown, idempotent: boolean, what: 'call' | 'precheck' = 'call'): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.bus.request<T>(subject, payload, { timeoutMs: this.callTimeoutMs, livenessMs: this.livenessMs });
+      } catch (err) {
+        if (!(err instanceof ResponderLost) || !retryable(err, idempotent, attempt, Date.now() - started, this.livenessMs)) throw unavailable(err, idempotent, what);
+        // A runner restarting resubscribes within moments; a short pause gives it the chance.
+        if (err.noResponders) await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS * attempt));
+      }
     }
   }
 

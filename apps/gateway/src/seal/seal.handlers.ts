@@ -69,9 +69,14 @@ export class SealHandlers {
     const codes = healthCodes(req.query);
     const initialized = await this.seal.initialized();
     let sealed = this.ctx.barrier.sealed;
-    if (initialized && !sealed) {
-      const services = await this.probe.all();
-      if (services.some((s) => s.sealed)) sealed = true;
+    let missing: string[] = [];
+    if (initialized) {
+      const survey = await this.probe.survey();
+      const services = survey.running;
+      missing = survey.missing;
+      if (!sealed && services.some((s) => s.sealed)) {
+        sealed = true;
+      }
     }
     const status = !initialized ? codes.uninitcode : sealed ? codes.sealedcode : codes.activecode;
     const clusterId = sealed ? undefined : await this.seal.clusterId;
@@ -94,6 +99,8 @@ export class SealHandlers {
               ...(clusterId ? { cluster_name: `coffer-cluster-${clusterId.slice(0, 8)}`, cluster_id: clusterId } : {}),
               echo_duration_ms: 0,
               clock_skew_ms: 0,
+              // Not Vault's: a service type with no instance at all. Reported, not turned into "sealed".
+              ...(missing.length ? { coffer_missing_services: missing } : {}),
             },
     };
   }

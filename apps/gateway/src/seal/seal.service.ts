@@ -16,6 +16,7 @@ import {
 import { BUILD_DATE, COFFER_VERSION, CofferError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import { SealStore } from './seal.store.js';
+import { UNSEAL_PROGRESS_SUBJECT, UnsealProgress, isUnsealProgressMessage } from './unseal-progress.js';
 
 /** Issues the root token at init, under the new keyring (the cluster is not unsealed yet). */
 export const ROOT_TOKEN_ISSUER = Symbol('coffer.gateway.root-token-issuer');
@@ -52,18 +53,47 @@ export interface SealStatus {
 }
 
 /**
- * Init, unseal and seal, as Vault's Shamir seal. Unseal progress is per gateway, as it is per node in Vault: the
- * shares of one unseal go to one gateway. Once it has the keyring, every process of the cluster gets it over the bus.
+ * Init, unseal and seal, as Vault's Shamir seal. Unseal progress is cluster-wide, unlike Vault's per-node progress:
+ * a share given to any gateway counts on every gateway (unseal-progress.ts), so shares may arrive through a load
+ * balancer. Whichever gateway reaches the threshold opens the keyring, and every process gets it over the bus.
  */
 @Injectable()
 export class SealService {
-  private progress?: { nonce: string; shares: Buffer[] };
+  private readonly progress = new UnsealProgress();
 
   constructor(
-    @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'barrier' | 'barrierLink' | 'storageType' | 'log'>,
+    @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'barrier' | 'barrierLink' | 'storageType' | 'log' | 'bus' | 'instance'>,
     private readonly store: SealStore,
     @Inject(ROOT_TOKEN_ISSUER) private readonly issueRootToken: RootTokenIssuer,
-  ) {}
+  ) {
+    ctx.bus.subscribe(UNSEAL_PROGRESS_SUBJECT, (m) => this.heard(m));
+    // However the cluster got unsealed or sealed (through this gateway or another), partial progress is void.
+    ctx.barrier.onUnseal(() => this.progress.clear());
+    ctx.barrier.onSeal(() => this.progress.clear());
+  }
+
+  /** A share or a reset from another gateway (this one's own were applied when sent). */
+  private async heard(m: unknown): Promise<void> {
+    if (!isUnsealProgressMessage(m) || m.from === this.ctx.instance) return;
+    if (m.kind === 'reset') {
+      if (m.nonce === undefined || m.nonce === this.progress.nonce) this.progress.clear();
+      return;
+    }
+    if (!this.ctx.barrier.sealed) return;
+    const share = Buffer.from(m.share, 'base64');
+    try {
+      this.progress.add(share, m.nonce);
+    } finally {
+      share.fill(0);
+    }
+    // Two shares given at once to two gateways: each may reach the threshold on the other's broadcast, so either
+    // completes (opening the same keyring twice is harmless).
+    const row = await this.store.read();
+    if (row && this.ctx.barrier.sealed && this.progress.count >= row.secretThreshold) {
+      // A wrong share is the caller's error, reported by the gateway it went to; here it only ends the attempt.
+      await this.complete(row).catch((err: unknown) => this.ctx.log.info({ error: (err as Error).message }, 'unseal attempt failed'));
+    }
+  }
 
   async initialized(): Promise<boolean> {
     return (await this.store.read()) !== undefined;
@@ -103,7 +133,8 @@ export class SealService {
     if (!row) throw new CofferError('invalid-request', 'Vault is not initialized');
     if (reset) {
       if (!this.ctx.barrier.sealed) throw new CofferError('invalid-request', 'vault is unsealed');
-      this.progress = undefined;
+      this.progress.clear();
+      this.ctx.bus.publish(UNSEAL_PROGRESS_SUBJECT, { kind: 'reset', from: this.ctx.instance });
       return this.status();
     }
     if (key === undefined) {
@@ -112,27 +143,40 @@ export class SealService {
     const share = parseUnsealKey(key);
     if (!this.ctx.barrier.sealed) return this.status();
     checkUnsealKeyLength(share);
-    const progress = (this.progress ??= { nonce: randomUUID(), shares: [] });
-    if (progress.shares.some((s) => s.equals(share))) return this.status();
-    progress.shares.push(share);
-    if (progress.shares.length < row.secretThreshold) return this.status();
+    const nonce = this.progress.current();
+    if (this.progress.add(share, nonce)) {
+      this.ctx.bus.publish(UNSEAL_PROGRESS_SUBJECT, { kind: 'share', nonce: this.progress.nonce, share: share.toString('base64'), from: this.ctx.instance });
+    }
+    share.fill(0);
+    if (this.progress.count < row.secretThreshold) return this.status();
+    await this.complete(row);
+    return this.status();
+  }
 
-    this.progress = undefined;
-    const rootKey = await combineShares(progress.shares);
+  /** At the threshold: combine, open the keyring, unseal this process and tell the cluster. */
+  private async complete(row: { keyring: Parameters<typeof openKeyring>[1] }): Promise<void> {
+    const nonce = this.progress.nonce;
+    const shares = this.progress.take();
+    if (shares.length === 0) return;
+    let rootKey: Buffer | undefined;
     try {
+      rootKey = await combineShares(shares);
       const keyring = openKeyring(rootKey, row.keyring);
       await this.ctx.barrier.unseal(keyring);
       // Waits for the sealed processes to fetch the keyring (encrypted to each), so the cluster answers at once.
       await this.ctx.barrierLink.announceUnsealed();
+    } catch (err) {
+      // A wrong share: this attempt is over on every gateway, as Vault resets its progress after a failed unseal.
+      this.ctx.bus.publish(UNSEAL_PROGRESS_SUBJECT, { kind: 'reset', nonce, from: this.ctx.instance });
+      throw err;
     } finally {
-      rootKey.fill(0);
-      for (const s of progress.shares) s.fill(0);
+      rootKey?.fill(0);
+      for (const s of shares) s.fill(0);
     }
-    return this.status();
   }
 
   async seal(): Promise<void> {
-    this.progress = undefined;
+    this.progress.clear();
     this.ctx.barrierLink.announceSealed();
     await this.ctx.barrier.seal();
   }
@@ -146,8 +190,8 @@ export class SealService {
       sealed,
       t: row?.secretThreshold ?? 0,
       n: row?.secretShares ?? 0,
-      progress: this.progress?.shares.length ?? 0,
-      nonce: this.progress?.nonce ?? '',
+      progress: sealed ? this.progress.count : 0,
+      nonce: sealed ? this.progress.nonce : '',
       version: COFFER_VERSION,
       build_date: BUILD_DATE,
       migration: false,

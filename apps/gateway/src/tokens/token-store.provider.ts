@@ -21,8 +21,8 @@ export const tokenStoreProviders: Provider[] = [
     useFactory: (ctx: ServiceContext, cubbyholes: CubbyholeCleanup) => {
       const store = new TokenStore(ctx.dataSource, {
         barrier: ctx.barrier.current,
-        defaultLeaseTtl: ctx.config.defaultLeaseTtl,
-        maxLeaseTtl: ctx.config.maxLeaseTtl,
+        // Asked at each use: SIGHUP updates ctx.config in place.
+        leaseTtls: () => ({ defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl }),
         onChange: () => ctx.bus.publish(subjects.tokensChanged, null),
         onRevoked: (accessors) => cubbyholes.revoked(accessors),
       });

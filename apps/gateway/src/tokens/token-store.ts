@@ -121,6 +121,11 @@ export interface TokenStoreOptions {
   defaultLeaseTtl?: number;
   /** Vault's `max_lease_ttl`, seconds: no non-periodic token lives longer. Vault's default is 768h. */
   maxLeaseTtl?: number;
+  /**
+   * Both TTLs as they are now, asked at every use: a SIGHUP that changes them takes effect on the next token. Wins
+   * over the fixed `defaultLeaseTtl` / `maxLeaseTtl`.
+   */
+  leaseTtls?: () => { defaultLeaseTtl: number; maxLeaseTtl: number };
   /** Milliseconds since the epoch; tests move it instead of sleeping. */
   now?: () => number;
   /**
@@ -167,7 +172,6 @@ const COLUMNS = 'id_hmac, accessor_hmac, parent_hmac, expires_at, data';
  */
 export class TokenStore {
   readonly now: () => number;
-  private readonly limits: TokenLimits;
   private tableName?: string;
   /**
    * Every authenticated request looks its token up: without this, each one costs a round trip to Postgres. Entries
@@ -184,9 +188,14 @@ export class TokenStore {
     private readonly options: TokenStoreOptions,
   ) {
     this.now = options.now ?? Date.now;
-    const defaultLeaseTtl = options.defaultLeaseTtl ?? DEFAULT_LEASE_TTL;
-    this.limits = { defaultLeaseTtl, maxLeaseTtl: options.maxLeaseTtl ?? defaultLeaseTtl };
     this.cacheMs = options.cacheMs ?? DEFAULT_CACHE_MS;
+  }
+
+  /** Both TTLs as they are now: asked at every use, so a SIGHUP that changes them applies to the next token. */
+  private get limits(): TokenLimits {
+    const now = this.options.leaseTtls?.();
+    const defaultLeaseTtl = now?.defaultLeaseTtl ?? this.options.defaultLeaseTtl ?? DEFAULT_LEASE_TTL;
+    return { defaultLeaseTtl, maxLeaseTtl: now?.maxLeaseTtl ?? this.options.maxLeaseTtl ?? defaultLeaseTtl };
   }
 
   /** Drops every cached entry: a token may have been revoked or renewed elsewhere. */

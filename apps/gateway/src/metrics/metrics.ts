@@ -1,0 +1,103 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { findMount, type MountTableState } from '#mount-table';
+import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
+import { MOUNT_TABLE } from '../mounts/mount-table.provider.js';
+import type { VaultRequest, VaultResponse } from '../vault-http.js';
+
+/**
+ * This gateway's metrics (prom-client), served at `sys/metrics`: Prometheus text with `?format=prometheus`, JSON
+ * otherwise. A registry of its own, not prom-client's global one, so two gateways in one test process never mix.
+ * Labels never carry a path or anything a client chose beyond the operation: no secret, and bounded cardinality.
+ */
+@Injectable()
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'operation' | 'mount_type' | 'status'>;
+  private readonly latency: Histogram<'operation' | 'mount_type'>;
+
+  constructor(
+    @Inject(SERVICE_CONTEXT) ctx: ServiceContext,
+    @Inject(MOUNT_TABLE) private readonly mounts: ProjectionHost<MountTableState>,
+  ) {
+    this.registry.setDefaultLabels({ service: 'gateway', instance: ctx.instance });
+    collectDefaultMetrics({ register: this.registry, prefix: 'coffer_' });
+    this.requests = new Counter({
+      name: 'coffer_requests_total',
+      help: 'HTTP API requests answered, by operation, mount type and status code.',
+      labelNames: ['operation', 'mount_type', 'status'],
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: 'coffer_request_duration_seconds',
+      help: 'Time from request to response, by operation and mount type.',
+      labelNames: ['operation', 'mount_type'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'coffer_sealed',
+      help: '1 while this gateway is sealed, 0 once unsealed.',
+      registers: [this.registry],
+      collect() {
+        this.set(ctx.barrier.sealed ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'coffer_mounts',
+      help: 'Mounts in the mount table, by table (secret or auth).',
+      labelNames: ['table'],
+      registers: [this.registry],
+      collect: () => {
+        const state = this.mounts.state;
+        const g = this.registry.getSingleMetric('coffer_mounts') as Gauge<'table'>;
+        g.set({ table: 'secret' }, Object.keys(state.secret).length);
+        g.set({ table: 'auth' }, Object.keys(state.auth).length);
+      },
+    });
+  }
+
+  /** One answered request (RequestLog calls it): `path` is the URL path, `/v1/` included, without its query. */
+  observe(operation: string, path: string, status: number, seconds: number): void {
+    if (!path.startsWith('/v1/')) return;
+    const mountType = this.mountTypeOf(path.slice('/v1/'.length));
+    this.requests.inc({ operation, mount_type: mountType, status: String(status) });
+    this.latency.observe({ operation, mount_type: mountType }, seconds);
+  }
+
+  /** `sys/...` is `system`; a mounted path is its mount's type; anything else `none`. Never the path itself. */
+  private mountTypeOf(path: string): string {
+    if (path.startsWith('sys/') || path === 'sys') return 'system';
+    const state = this.mounts.state;
+    const auth = path.startsWith('auth/');
+    const mount = findMount(auth ? state.auth : state.secret, auth ? path.slice('auth/'.length) : path);
+    return mount ? mount.type : auth && path.startsWith('auth/token/') ? 'token' : 'none';
+  }
+
+  async handle(req: VaultRequest): Promise<VaultResponse> {
+    const format = req.query.get('format');
+    if (format === 'prometheus') {
+      return { kind: 'raw', status: 200, contentType: this.registry.contentType, body: Buffer.from(await this.registry.metrics()) };
+    }
+    return { kind: 'json', status: 200, body: await this.registry.getMetricsAsJSON() };
+  }
+}
+
+export function operationLabel(method: string, listVerb: boolean): string {
+  if (listVerb) return 'list';
+  switch (method) {
+    case 'GET':
+      return 'read';
+    case 'HEAD':
+      return 'head';
+    case 'DELETE':
+      return 'delete';
+    case 'PATCH':
+      return 'patch';
+    case 'PUT':
+    case 'POST':
+      return 'update';
+    default:
+      return 'other';
+  }
+}

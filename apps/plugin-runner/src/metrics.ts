@@ -1,0 +1,69 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { PluginPool, PoolEvents } from './plugin-pool.js';
+
+/**
+ * One runner's metrics (prom-client), served as Prometheus text on the process's health port (`/metrics` on
+ * `COFFER_HEALTH_ADDR`): plugin launches by outcome, crashes, call timeouts, and the processes the pool runs now.
+ * Labelled by catalog plugin name only (the operator's words, bounded), never by mount path or request. A registry
+ * of its own, as the gateway's, so two runners in one test process never mix.
+ */
+export class RunnerMetrics implements PoolEvents {
+  readonly registry = new Registry();
+  private readonly launches: Counter<'plugin' | 'outcome'>;
+  private readonly crashes: Counter<'plugin'>;
+  private readonly timeouts: Counter<'plugin' | 'method'>;
+
+  constructor(instance: string, pool: () => PluginPool | undefined) {
+    this.registry.setDefaultLabels({ service: 'plugin-runner', instance });
+    this.launches = new Counter({
+      name: 'coffer_plugin_launches_total',
+      help: 'Plugin processes launched, by plugin and outcome (started, failed).',
+      labelNames: ['plugin', 'outcome'],
+      registers: [this.registry],
+    });
+    this.crashes = new Counter({
+      name: 'coffer_plugin_crashes_total',
+      help: 'Plugin processes that exited without being asked to, by plugin.',
+      labelNames: ['plugin'],
+      registers: [this.registry],
+    });
+    this.timeouts = new Counter({
+      name: 'coffer_plugin_call_timeouts_total',
+      help: 'Calls that outlived the plugin call timeout (the process is then replaced), by plugin and method.',
+      labelNames: ['plugin', 'method'],
+      registers: [this.registry],
+    });
+    const processes = new Gauge({
+      name: 'coffer_plugin_processes',
+      help: 'Plugin processes serving calls on this runner now, by plugin.',
+      labelNames: ['plugin'],
+      registers: [this.registry],
+      collect() {
+        processes.reset();
+        for (const p of pool()?.processes() ?? []) processes.inc({ plugin: p.plugin });
+      },
+    });
+    const inFlight = new Gauge({
+      name: 'coffer_plugin_calls_in_flight',
+      help: 'Calls being served by plugin processes on this runner now, by plugin.',
+      labelNames: ['plugin'],
+      registers: [this.registry],
+      collect() {
+        inFlight.reset();
+        for (const p of pool()?.processes() ?? []) inFlight.inc({ plugin: p.plugin }, p.inFlight);
+      },
+    });
+  }
+
+  launched(plugin: string, outcome: 'started' | 'failed'): void {
+    this.launches.inc({ plugin, outcome });
+  }
+
+  crashed(plugin: string): void {
+    this.crashes.inc({ plugin });
+  }
+
+  timedOut(plugin: string, method: string): void {
+    this.timeouts.inc({ plugin, method });
+  }
+}

@@ -1,0 +1,109 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cluster, freePort } from './support/cluster.js';
+import { eventually } from './support/http.js';
+
+/** One sample line of the Prometheus text format: name, optional labels, value (and optional timestamp). */
+const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)( -?\d+)?$/;
+
+/** sys/health, sys/metrics, sys/leader and sys/host-info against processes (issue 15, "observability"). */
+describe('what an operator can observe', () => {
+  let cluster: Cluster;
+  let root: Record<string, string>;
+  let health = '';
+  let readyBeforeUnseal = 0;
+  before(async () => {
+    cluster = await Cluster.create({ logLevel: 'info' });
+    // No plugin-runner on purpose: a missing service type is not "sealed". The catalog gets a health port, the
+    // gateway an access log (the processes inherit this environment when started).
+    health = `http://127.0.0.1:${await freePort()}`;
+    process.env.COFFER_HEALTH_ADDR = health.slice('http://'.length);
+    await cluster.start('catalog');
+    delete process.env.COFFER_HEALTH_ADDR;
+    await cluster.start('mount-manager');
+    process.env.COFFER_ACCESS_LOG = '1';
+    await cluster.start('gateway');
+    delete process.env.COFFER_ACCESS_LOG;
+    readyBeforeUnseal = (await fetch(`${health}/health/ready`)).status;
+    root = { 'x-vault-token': (await cluster.initAndUnseal()).rootToken };
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('sys/health is 200 while unsealed even with no plugin-runner running', async () => {
+    const r = await cluster.fetch('/v1/sys/health');
+    assert.equal(r.status, 200, await r.clone().text());
+    assert.equal(((await r.json()) as { sealed: boolean }).sealed, false);
+  });
+
+  it('sys/metrics?format=prometheus parses as Prometheus text and counts requests by operation, mount type, status', async () => {
+    await cluster.fetch('/v1/sys/mounts', { headers: root });
+    await cluster.fetch('/v1/nowhere/x', { headers: root });
+    const r = await cluster.fetch('/v1/sys/metrics?format=prometheus', { headers: root });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
+    const text = await r.text();
+    for (const line of text.split('\n')) {
+      if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+      assert.match(line, SAMPLE, `not a Prometheus sample line: ${line}`);
+    }
+    assert.match(text, /^coffer_requests_total\{[^}]*operation="read"[^}]*mount_type="system"[^}]*status="200"[^}]*\} [1-9]/m);
+    assert.match(text, /^coffer_request_duration_seconds_bucket\{/m);
+    assert.match(text, /^coffer_sealed\{[^}]*\} 0$/m);
+    assert.doesNotMatch(text, /nowhere/, 'no path in a label');
+  });
+
+  it('sys/metrics answers JSON by default, and needs a token', async () => {
+    const r = await cluster.fetch('/v1/sys/metrics', { headers: root });
+    assert.equal(r.status, 200);
+    const body = (await r.json()) as { name: string }[];
+    assert.ok(body.some((m) => m.name === 'coffer_requests_total'));
+    assert.equal((await cluster.fetch('/v1/sys/metrics')).status, 403);
+  });
+
+  it('sys/leader answers as a Vault without HA; sys/host-info describes the host', async () => {
+    const leader = (await (await cluster.fetch('/v1/sys/leader')).json()) as { ha_enabled: boolean };
+    assert.equal(leader.ha_enabled, false);
+    const host = (await (await cluster.fetch('/v1/sys/host-info', { headers: root })).json()) as { data: { host: { hostname: string }; memory: { total: number } } };
+    assert.ok(host.data.host.hostname.length > 0);
+    assert.ok(host.data.memory.total > 0);
+  });
+
+  it('sys/instances lists every running instance with its state, and the service types with none', async () => {
+    assert.equal((await cluster.fetch('/v1/sys/instances')).status, 403);
+    const r = await cluster.fetch('/v1/sys/instances', { headers: root });
+    assert.equal(r.status, 200, await r.clone().text());
+    const { data } = (await r.json()) as { data: { instances: { service: string; pid: number; state: string; instance: string }[]; missing_services: string[] } };
+    for (const name of ['catalog', 'mount-manager', 'gateway']) {
+      const mine = data.instances.filter((i) => i.service === name);
+      assert.equal(mine.length, 1, `one ${name}: ${JSON.stringify(data.instances)}`);
+      assert.equal(mine[0]!.pid, cluster.pid(name), `${name}'s own pid`);
+      assert.equal(mine[0]!.state, 'unsealed');
+      assert.match(mine[0]!.instance, new RegExp(`^${name}-`));
+    }
+    assert.deepEqual(data.missing_services, ['plugin-runner']);
+  });
+
+  it('a service\'s health port: live at once, ready only once unsealed', async () => {
+    assert.equal(readyBeforeUnseal, 503);
+    assert.equal((await fetch(`${health}/health/live`)).status, 200);
+    await eventually(async () => assert.equal((await fetch(`${health}/health/ready`)).status, 200));
+  });
+
+  it('the access log has one line per request, with no token and no query', async () => {
+    await cluster.fetch('/v1/sys/mounts?secret=hunter2', { headers: root });
+    await eventually(async () => {
+      const lines = cluster
+        .logOf('gateway')
+        .split('\n')
+        .filter((l) => l.includes('"component":"access"'));
+      assert.ok(lines.some((l) => l.includes('"path":"/v1/sys/mounts"') && l.includes('"status":200')), lines.join('\n'));
+      for (const l of lines) {
+        assert.doesNotMatch(l, /hunter2/);
+        assert.ok(!l.includes(root['x-vault-token']!), 'no token');
+        assert.equal(l.match(/"msg":/g)?.length, 1, 'one msg');
+      }
+    });
+  });
+});
