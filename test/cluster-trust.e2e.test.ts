@@ -126,7 +126,7 @@ describe('cluster trust: the bus and the plugin processes are boundaries', () =>
     assert.ok(!('pwned/' in mounts.json.data), 'no mount was created');
   });
 
-  it('a subscriber with full rights finds no keyring bytes in an unseal, a join, a seal and a health check', async () => {
+  it('a subscriber with full rights finds no keyring or unseal-share bytes in an unseal, a join, a seal and a health check', async () => {
     const { default: pg } = await import('pg');
     const db = new pg.Client({ connectionString: cluster.databaseUrl });
     await db.connect();
@@ -170,6 +170,10 @@ describe('cluster trust: the bus and the plugin processes are boundaries', () =>
     for (const m of heard) {
       for (const d of decodings(m.data)) for (const key of keys) assert.ok(!d.includes(key), `keyring bytes on ${m.subject}`);
     }
+    // The unseal share is broadcast to the other gateways (cluster-wide progress), sealed under the membership key.
+    const share = Buffer.from(unsealKeys[0]!, 'base64');
+    assert.ok(heard.some((m) => /gateway\.unseal-progress$/.test(m.subject)), 'the spy heard the unseal share broadcast');
+    for (const m of heard) for (const d of decodings(m.data)) assert.ok(!d.includes(share), `an unseal share on ${m.subject}`);
   });
 
   it('a runner whose credentials others could read refuses to start, saying why', async () => {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { KeyringBarrier, Keyring, type Barrier } from '../barrier/index.js';
 import type { Bus, Subscription } from '../bus/bus.js';
 import { CofferError, barrierSubjects, type UnsealedNotice } from '../contracts/index.js';
-import { ExchangeError, KeyringRequester, sealKeyringFor } from './keyring-exchange.js';
+import { ExchangeError, KeyringRequester, sealKeyringFor, sealForMembers, openFromMember } from './keyring-exchange.js';
 
 type Hook = () => Promise<void> | void;
 
@@ -120,6 +120,16 @@ export class BarrierLink {
     private readonly log: Logger,
     private readonly options: BarrierLinkOptions = {},
   ) {}
+
+  /** A secret for every member's eyes only (an unseal share broadcast to the gateways): see sealForMembers. */
+  sealForMembers(plain: Buffer): string {
+    return sealForMembers(plain, this.options.membershipKey);
+  }
+
+  /** Throws ExchangeError for what was not sealed under this cluster's membership key. */
+  openFromMember(sealed: string): Buffer {
+    return openFromMember(sealed, this.options.membershipKey);
+  }
 
   async start(): Promise<void> {
     this.subscriptions.push(

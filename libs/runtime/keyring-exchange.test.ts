@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Keyring } from '../barrier/index.js';
 import { InProcessBus } from '../bus/in-process-bus.js';
 import { BarrierLink, BarrierState } from './barrier-state.js';
-import { ExchangeError, KeyringRequester, sealKeyringFor } from './keyring-exchange.js';
+import { ExchangeError, KeyringRequester, openFromMember, sealForMembers, sealKeyringFor } from './keyring-exchange.js';
 import { createLogger } from './logger.js';
 
 const silent = createLogger('test', 'silent');
@@ -93,5 +93,27 @@ describe('BarrierLink', () => {
     linkA.stop();
     linkB.stop();
     await bus.close();
+  });
+});
+
+describe('secrets broadcast to members (unseal shares)', () => {
+  it('open only under the same membership key, and never show the plaintext', () => {
+    const key = randomBytes(32);
+    const share = Buffer.from('a share of the root key, 33 bytes.');
+    const sealed = sealForMembers(share, key);
+    assert.ok(!sealed.includes(share.toString('base64')));
+    assert.ok(!Buffer.from(sealed).includes(share));
+    assert.deepEqual(openFromMember(sealed, key), share);
+    assert.throws(() => openFromMember(sealed, randomBytes(32)), ExchangeError);
+    // with a membership key, a plain (or forged) share is refused, not taken
+    assert.throws(() => openFromMember(share.toString('base64'), key), ExchangeError);
+    assert.throws(() => openFromMember(sealed.slice(0, -4) + 'AAAA', key), ExchangeError);
+  });
+
+  it('travel as base64 when the cluster has no membership key', () => {
+    const share = randomBytes(33);
+    assert.equal(sealForMembers(share), share.toString('base64'));
+    assert.deepEqual(openFromMember(share.toString('base64')), share);
+    assert.throws(() => openFromMember(sealForMembers(share, randomBytes(32))), ExchangeError);
   });
 });

@@ -132,3 +132,45 @@ function publicFromRaw(raw: Buffer): KeyObject {
   if (raw.length !== 32) throw new ExchangeError('invalid X25519 public key');
   return createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 }
+
+const MEMBER_BOX_INFO = 'coffer member broadcast v1';
+const MEMBER_BOX_PREFIX = 'm1:';
+
+/**
+ * A secret broadcast to every member (an unseal share on its way to the other gateways): sealed with AES-256-GCM
+ * under a key derived from the membership key, so a subscriber without it (a full-rights NATS client, a capture of
+ * the wire) learns nothing. Without a membership key (no bus-config: the bus itself must be private) it is base64.
+ */
+export function sealForMembers(plain: Buffer, membershipKey?: Buffer): string {
+  if (!membershipKey) return plain.toString('base64');
+  const key = Buffer.from(hkdfSync('sha256', membershipKey, Buffer.alloc(0), MEMBER_BOX_INFO, 32));
+  try {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, nonce);
+    const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+    return MEMBER_BOX_PREFIX + Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64');
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** The inverse of sealForMembers. With a membership key, anything not sealed under it is refused (ExchangeError). */
+export function openFromMember(sealed: string, membershipKey?: Buffer): Buffer {
+  if (!membershipKey) {
+    if (sealed.startsWith(MEMBER_BOX_PREFIX)) throw new ExchangeError('sealed for members, but no membership key here');
+    return Buffer.from(sealed, 'base64');
+  }
+  if (!sealed.startsWith(MEMBER_BOX_PREFIX)) throw new ExchangeError('not sealed for members');
+  const box = Buffer.from(sealed.slice(MEMBER_BOX_PREFIX.length), 'base64');
+  if (box.length < 12 + 16) throw new ExchangeError('not sealed for members');
+  const key = Buffer.from(hkdfSync('sha256', membershipKey, Buffer.alloc(0), MEMBER_BOX_INFO, 32));
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, box.subarray(0, 12));
+    decipher.setAuthTag(box.subarray(box.length - 16));
+    return Buffer.concat([decipher.update(box.subarray(12, box.length - 16)), decipher.final()]);
+  } catch {
+    throw new ExchangeError('not sealed for members');
+  } finally {
+    key.fill(0);
+  }
+}

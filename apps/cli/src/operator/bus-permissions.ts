@@ -28,9 +28,10 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
   const common = {
     // Every role hears stream announcements, the barrier broadcasts, keyring requests (when unsealed, it answers
     // them) and its own requests (status included) and replies.
-    subscribe: [`${p}${role}.>`, `${p}events.*`, ...barrierIn, `${inboxPrefixOf(role)}.>`],
+    // The census (sys/instances) too: every instance answers it on the asker's census reply subject.
+    subscribe: [`${p}${role}.>`, `${p}events.*`, ...barrierIn, `${inboxPrefixOf(role)}.>`, `${p}census`],
     // Every role may ask for the keyring (to join an unsealed cluster).
-    publish: [`${p}barrier.keyring`],
+    publish: [`${p}barrier.keyring`, `${p}census.reply.*`],
   };
   switch (role) {
     case 'gateway':
@@ -38,6 +39,9 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
         publish: [
           ...common.publish,
           `${p}gateway.tokens-changed`,
+          // unseal shares (sealed under the membership key) and resets, to the other gateways
+          `${p}gateway.unseal-progress`,
+          `${p}census`,
           `${p}events.acl-policies`,
           `${p}barrier.unsealed`,
           `${p}barrier.sealed`,
@@ -52,7 +56,7 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
           `${p}plugin-runner.delete-scopes`,
           `${p}plugin-runner.reload`,
         ],
-        subscribe: [...common.subscribe, `${p}plugin-runner.reload`, `${p}plugin-runner.reloaded`],
+        subscribe: [...common.subscribe, `${p}plugin-runner.reload`, `${p}plugin-runner.reloaded`, `${p}census.reply.*`],
       };
     case 'catalog':
       return { publish: [...common.publish, `${p}events.plugin-catalog`, `${p}plugin-runner.probe`], subscribe: common.subscribe };

@@ -80,7 +80,13 @@ export class SealService {
       return;
     }
     if (!this.ctx.barrier.sealed) return;
-    const share = Buffer.from(m.share, 'base64');
+    let share: Buffer;
+    try {
+      share = this.ctx.barrierLink.openFromMember(m.share);
+    } catch (err) {
+      this.ctx.log.warn({ err: (err as Error).message, from: m.from }, 'ignored an unseal share not sealed for members');
+      return;
+    }
     try {
       this.progress.add(share, m.nonce);
     } finally {
@@ -145,7 +151,7 @@ export class SealService {
     checkUnsealKeyLength(share);
     const nonce = this.progress.current();
     if (this.progress.add(share, nonce)) {
-      this.ctx.bus.publish(UNSEAL_PROGRESS_SUBJECT, { kind: 'share', nonce: this.progress.nonce, share: share.toString('base64'), from: this.ctx.instance });
+      this.ctx.bus.publish(UNSEAL_PROGRESS_SUBJECT, { kind: 'share', nonce: this.progress.nonce, share: this.ctx.barrierLink.sealForMembers(share), from: this.ctx.instance });
     }
     share.fill(0);
     if (this.progress.count < row.secretThreshold) return this.status();

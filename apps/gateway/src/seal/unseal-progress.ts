@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
  * load balancer may send each share to a different gateway, `sys/seal-status` shows the same progress everywhere
  * (once the broadcast has arrived: milliseconds), and no stale share survives to count towards the next unseal.
  *
- * Shares cross the bus as the keyring itself does at unseal: the bus must be private (docs/operations.md).
+ * A share crosses the bus sealed under the cluster's membership key (BarrierLink.sealForMembers), so only members
+ * read it; without bus-config (no membership key) it is plain base64 and the bus must be private (docs/security.md).
  */
 export const UNSEAL_PROGRESS_SUBJECT = 'coffer.gateway.unseal-progress';
 
@@ -24,7 +25,7 @@ export function isUnsealProgressMessage(m: unknown): m is UnsealProgressMessage 
   const o = m as Record<string, unknown>;
   if (typeof o.from !== 'string') return false;
   if (o.kind === 'reset') return o.nonce === undefined || typeof o.nonce === 'string';
-  return o.kind === 'share' && typeof o.nonce === 'string' && typeof o.share === 'string' && o.share.length <= 1024;
+  return o.kind === 'share' && typeof o.nonce === 'string' && typeof o.share === 'string' && o.share.length <= 2048;
 }
 
 export class UnsealProgress {
