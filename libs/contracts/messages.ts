@@ -111,7 +111,13 @@ export interface MountEnableRequest extends MountRef {
 
 export interface MountTuneRequest extends MountRef {
   description?: string;
-  config?: { defaultLeaseTtl?: number; maxLeaseTtl?: number; pluginVersion?: string };
+  config?: {
+    defaultLeaseTtl?: number;
+    maxLeaseTtl?: number;
+    pluginVersion?: string;
+    auditNonHmacRequestKeys?: string[];
+    auditNonHmacResponseKeys?: string[];
+  };
   options?: Record<string, string> | null;
 }
 

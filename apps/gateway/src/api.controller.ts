@@ -42,6 +42,8 @@ export class ApiController {
             ? {}
             : parseBody(http.body as Buffer | undefined, http.headers['content-type']);
       const request: VaultRequest = { id, operation, path, data, query, token: tokenOf(http.headers), headers: http.headers };
+      request.remoteAddress = http.socket.remoteAddress; // AUDIT: where the request came from
+      request.remotePort = http.socket.remotePort;
       sendResponse(reply, request, await this.router.dispatch(request));
     } catch (err) {
       if (!(err instanceof CofferError)) this.ctx.log.error({ requestId: id, err }, 'request failed');

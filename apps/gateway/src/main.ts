@@ -7,6 +7,7 @@ import { SERVICE_CONTEXT, nestLogger, type RunningService, type ServiceContext }
 import { mountTableProjection, type MountTableState } from '#mount-table';
 import { ProjectionHost } from '#runtime';
 import { ApiController } from './api.controller.js';
+import { AuditBroker, AuditHandlers } from './audit/index.js';
 import { MountRouting } from './mounts/mount-routing.js';
 import { ReloadHandlers } from './mounts/reload.handlers.js';
 import { MOUNT_TABLE, SysMountsHandlers } from './sys-mounts.handlers.js';
@@ -68,6 +69,8 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
         SysMountsHandlers,
         MountRouting,
         ReloadHandlers,
+        AuditBroker,
+        AuditHandlers,
       ],
     },
     adapter,
@@ -83,6 +86,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   await app.get(PolicyService).start();
   const mountTable = app.get<ProjectionHost<MountTableState>>(MOUNT_TABLE);
   await mountTable.start();
+  await app.get(AuditBroker).start();
   if (!server) throw new Error('gateway: HTTP server was not created');
   const front = await listenWithListVerb(server, Number(portText), host);
   const bound = front.address();

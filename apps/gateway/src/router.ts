@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CofferError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import type { AclOperation } from './acl/index.js';
+import { AuditBroker, AuditHandlers, type AuditContext } from './audit/index.js'; // AUDIT
 import { Authenticator, type Caller } from './auth/authenticator.js';
 import { gatewayHelp } from './help.js';
 import { MountRouting } from './mounts/mount-routing.js';
@@ -53,6 +54,8 @@ export class Router {
     reload: ReloadHandlers,
     @Inject(TOKEN_STORE) tokens: TokenStore,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    private readonly audit: AuditBroker, // AUDIT
+    auditHandlers: AuditHandlers, // AUDIT
   ) {
     const open = { unauthenticated: true, whileSealed: true, plain: true };
     const policyExists = (p: Record<string, string>) => policies.text(p.name.toLowerCase()) !== undefined;
@@ -158,14 +161,22 @@ export class Router {
       },
 
       ...tokenRoutes(tokenHandler),
+      ...auditHandlers.routes(), // AUDIT: sys/audit, sys/audit/:path, sys/audit-hash/:path
     ];
   }
 
-  async dispatch(req: VaultRequest): Promise<VaultResponse> {
+  // AUDIT: every request is recorded before it runs and its outcome after (apps/gateway/src/audit); the pipeline's
+  // audit stages take this over at merge.
+  dispatch(req: VaultRequest): Promise<VaultResponse> {
+    return this.audit.around(req, (audit) => this.route(req, audit));
+  }
+
+  private async route(req: VaultRequest, audit: AuditContext): Promise<VaultResponse> {
     const matched = this.match(req.path);
     if (this.ctx.barrier.sealed && !matched?.route.whileSealed) throw new CofferError('sealed', 'Vault is sealed');
-    if (!matched) return this.dispatchMounted(req);
+    if (!matched) return this.dispatchMounted(req, audit);
     const caller = matched.route.unauthenticated ? undefined : await this.auth.authenticate(req);
+    audit.caller = caller; // AUDIT
     const { route, params } = matched;
     let operation = req.operation;
     if (operation === 'update' && route.exists && !route.exists(params)) operation = 'create';
@@ -174,6 +185,7 @@ export class Router {
       throw new CofferError('unsupported-operation', route.plain ? '' : '1 error occurred:\n\t* unsupported operation\n\n');
     }
     if (caller) this.auth.authorize(caller, req, aclOperation(operation), route.sudo === true);
+    await this.audit.auditRequest(audit); // AUDIT: nothing runs unless a device recorded it
     return handler({ ...req, operation }, params, caller);
   }
 
@@ -196,10 +208,12 @@ export class Router {
   }
 
   /** Everything that is not the gateway's own: a mount's plugin, through a plugin-runner. */
-  private async dispatchMounted(req: VaultRequest): Promise<VaultResponse> {
+  private async dispatchMounted(req: VaultRequest, audit: AuditContext): Promise<VaultResponse> {
     const mounted = await this.mounts.resolveFresh(req.path);
+    audit.mount = mounted?.mount; // AUDIT
     const open = mounted ? await this.mounts.isUnauthenticated(mounted) : false;
     const caller = open ? undefined : await this.auth.authenticate(req);
+    audit.caller = caller; // AUDIT
     if (!mounted) {
       // The ACL comes first, as in Vault: a token that may not touch the path learns nothing about what is there.
       this.auth.authorize(caller!, req, aclOperation(req.operation), false);
@@ -208,6 +222,7 @@ export class Router {
     }
     const operation = await this.mounts.operationFor(mounted, req);
     if (caller) this.auth.authorize(caller, req, aclOperation(operation), false);
+    await this.audit.auditRequest(audit); // AUDIT: nothing runs unless a device recorded it
     return this.mounts.handle(mounted, { ...req, operation }, operation, caller?.token.accessor ?? '');
   }
 

@@ -14,6 +14,9 @@ export interface VaultRequest {
   query: URLSearchParams;
   token?: string;
   headers: FastifyRequest['headers'];
+  /** The client's address and port, for the audit log. */
+  remoteAddress?: string;
+  remotePort?: number;
 }
 
 /** What a handler answers: a Vault envelope, a raw body, or nothing (204). */
