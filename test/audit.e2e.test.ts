@@ -122,6 +122,10 @@ describe('audit devices on the dev server', () => {
     // Refused: an unknown token, and a valid token the ACL stops.
     assert.equal((await call('GET', 'my-secrets-plugin/kv/foo', undefined, { 'x-vault-token': 'hvs.not-a-token' })).status, 403);
     assert.equal((await call('GET', 'my-secrets-plugin/kv/foo', undefined, { 'x-vault-token': userToken })).status, 403);
+    // A mount's audit_non_hmac_request_keys: those keys in clear, the others still hashed.
+    assert.equal((await call('POST', 'sys/mounts/my-secrets-plugin/tune', { audit_non_hmac_request_keys: ['note'] })).status, 204);
+    assert.deepEqual((await call('GET', 'sys/mounts/my-secrets-plugin/tune')).json().data.audit_non_hmac_request_keys, ['note']);
+    assert.equal((await call('PUT', 'my-secrets-plugin/kv/bar', { value: SECRET, note: 'a-plain-note' })).status, 200);
     assert.equal((await call('DELETE', 'sys/mounts/my-secrets-plugin')).status, 204);
     const hashed = (await call('PUT', 'sys/audit-hash/file', { input: SECRET })).json().data.hash;
     const socketHashed = (await call('PUT', 'sys/audit-hash/socket', { input: SECRET })).json().data.hash;
@@ -148,6 +152,8 @@ describe('audit devices on the dev server', () => {
     // The read's response carries the value, hashed too.
     const readResponse = fileLog.find((e) => e.type === 'response' && e.request.id === walked[3]);
     assert.equal(readResponse.response.data.value, hashed);
+    const noted = fileLog.find((e) => e.type === 'request' && e.request.id === walked[13]);
+    assert.deepEqual(noted.request.data, { value: hashed, note: 'a-plain-note' });
     // The refused requests, with the error that refused them (an ACL refusal in Vault's multierror text, as Vault logs it).
     const badToken = fileLog.filter((e) => e.request.id === walked[9]);
     assert.deepEqual(badToken.map((e) => [e.type, e.error]), [['request', 'permission denied'], ['response', 'permission denied']]);

@@ -48,9 +48,25 @@ export interface KeyringMessage {
   keyring: string;
 }
 
+/**
+ * Who asked for a change: the request id (which the audit log carries too) and the caller's token accessor (never
+ * the token). A command writes it as the metadata of the events it appends.
+ */
+export interface EventActor {
+  requestId: string;
+  actorAccessor: string;
+}
+
+/** An event's metadata for its actor; nothing when none is known. Strings only and bounded: it is stored in clear. */
+export function actorMetadata(actor: EventActor | undefined): Record<string, string> {
+  if (!actor || typeof actor !== 'object') return {};
+  return { requestId: String(actor.requestId ?? '').slice(0, 64), actorAccessor: String(actor.actorAccessor ?? '').slice(0, 64) };
+}
+
 export interface CatalogRegisterRequest {
   /** Absent for the legacy untyped endpoint: learnt by running the plugin. */
   type?: 'secret' | 'auth';
+  actor?: EventActor;
   name: string;
   version?: string;
   sha256?: string;
@@ -61,6 +77,8 @@ export interface CatalogRegisterRequest {
 
 export interface CatalogEntryKey {
   type?: 'secret' | 'auth';
+  /** On deregistration: who asked. */
+  actor?: EventActor;
   name: string;
   version?: string;
 }
@@ -96,6 +114,8 @@ export interface MountRef {
   table: MountTable;
   /** With or without the trailing `/`; auth paths without `auth/`. */
   path: string;
+  /** On enable, disable and tune: who asked. */
+  actor?: EventActor;
 }
 
 export interface MountEnableRequest extends MountRef {
@@ -123,6 +143,7 @@ export interface MountTuneRequest extends MountRef {
 
 export interface MountRemountRequest {
   table: MountTable;
+  actor?: EventActor;
   from: string;
   to: string;
 }

@@ -2,10 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { BUS, type Bus } from '#bus';
 import {
   CofferError,
+  actorMetadata,
   runnerSubjects,
   type CatalogEntryKey,
   type CatalogEntryView,
   type CatalogRegisterRequest,
+  type EventActor,
   type EventOf,
   type PluginProbeRequest,
   type PluginProbeResult,
@@ -68,7 +70,7 @@ export class CatalogCommands {
     }
 
     const entry: CatalogEntry = { type, name: valid.name, version, sha256: valid.sha256, command: valid.command, args: valid.args, env: valid.env };
-    await this.append({ type: 'PluginRegistered', data: { v: 1, ...entry } });
+    await this.append({ type: 'PluginRegistered', data: { v: 1, ...entry } }, req.actor);
     return view(entry);
   }
 
@@ -81,7 +83,7 @@ export class CatalogCommands {
   async deregister(key: CatalogEntryKey): Promise<null> {
     this.assertUnsealed();
     const entry = this.find(key);
-    if (entry) await this.append({ type: 'PluginDeregistered', data: { v: 1, type: entry.type, name: entry.name, version: entry.version } });
+    if (entry) await this.append({ type: 'PluginDeregistered', data: { v: 1, type: entry.type, name: entry.name, version: entry.version } }, key.actor);
     return null;
   }
 
@@ -100,8 +102,9 @@ export class CatalogCommands {
     if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
   }
 
-  private async append(event: EventOf<'plugin-catalog'>): Promise<void> {
-    await this.catalog.decideAndAppend(this.ctx.events, () => [event]);
+  /** The actor (request id, accessor) goes into the event's clear metadata, as the design says. */
+  private async append(event: EventOf<'plugin-catalog'>, actor: EventActor | undefined): Promise<void> {
+    await this.catalog.decideAndAppend(this.ctx.events, () => [{ ...event, metadata: actorMetadata(actor) }]);
   }
 
 }

@@ -140,7 +140,7 @@ export class Router {
           read: (_r, p) => policyHandlers.read(p.name, false),
           create: (r, p) => policyHandlers.write(r, p.name, false),
           update: (r, p) => policyHandlers.write(r, p.name, false),
-          delete: (_r, p) => policyHandlers.delete(p.name),
+          delete: (r, p) => policyHandlers.delete(r, p.name), // AUDIT: the actor
         },
         exists: policyExists,
       },
@@ -151,7 +151,7 @@ export class Router {
           read: (_r, p) => policyHandlers.read(p.name, true),
           create: (r, p) => policyHandlers.write(r, p.name, true),
           update: (r, p) => policyHandlers.write(r, p.name, true),
-          delete: (_r, p) => policyHandlers.delete(p.name),
+          delete: (r, p) => policyHandlers.delete(r, p.name), // AUDIT: the actor
         },
         exists: policyExists,
       },
@@ -176,7 +176,8 @@ export class Router {
     if (this.ctx.barrier.sealed && !matched?.route.whileSealed) throw new CofferError('sealed', 'Vault is sealed');
     if (!matched) return this.dispatchMounted(req, audit);
     const caller = matched.route.unauthenticated ? undefined : await this.auth.authenticate(req);
-    audit.caller = caller; // AUDIT
+    audit.caller = caller; // AUDIT, and the actor that events record
+    req.callerAccessor = caller?.token.accessor;
     const { route, params } = matched;
     let operation = req.operation;
     if (operation === 'update' && route.exists && !route.exists(params)) operation = 'create';
@@ -213,7 +214,8 @@ export class Router {
     audit.mount = mounted?.mount; // AUDIT
     const open = mounted ? await this.mounts.isUnauthenticated(mounted) : false;
     const caller = open ? undefined : await this.auth.authenticate(req);
-    audit.caller = caller; // AUDIT
+    audit.caller = caller; // AUDIT, and the actor that events record
+    req.callerAccessor = caller?.token.accessor;
     if (!mounted) {
       // The ACL comes first, as in Vault: a token that may not touch the path learns nothing about what is there.
       this.auth.authorize(caller!, req, aclOperation(req.operation), false);

@@ -17,6 +17,8 @@ export interface VaultRequest {
   /** The client's address and port, for the audit log. */
   remoteAddress?: string;
   remotePort?: number;
+  /** The caller's token accessor once authenticated: events record it as their actor. */
+  callerAccessor?: string;
 }
 
 /** What a handler answers: a Vault envelope, a raw body, or nothing (204). */

@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { BUS, type Bus } from '#bus';
 import {
   CofferError,
+  actorMetadata,
   runnerSubjects,
   type EventOf,
   type MountEnableRequest,
@@ -47,6 +48,7 @@ export class MountCommands {
     const opts = { systemMaxLeaseTtl: this.ctx.config.maxLeaseTtl };
     const event = await this.command((s) => ({
       event: { type: 'MountEnabled', data: decideEnable(s.table, this.catalog.state, req, opts) },
+      metadata: actorMetadata(req.actor),
     }));
     const { v: _v, ...mount } = (event as Extract<MountEvent, { type: 'MountEnabled' }>).data;
     return mount;
@@ -56,7 +58,7 @@ export class MountCommands {
   async disable(ref: MountRef): Promise<null> {
     const event = await this.command((s) => {
       const data = decideDisable(s.table, ref);
-      return data ? { event: { type: 'MountDisabled', data } } : null;
+      return data ? { event: { type: 'MountDisabled', data }, metadata: actorMetadata(ref.actor) } : null;
     });
     if (event?.type === 'MountDisabled') this.bus.publish(runnerSubjects.mountDisabled, { mount: event.data.uuid });
     return null;
@@ -65,7 +67,7 @@ export class MountCommands {
   async tune(req: MountTuneRequest): Promise<null> {
     await this.command((s) => {
       const data = decideTune(s.table, this.catalog.state, req);
-      return data ? { event: { type: 'MountTuned', data } } : null;
+      return data ? { event: { type: 'MountTuned', data }, metadata: actorMetadata(req.actor) } : null;
     });
     return null;
   }
@@ -75,7 +77,7 @@ export class MountCommands {
     const migrationId = randomUUID();
     await this.command((s) => ({
       event: { type: 'MountMoved', data: decideRemount(s.table, req) },
-      metadata: { [MIGRATION_ID_KEY]: migrationId },
+      metadata: { ...actorMetadata(req.actor), [MIGRATION_ID_KEY]: migrationId },
     }));
     return { migrationId };
   }

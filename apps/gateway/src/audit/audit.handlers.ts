@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { CofferError } from '#contracts';
+import { CofferError, actorMetadata } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import type { Caller } from '../auth/authenticator.js';
 import type { Operation, VaultRequest, VaultResponse } from '../vault-http.js';
-import { actorMetadata } from './actor.js';
+import { actorOf } from './actor.js';
 import { AuditBroker } from './broker.js';
 import { openSink } from './devices.js';
 import { hmacOf, requestEntry, toJsonx } from './entry.js';
@@ -36,7 +36,7 @@ export class AuditHandlers {
       { pattern: /^sys\/audit\/?$/, operations: { read: () => this.list() }, sudo: true },
       {
         pattern: /^sys\/audit\/(?<path>.+)$/,
-        operations: { update: (r, p, c) => this.enable(r, p.path, c), delete: (r, p, c) => this.disable(r, p.path, c) },
+        operations: { update: (r, p) => this.enable(r, p.path), delete: (r, p) => this.disable(r, p.path) },
         sudo: true,
       },
       { pattern: /^sys\/audit-hash\/(?<path>.+)$/, operations: { update: (r, p) => this.hash(r, p.path) } },
@@ -52,7 +52,7 @@ export class AuditHandlers {
     return { kind: 'envelope', data, topLevel: true };
   }
 
-  async enable(req: VaultRequest, rawPath: string, caller: Caller | undefined): Promise<VaultResponse> {
+  async enable(req: VaultRequest, rawPath: string): Promise<VaultResponse> {
     const host = { pluginDirectory: this.ctx.config.pluginDirectory };
     await this.broker.host.catchUp();
     const proposed = decideEnable(this.broker.host.state, rawPath, req.data, host);
@@ -60,16 +60,16 @@ export class AuditHandlers {
     await this.broker.host.decideAndAppend(this.ctx.events, (state) => {
       // Decided again on the state the append lands on: another gateway may have taken the path meanwhile.
       const event = { ...decideEnable(state, rawPath, req.data, host), salt: proposed.salt };
-      return [{ type: 'AuditDeviceEnabled', data: event, metadata: actorMetadata(req, caller) }];
+      return [{ type: 'AuditDeviceEnabled', data: event, metadata: actorMetadata(actorOf(req)) }];
     });
     return { kind: 'empty' };
   }
 
   /** 204 whether or not a device was there, as Vault. */
-  async disable(req: VaultRequest, rawPath: string, caller: Caller | undefined): Promise<VaultResponse> {
+  async disable(req: VaultRequest, rawPath: string): Promise<VaultResponse> {
     const path = devicePath(rawPath);
     await this.broker.host.decideAndAppend(this.ctx.events, (state) =>
-      state.devices[path] ? [{ type: 'AuditDeviceDisabled', data: { v: 1, path }, metadata: actorMetadata(req, caller) }] : null,
+      state.devices[path] ? [{ type: 'AuditDeviceDisabled', data: { v: 1, path }, metadata: actorMetadata(actorOf(req)) }] : null,
     );
     return { kind: 'empty' };
   }
