@@ -2,6 +2,8 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmdirSyn
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Collector } from './support/collector.js';
@@ -211,5 +213,46 @@ describe('audit devices on the dev server', () => {
     await lone.stop();
     assert.equal((await call('GET', 'sys/mounts')).status, 200);
     await collector.stop();
+  });
+
+  it('CLI: coffer audit enable, list, disable and read sys/audit-hash print what Vault prints', async () => {
+    const coffer = async (...args: string[]) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, VAULT_ADDR: server.url, VAULT_TOKEN: server.rootToken };
+      delete env.VAULT_FORMAT;
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/coffer.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const [code] = (await once(child, 'close')) as [number];
+      return { code, stdout, stderr };
+    };
+    assert.deepEqual(await coffer('audit', 'list'), { code: 2, stdout: 'No audit devices are enabled.\n', stderr: '' });
+    const logPath = join(dir, 'cli.log');
+    let r = await coffer('audit', 'enable', 'file', `file_path=${logPath}`);
+    assert.deepEqual([r.code, r.stdout], [0, 'Success! Enabled the file audit device at: file/\n'], r.stderr);
+    r = await coffer('audit', 'enable', '-path=discarded', '-description=nowhere', 'file', 'file_path=discard');
+    assert.deepEqual([r.code, r.stdout], [0, 'Success! Enabled the file audit device at: discarded/\n'], r.stderr);
+    r = await coffer('audit', 'list');
+    assert.deepEqual([r.code, r.stdout], [0, 'Path          Type    Description\n----          ----    -----------\ndiscarded/    file    nowhere\nfile/         file    n/a\n']);
+    r = await coffer('audit', 'list', '-detailed');
+    assert.equal(r.stdout.split('\n')[0], 'Path          Type    Description    Replication    Options');
+    assert.match(r.stdout, new RegExp(`file/\\s+file\\s+n/a\\s+replicated\\s+file_path=${logPath.replace(/[.]/g, '\\.')}\\n`));
+    r = await coffer('audit', 'enable', '-path=other', 'file', `file_path=${join(plugins, 'x')}`);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^Error enabling audit device: Error making API request\.[\s\S]*Code: 400[\s\S]*inside the plugin directory/);
+    r = await coffer('read', 'sys/audit-hash/file', 'input=hello');
+    assert.equal(r.code, 0, r.stderr);
+    const expected = (await call('PUT', 'sys/audit-hash/file', { input: 'hello' })).json().data.hash;
+    assert.equal(r.stdout, `Key     Value\n---     -----\nhash    ${expected}\n`);
+    r = await coffer('write', '-field=hash', 'sys/audit-hash/file', 'input=hello');
+    assert.equal(r.stdout, expected);
+    r = await coffer('audit', 'disable', 'file');
+    assert.deepEqual([r.code, r.stdout], [0, 'Success! Disabled audit device (if it was enabled) at: file/\n']);
+    r = await coffer('audit', 'disable', 'discarded/');
+    assert.equal(r.code, 0);
+    assert.equal((await coffer('audit', 'list')).code, 2);
+    // The CLI's own requests were recorded while the device was on.
+    assert.ok(readLog(logPath).some((e) => e.type === 'response' && e.request.path === 'sys/audit-hash/file'));
   });
 });

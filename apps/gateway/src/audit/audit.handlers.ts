@@ -39,7 +39,8 @@ export class AuditHandlers {
         operations: { update: (r, p) => this.enable(r, p.path), delete: (r, p) => this.disable(r, p.path) },
         sudo: true,
       },
-      { pattern: /^sys\/audit-hash\/(?<path>.+)$/, operations: { update: (r, p) => this.hash(r, p.path) } },
+      // Vault serves update only; a read with `?input=` answers the same, so `coffer read sys/audit-hash/file input=x` works.
+      { pattern: /^sys\/audit-hash\/(?<path>.+)$/, operations: { update: (r, p) => this.hash(r, p.path), read: (r, p) => this.hash(r, p.path) } },
     ];
   }
 
@@ -82,7 +83,7 @@ export class AuditHandlers {
       device = this.broker.deviceFor(path);
     }
     if (!device) throw new CofferError('invalid-request', `unknown audit backend "${path}"`);
-    const input = req.data.input;
+    const input = req.data.input ?? req.query.get('input');
     if (input === undefined || input === null || input === '') throw new CofferError('invalid-request', 'the "input" parameter is empty');
     return { kind: 'envelope', data: { hash: hmacOf(device.salt, String(input)) } };
   }
