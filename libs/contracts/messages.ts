@@ -50,17 +50,11 @@ export interface KeyringMessage {
 
 /**
  * Who asked for a change: the request id (which the audit log carries too) and the caller's token accessor (never
- * the token). A command writes it as the metadata of the events it appends.
+ * the token). A command writes it, as it is, as the metadata of the events it appends (stored in clear).
  */
 export interface EventActor {
   requestId: string;
   actorAccessor: string;
-}
-
-/** An event's metadata for its actor; nothing when none is known. Strings only and bounded: it is stored in clear. */
-export function actorMetadata(actor: EventActor | undefined): Record<string, string> {
-  if (!actor || typeof actor !== 'object') return {};
-  return { requestId: String(actor.requestId ?? '').slice(0, 64), actorAccessor: String(actor.actorAccessor ?? '').slice(0, 64) };
 }
 
 export interface CatalogRegisterRequest {

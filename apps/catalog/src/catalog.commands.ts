@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { BUS, type Bus } from '#bus';
 import {
   CofferError,
-  actorMetadata,
   runnerSubjects,
   type CatalogEntryKey,
   type CatalogEntryView,
@@ -104,7 +103,7 @@ export class CatalogCommands {
 
   /** The actor (request id, accessor) goes into the event's clear metadata, as the design says. */
   private async append(event: EventOf<'plugin-catalog'>, actor: EventActor | undefined): Promise<void> {
-    await this.catalog.decideAndAppend(this.ctx.events, () => [{ ...event, metadata: actorMetadata(actor) }]);
+    await this.catalog.decideAndAppend(this.ctx.events, () => [{ ...event, metadata: { ...actor } }]);
   }
 
 }

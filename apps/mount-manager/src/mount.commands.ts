@@ -3,7 +3,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { BUS, type Bus } from '#bus';
 import {
   CofferError,
-  actorMetadata,
   runnerSubjects,
   type EventOf,
   type MountEnableRequest,
@@ -48,7 +47,7 @@ export class MountCommands {
     const opts = { systemMaxLeaseTtl: this.ctx.config.maxLeaseTtl };
     const event = await this.command((s) => ({
       event: { type: 'MountEnabled', data: decideEnable(s.table, this.catalog.state, req, opts) },
-      metadata: actorMetadata(req.actor),
+      metadata: { ...req.actor },
     }));
     const { v: _v, ...mount } = (event as Extract<MountEvent, { type: 'MountEnabled' }>).data;
     return mount;
@@ -58,7 +57,7 @@ export class MountCommands {
   async disable(ref: MountRef): Promise<null> {
     const event = await this.command((s) => {
       const data = decideDisable(s.table, ref);
-      return data ? { event: { type: 'MountDisabled', data }, metadata: actorMetadata(ref.actor) } : null;
+      return data ? { event: { type: 'MountDisabled', data }, metadata: { ...ref.actor } } : null;
     });
     if (event?.type === 'MountDisabled') this.bus.publish(runnerSubjects.mountDisabled, { mount: event.data.uuid });
     return null;
@@ -67,7 +66,7 @@ export class MountCommands {
   async tune(req: MountTuneRequest): Promise<null> {
     await this.command((s) => {
       const data = decideTune(s.table, this.catalog.state, req);
-      return data ? { event: { type: 'MountTuned', data }, metadata: actorMetadata(req.actor) } : null;
+      return data ? { event: { type: 'MountTuned', data }, metadata: { ...req.actor } } : null;
     });
     return null;
   }
@@ -77,7 +76,7 @@ export class MountCommands {
     const migrationId = randomUUID();
     await this.command((s) => ({
       event: { type: 'MountMoved', data: decideRemount(s.table, req) },
-      metadata: { ...actorMetadata(req.actor), [MIGRATION_ID_KEY]: migrationId },
+      metadata: { ...req.actor, [MIGRATION_ID_KEY]: migrationId },
     }));
     return { migrationId };
   }

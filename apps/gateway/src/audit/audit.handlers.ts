@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { CofferError, actorMetadata } from '#contracts';
+import { CofferError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import type { Caller } from '../auth/authenticator.js';
 import type { Operation, VaultRequest, VaultResponse } from '../vault-http.js';
@@ -61,7 +61,7 @@ export class AuditHandlers {
     await this.broker.host.decideAndAppend(this.ctx.events, (state) => {
       // Decided again on the state the append lands on: another gateway may have taken the path meanwhile.
       const event = { ...decideEnable(state, rawPath, req.data, host), salt: proposed.salt };
-      return [{ type: 'AuditDeviceEnabled', data: event, metadata: actorMetadata(actorOf(req)) }];
+      return [{ type: 'AuditDeviceEnabled', data: event, metadata: { ...actorOf(req) } }];
     });
     return { kind: 'empty' };
   }
@@ -70,7 +70,7 @@ export class AuditHandlers {
   async disable(req: VaultRequest, rawPath: string): Promise<VaultResponse> {
     const path = devicePath(rawPath);
     await this.broker.host.decideAndAppend(this.ctx.events, (state) =>
-      state.devices[path] ? [{ type: 'AuditDeviceDisabled', data: { v: 1, path }, metadata: actorMetadata(actorOf(req)) }] : null,
+      state.devices[path] ? [{ type: 'AuditDeviceDisabled', data: { v: 1, path }, metadata: { ...actorOf(req) } }] : null,
     );
     return { kind: 'empty' };
   }

@@ -31,6 +31,8 @@ export interface AuditContext {
   error?: unknown;
   /** The devices that recorded the request entry: the same ones record the response. */
   devices?: ActiveDevice[];
+  /** Each device's request entry, whose hashed blocks the response entry repeats. */
+  entries?: Map<ActiveDevice, Record<string, unknown>>;
 }
 
 /** A device as this gateway runs it: the event's settings and this gateway's own sink (or why it has none). */
@@ -83,7 +85,7 @@ export class AuditBroker implements OnModuleDestroy {
     if (devices.length === 0) return;
     const input = requestInput(ctx, undefined);
     const now = new Date();
-    await this.deliver(devices, (d) => requestEntry(d.device.salt, d.options, input, now), ctx.request.id, 'request');
+    await this.deliver(devices, (d) => remember(ctx, d, requestEntry(d.device.salt, d.options, input, now)), ctx.request.id, 'request');
   }
 
   /**
@@ -105,7 +107,15 @@ export class AuditBroker implements OnModuleDestroy {
     const input = requestInput(ctx, undefined);
     const response = responseInput(ctx.response, errorText);
     const now = new Date();
-    await this.deliver(ctx.devices, (d) => responseEntry(d.device.salt, d.options, input, response, now), ctx.request.id, 'response');
+    await this.deliver(
+      ctx.devices,
+      (d) => {
+        const built = ctx.entries?.get(d) as { auth?: unknown; request: unknown } | undefined;
+        return responseEntry(d.device.salt, d.options, input, response, now, built);
+      },
+      ctx.request.id,
+      'response',
+    );
   }
 
   /**
@@ -187,6 +197,11 @@ export class AuditFailure extends CofferError {
   constructor() {
     super('internal', 'internal error');
   }
+}
+
+function remember(ctx: AuditContext, d: ActiveDevice, entry: Record<string, unknown>): Record<string, unknown> {
+  (ctx.entries ??= new Map()).set(d, entry);
+  return entry;
 }
 
 function activate(device: AuditDevice, pluginDirectory: string | undefined): ActiveDevice {

@@ -106,11 +106,26 @@ function accessorOf(salt: string, options: EntryOptions, value: string | undefin
   return options.hmacAccessor && !options.logRaw ? hmacOf(salt, value) : value;
 }
 
-function authBlock(salt: string, options: EntryOptions, auth: AuditAuth | undefined): Record<string, unknown> | undefined {
+/** The token and accessor of the caller, hashed once per entry (they appear in `auth` and in `request`). */
+interface CallerHashes {
+  token?: string;
+  accessor?: string;
+}
+
+function callerHashes(salt: string, options: EntryOptions, r: AuditRequestInput): CallerHashes {
+  const token = secretOf(salt, options, r.clientToken);
+  return {
+    token,
+    accessor: accessorOf(salt, options, r.auth?.accessor),
+  };
+}
+
+function authBlock(auth: AuditAuth | undefined, hashes: CallerHashes, salt: string, options: EntryOptions): Record<string, unknown> | undefined {
   if (!auth) return undefined;
   return omitEmpty({
-    client_token: secretOf(salt, options, auth.clientToken),
-    accessor: accessorOf(salt, options, auth.accessor),
+    // The token the request carried is the caller's: its hash is the request block's.
+    client_token: hashes.token ?? secretOf(salt, options, auth.clientToken),
+    accessor: hashes.accessor,
     display_name: auth.displayName,
     policies: auth.policies,
     token_policies: auth.policies,
@@ -122,7 +137,7 @@ function authBlock(salt: string, options: EntryOptions, auth: AuditAuth | undefi
   });
 }
 
-function requestBlock(salt: string, options: EntryOptions, r: AuditRequestInput): Record<string, unknown> {
+function requestBlock(salt: string, options: EntryOptions, r: AuditRequestInput, hashes: CallerHashes): Record<string, unknown> {
   const data = options.logRaw ? toJson(r.data) : hashData(salt, r.data, r.mount?.nonHmacRequestKeys ?? []);
   return omitEmpty({
     id: r.id,
@@ -130,8 +145,8 @@ function requestBlock(salt: string, options: EntryOptions, r: AuditRequestInput)
     mount_point: r.mount?.point,
     mount_type: r.mount?.type,
     mount_accessor: r.mount?.accessor,
-    client_token: secretOf(salt, options, r.clientToken),
-    client_token_accessor: accessorOf(salt, options, r.auth?.accessor),
+    client_token: hashes.token,
+    client_token_accessor: hashes.accessor,
     namespace: { id: 'root' },
     path: r.path,
     data: data && typeof data === 'object' && Object.keys(data).length > 0 ? data : undefined,
@@ -142,13 +157,23 @@ function requestBlock(salt: string, options: EntryOptions, r: AuditRequestInput)
 
 /** The request entry, written before the request runs (or, for a refused one, with the error that stopped it). */
 export function requestEntry(salt: string, options: EntryOptions, r: AuditRequestInput, time: Date): Record<string, unknown> {
+  const hashes = callerHashes(salt, options, r);
   return omitEmpty({
     time: time.toISOString(),
     type: 'request',
-    auth: authBlock(salt, options, r.auth),
-    request: requestBlock(salt, options, r),
+    auth: authBlock(r.auth, hashes, salt, options),
+    request: requestBlock(salt, options, r, hashes),
     error: r.error,
   });
+}
+
+/**
+ * The `auth` and `request` blocks of an entry already built for the same request and device, so that the response
+ * entry does not hash the same token and data again.
+ */
+export interface BuiltBlocks {
+  auth?: unknown;
+  request: unknown;
 }
 
 /** The response entry: the request again, then what it answered or the error it failed with. */
@@ -158,7 +183,9 @@ export function responseEntry(
   r: AuditRequestInput,
   response: AuditResponseInput,
   time: Date,
+  built?: BuiltBlocks,
 ): Record<string, unknown> {
+  const hashes = built ? {} : callerHashes(salt, options, r);
   let data: unknown = response.data;
   if (options.elideListResponses && r.operation === 'list') data = elideList(data);
   const hashed = data === undefined || data === null ? undefined : options.logRaw ? toJson(data) : hashData(salt, data, r.mount?.nonHmacResponseKeys ?? []);
@@ -166,8 +193,8 @@ export function responseEntry(
   return omitEmpty({
     time: time.toISOString(),
     type: 'response',
-    auth: authBlock(salt, options, r.auth),
-    request: requestBlock(salt, options, r),
+    auth: built ? built.auth : authBlock(r.auth, hashes, salt, options),
+    request: built ? built.request : requestBlock(salt, options, r, hashes),
     response: omitEmpty({
       mount_point: r.mount?.point,
       mount_type: r.mount?.type,

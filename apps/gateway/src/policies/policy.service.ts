@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { CofferError, actorMetadata, type EventActor, type EventOf } from '#contracts';
+import { CofferError, type EventActor, type EventOf } from '#contracts';
 import { ProjectionHost, SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import {
   Acl,
@@ -93,7 +93,7 @@ export class PolicyService implements OnModuleDestroy {
   }
 
   private async append(event: EventOf<'acl-policies'>, actor: EventActor | undefined): Promise<void> {
-    await this.host.decideAndAppend(this.ctx.events, () => [{ ...event, metadata: actorMetadata(actor) }]);
+    await this.host.decideAndAppend(this.ctx.events, () => [{ ...event, metadata: { ...actor } }]);
   }
 
 }
