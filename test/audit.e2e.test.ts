@@ -142,7 +142,8 @@ describe('audit devices on the dev server', () => {
     const writeId = walked[2];
     const fileWrite = fileLog.find((e) => e.type === 'request' && e.request.id === writeId);
     assert.equal(fileWrite.request.path, 'my-secrets-plugin/kv/foo');
-    assert.equal(fileWrite.request.operation, 'update');
+    // Vault's existence check ran before the entry: a write of a key that is not there yet is a create.
+    assert.equal(fileWrite.request.operation, 'create');
     assert.equal(fileWrite.request.mount_type, 'my-mock-plugin');
     assert.match(fileWrite.request.mount_accessor, /^my-mock-plugin_[0-9a-f]{8}$|^[a-z-]+_[0-9a-f]{8}$/);
     assert.equal(fileWrite.request.remote_address, '127.0.0.1');
@@ -190,7 +191,7 @@ describe('audit devices on the dev server', () => {
     assert.equal((await call('GET', 'sys/policies/acl/written-while-failing')).status, 404);
     const log = readLog(logPath);
     assert.ok(log.some((e) => e.request?.path === 'sys/policies/acl/written-while-failing' && e.request.operation === 'read'));
-    assert.equal(log.some((e) => e.request?.operation === 'update' && e.request?.path === 'sys/policies/acl/written-while-failing'), false);
+    assert.equal(log.some((e) => e.request?.operation !== 'read' && e.request?.path === 'sys/policies/acl/written-while-failing'), false);
   });
 
   it('fails closed when the only device is a socket whose collector stopped, and uses it again when it is back', async () => {
@@ -206,7 +207,7 @@ describe('audit devices on the dev server', () => {
     await lone.resume();
     await eventually(async () => assert.equal((await call('GET', 'sys/mounts')).status, 200), 10_000, 100);
     assert.equal((await call('GET', 'sys/policies/acl/written-while-down')).status, 404);
-    assert.equal(lone.entries().some((e) => e.request.path === 'sys/policies/acl/written-while-down' && e.request.operation === 'update'), false);
+    assert.equal(lone.entries().some((e) => e.request.path === 'sys/policies/acl/written-while-down' && e.request.operation !== 'read'), false);
     assert.ok(lone.entries().some((e) => e.request.path === 'sys/policies/acl/written-while-down' && e.request.operation === 'read'));
     // With no device left, nothing is required any more.
     assert.equal((await call('DELETE', 'sys/audit/lone')).status, 204);
@@ -254,5 +255,70 @@ describe('audit devices on the dev server', () => {
     assert.equal((await coffer('audit', 'list')).code, 2);
     // The CLI's own requests were recorded while the device was on.
     assert.ok(readLog(logPath).some((e) => e.type === 'response' && e.request.path === 'sys/audit-hash/file'));
+  });
+
+  it('records help, a login, a wrapped response and refusals as Vault does; nothing while sealed', async () => {
+    const logPath = join(dir, 'edges.log');
+    assert.equal((await call('PUT', 'sys/audit/edges', { type: 'file', options: { file_path: logPath } })).status, 204);
+    const hash = async (input: string) => (await call('PUT', 'sys/audit-hash/edges', { input })).json().data.hash as string;
+    const entriesOf = (id: string) => readLog(logPath).filter((e) => e.request?.id === id);
+
+    // Help is a request like any: Vault's operation `help`, and with no token it is refused and recorded so.
+    const help = await call('GET', 'sys/mounts?help=1');
+    assert.equal(help.status, 200);
+    const helpEntries = entriesOf(String(help.headers['x-request-id']));
+    assert.deepEqual(helpEntries.map((e) => [e.type, e.request.operation, e.request.path]), [['request', 'help', 'sys/mounts'], ['response', 'help', 'sys/mounts']]);
+    const anonymousHelp = await call('GET', 'sys/mounts?help=1', undefined, {});
+    assert.equal(anonymousHelp.status, 403);
+    assert.deepEqual(entriesOf(String(anonymousHelp.headers['x-request-id'])).map((e) => [e.type, e.error]), [['request', 'permission denied'], ['response', 'permission denied']]);
+    // A verb the path does not serve: refused before it ran, recorded with the error.
+    const wrongVerb = await call('DELETE', 'sys/mounts');
+    assert.equal(wrongVerb.status, 405);
+    assert.equal(entriesOf(String(wrongVerb.headers['x-request-id'])).length, 2);
+
+    // A login: the request carries no auth, the response the issued token, hashed as sys/audit-hash hashes it.
+    const login = await call('POST', 'auth/userpass/login/alice', { password: PASSWORD });
+    assert.equal(login.status, 200);
+    const issued = login.json().auth;
+    const [loginRequest, loginResponse] = entriesOf(String(login.headers['x-request-id']));
+    assert.equal(loginRequest.auth, undefined);
+    assert.equal(loginRequest.request.data.password, await hash(PASSWORD));
+    assert.equal(loginResponse.response.auth.client_token, await hash(issued.client_token));
+    assert.equal(loginResponse.response.auth.accessor, await hash(issued.accessor));
+    assert.deepEqual(loginResponse.response.auth.policies, issued.policies);
+
+    // A wrapped response is logged as the client got it: wrap_info, its token hashed, no data and no auth.
+    const wrapped = await call('POST', 'auth/token/create', { policies: ['default'] }, { ...root, 'x-vault-wrap-ttl': '60' });
+    assert.equal(wrapped.status, 200);
+    const wrapInfo = wrapped.json().wrap_info;
+    const [, wrapResponse] = entriesOf(String(wrapped.headers['x-request-id']));
+    assert.equal(wrapResponse.response.wrap_info.token, await hash(wrapInfo.token));
+    assert.equal(wrapResponse.response.wrap_info.accessor, await hash(wrapInfo.accessor));
+    assert.equal(wrapResponse.response.wrap_info.creation_path, 'auth/token/create');
+    assert.equal(wrapResponse.response.wrap_info.ttl, 60);
+    assert.equal(wrapResponse.response.auth, undefined);
+    assert.equal(wrapResponse.response.data, undefined);
+    const unwrapped = await call('PUT', 'sys/wrapping/unwrap', {}, { 'x-vault-token': wrapInfo.token });
+    assert.equal(unwrapped.status, 200);
+    const childToken = unwrapped.json().auth.client_token;
+    const [unwrapRequest, unwrapResponse] = entriesOf(String(unwrapped.headers['x-request-id']));
+    assert.equal(unwrapRequest.auth.client_token, await hash(wrapInfo.token));
+    assert.equal(unwrapResponse.response.auth.client_token, await hash(childToken));
+
+    // Sealed: Vault's audit devices are behind the barrier, so a sealed 503 is not recorded; after unseal they are.
+    assert.equal((await call('PUT', 'sys/seal')).status, 204);
+    const sealed = await call('GET', 'sys/mounts');
+    assert.equal(sealed.status, 503);
+    assert.equal((await call('PUT', 'sys/unseal', { key: server.unsealKey })).status, 200);
+    await eventually(async () => assert.equal((await call('GET', 'sys/mounts')).status, 200), 10_000, 100);
+    const afterUnseal = await call('GET', 'sys/mounts');
+    assert.equal(entriesOf(String(sealed.headers['x-request-id'])).length, 0);
+    assert.equal(entriesOf(String(afterUnseal.headers['x-request-id'])).length, 2);
+
+    const text = readFileSync(logPath, 'utf8');
+    for (const secret of [PASSWORD, server.rootToken, issued.client_token, wrapInfo.token, childToken]) {
+      assert.equal(text.includes(secret), false, `the log holds a secret in clear: ${secret.slice(0, 6)}...`);
+    }
+    assert.equal((await call('DELETE', 'sys/audit/edges')).status, 204);
   });
 });

@@ -272,6 +272,10 @@ describe('docker-compose.yml', () => {
     const listener = config.listeners.find((l) => l.address.endsWith(':8200'));
     assert.ok(listener, 'a listener on port 8200, the port compose publishes');
     assert.ok(listener.address.startsWith('0.0.0.0:') || listener.address.startsWith('[::]:'), 'it listens on every interface of the container');
+    // Issue 10: it listens on every interface, so it speaks TLS, with files the gateway container has.
+    assert.equal(listener.tlsDisable, false, 'the published listener is TLS');
+    const tlsDirs = mounts(service('gateway')).filter((m) => m.readOnly && m.target && [listener.tlsCertFile, listener.tlsKeyFile].every((f) => f?.startsWith(`${m.target}/`)));
+    assert.equal(tlsDirs.length, 1, 'the gateway mounts the certificate and key read-only');
 
     // Every Coffer service overrides connection_url from the environment with the same target as the file.
     for (const name of COFFER_SERVICES) {

@@ -12,6 +12,8 @@ describe('services as separate processes', () => {
   let root: Record<string, string>;
 
   before(async () => {
+    // A build with no builtins: this file looks at an empty catalog (test/kv.e2e.test.ts covers the builtins).
+    process.env.COFFER_BUILTIN_PLUGIN_MANIFEST = '/nonexistent/builtin-plugins.json';
     cluster = await Cluster.create();
     await cluster.startAll();
     const { rootToken } = await cluster.initAndUnseal();

@@ -16,13 +16,16 @@ bus "nats" {
   url = "nats://nats:4222"
 }
 
-# Plain HTTP inside the container. In production, terminate TLS in front of the published ports, or mount a
-# certificate and set tls_cert_file / tls_key_file (and remove tls_disable) in a file of your own.
+# HTTPS. docker-compose.yml mounts ./deploy/tls read-only at /etc/coffer/tls in the gateway: put the certificate
+# (then any intermediates) and its key there (docs/operations.md, "TLS", shows how to make a pair for a try).
+# SIGHUP re-reads both files without dropping the listener.
 listener "tcp" {
-  address     = "0.0.0.0:8200"
-  tls_disable = true
+  address         = "0.0.0.0:8200"
+  tls_cert_file   = "/etc/coffer/tls/cert.pem"
+  tls_key_file    = "/etc/coffer/tls/key.pem"
+  tls_min_version = "tls12"
 }
 
 # The address clients use to reach a gateway (override with $COFFER_API_ADDR).
-api_addr  = "http://127.0.0.1:8200"
+api_addr  = "https://127.0.0.1:8200"
 log_level = "info"

@@ -1,4 +1,4 @@
-import { CofferError } from '../contracts/errors.js';
+import { CofferError, sealedError } from '../contracts/errors.js';
 import type { EventCodec, EventContext } from '../event-store/codec.js';
 import type { Barrier } from './types.js';
 
@@ -28,7 +28,7 @@ export function eventAad(context: EventContext): string {
 export function barrierCodec(current: () => Barrier | undefined): EventCodec {
   const barrier = (): Barrier => {
     const b = current();
-    if (!b) throw new CofferError('sealed', 'Vault is sealed');
+    if (!b) throw sealedError();
     return b;
   };
   return {

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { CofferError } from '../contracts/errors.js';
+import { CofferError, sealedError } from '../contracts/errors.js';
 import { KEY_BYTES } from './shamir.js';
 
 /**
@@ -228,7 +228,7 @@ export class Keyring {
   }
 
   #assertUsable(): void {
-    if (this.#wiped) throw new CofferError('sealed', 'Vault is sealed');
+    if (this.#wiped) throw sealedError();
   }
 }
 

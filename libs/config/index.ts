@@ -5,7 +5,7 @@ export { compareConfigs, type ConfigChanges } from './changes.js';
 export { redactConfig } from './redact.js';
 export { REDACTED } from './schema.js';
 export { ConfigError } from './errors.js';
-export { parseListenAddress, type ListenAddress } from './values.js';
+export { GO_CIPHER_SUITES, parseListenAddress, type ListenAddress } from './values.js';
 export type { Environment } from './assemble.js';
 export {
   LOG_LEVELS,
@@ -15,4 +15,5 @@ export {
   type PostgresStorageConfig,
   type ServiceName,
   type TcpListenerConfig,
+  type TlsVersion,
 } from './types.js';

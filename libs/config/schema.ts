@@ -104,12 +104,30 @@ export const TCP_LISTENER: BlockType<TcpListenerFields> = {
     // A SIGHUP re-reads the certificate files, so rotating a certificate needs no restart (as in Vault).
     tls_cert_file: { field: 'tlsCertFile', kind: kind.text, reloadable: true },
     tls_key_file: { field: 'tlsKeyFile', kind: kind.text, reloadable: true },
+    // Vault's spellings. Unset means Vault's defaults (tls12 to tls13), applied where the listener is built, so a
+    // plain listener's config carries no TLS settings it does not use.
+    tls_min_version: { field: 'tlsMinVersion', kind: kind.tlsVersion },
+    tls_max_version: { field: 'tlsMaxVersion', kind: kind.tlsVersion },
+    // Go's suite names, kept as OpenSSL's (what Node takes). TLS 1.3 suites keep their defaults unless named.
+    tls_cipher_suites: { field: 'tlsCipherSuites', kind: kind.cipherSuites },
+    tls_client_ca_file: { field: 'tlsClientCaFile', kind: kind.text },
+    tls_require_and_verify_client_cert: { field: 'tlsRequireAndVerifyClientCert', kind: kind.boolean },
     // Vault's default. Vault lets a negative value lift the limit; Coffer does not, an unbounded body is a DoS.
     max_request_size: { field: 'maxRequestSize', kind: kind.integer(1), fallback: 32 * 1024 * 1024 },
+    // Vault's JSON parsing limits: a request past one is a 400 before any handler runs. Absent, the gateway uses
+    // Vault's defaults (apps/gateway/src/http/json-limits.ts), so a listener built in code gets them too.
+    max_json_depth: { field: 'maxJsonDepth', kind: kind.integer(1) },
+    max_json_string_value_length: { field: 'maxJsonStringValueLength', kind: kind.integer(1) },
+    max_json_object_entry_count: { field: 'maxJsonObjectEntryCount', kind: kind.integer(1) },
+    max_json_array_element_count: { field: 'maxJsonArrayElementCount', kind: kind.integer(1) },
   },
   rules: [
     (l) => (l.tlsDisable || l.tlsCertFile ? undefined : { key: 'tls_cert_file', problem: 'is required unless tls_disable = true' }),
     (l) => (l.tlsDisable || l.tlsKeyFile ? undefined : { key: 'tls_key_file', problem: 'is required unless tls_disable = true' }),
+    (l) =>
+      l.tlsMinVersion && l.tlsMaxVersion && l.tlsMinVersion > l.tlsMaxVersion
+        ? { key: 'tls_max_version', problem: 'must not be lower than tls_min_version' }
+        : undefined,
   ],
 };
 

@@ -36,6 +36,9 @@ export interface PostgresStorageConfig {
   maxConnections?: number;
 }
 
+/** Vault's spellings of a TLS version; they sort in version order. */
+export type TlsVersion = 'tls10' | 'tls11' | 'tls12' | 'tls13';
+
 export interface TcpListenerConfig {
   type: 'tcp';
   /** host:port, IPv6 hosts in brackets. */
@@ -43,8 +46,22 @@ export interface TcpListenerConfig {
   tlsDisable: boolean;
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  tlsMinVersion?: TlsVersion;
+  tlsMaxVersion?: TlsVersion;
+  /** OpenSSL's names (Node's `ciphers`), from Go's names as written in the config; unset = Node's defaults. */
+  tlsCipherSuites?: string[];
+  /** PEM CA(s) a client certificate is checked against; setting it makes the listener ask for one. */
+  tlsClientCaFile?: string;
+  /** Refuse a connection without a valid client certificate. */
+  tlsRequireAndVerifyClientCert?: boolean;
   /** Bytes. */
   maxRequestSize: number;
+  /** Vault's JSON limits: nesting depth, characters of one string value, entries of one object, elements of one array. */
+  // Optional so a listener built in code (the dev server's) gets Vault's defaults from the gateway.
+  maxJsonDepth?: number;
+  maxJsonStringValueLength?: number;
+  maxJsonObjectEntryCount?: number;
+  maxJsonArrayElementCount?: number;
 }
 
 export interface NatsBusConfig {

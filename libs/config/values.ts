@@ -1,5 +1,6 @@
 import { parseDurationSeconds as parseVaultDuration } from '../duration/index.js';
 import { isAbsolute } from 'node:path';
+import { parseGoBool } from '../vault-rules/index.js';
 import { ValueProblem } from './errors.js';
 
 /**
@@ -24,15 +25,12 @@ export function integer(minimum: number): Kind<number> {
   };
 }
 
-// The spellings Go's strconv.ParseBool accepts, which is what Vault's parseutil.ParseBool uses.
-const TRUE_WORDS = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
-const FALSE_WORDS = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
-
 export const boolean: Kind<boolean> = (raw) => {
   if (typeof raw === 'boolean') return raw;
   const word = typeof raw === 'number' ? String(raw) : raw;
-  if (typeof word === 'string' && TRUE_WORDS.has(word)) return true;
-  if (typeof word === 'string' && FALSE_WORDS.has(word)) return false;
+  // Go's strconv.ParseBool spellings, which is what Vault's parseutil.ParseBool uses.
+  const parsed = typeof word === 'string' ? parseGoBool(word) : undefined;
+  if (parsed !== undefined) return parsed;
   throw new ValueProblem('must be a boolean (true or false)');
 };
 
@@ -161,3 +159,50 @@ function parseUrl(value: string): URL | undefined {
     return undefined;
   }
 }
+
+export const tlsVersion: Kind<'tls10' | 'tls11' | 'tls12' | 'tls13'> = oneOf(['tls10', 'tls11', 'tls12', 'tls13'] as const);
+
+/**
+ * Go's cipher suite names (what Vault's `tls_cipher_suites` takes) and OpenSSL's for the same suite. Go does not let
+ * TLS 1.3 suites be chosen; Node does, so they are accepted here too.
+ */
+export const GO_CIPHER_SUITES: Readonly<Record<string, string>> = {
+  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
+  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
+  TLS_RSA_WITH_AES_128_CBC_SHA256: 'AES128-SHA256',
+  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
+  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256: 'ECDHE-ECDSA-AES128-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256: 'ECDHE-RSA-AES128-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_AES_128_GCM_SHA256: 'TLS_AES_128_GCM_SHA256',
+  TLS_AES_256_GCM_SHA384: 'TLS_AES_256_GCM_SHA384',
+  TLS_CHACHA20_POLY1305_SHA256: 'TLS_CHACHA20_POLY1305_SHA256',
+};
+
+/** Vault's comma-separated list of Go suite names (a list is taken too) → OpenSSL's names. */
+export const cipherSuites: Kind<string[]> = (raw) => {
+  const names = Array.isArray(raw) ? raw.map(text) : text(raw).split(',');
+  const suites = names.map((n) => n.trim()).filter((n) => n !== '');
+  if (suites.length === 0) throw new ValueProblem('must name at least one cipher suite');
+  return [
+    ...new Set(
+      suites.map((name) => {
+        const openssl = GO_CIPHER_SUITES[name];
+        if (!openssl) throw new ValueProblem(`names an unknown cipher suite "${name.slice(0, 64)}" (use Go's names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)`);
+        return openssl;
+      }),
+    ),
+  ];
+};

@@ -56,3 +56,10 @@ export function toCofferError(err: unknown): CofferError {
   if (err instanceof CofferError) return err;
   return new CofferError('internal', 'internal error');
 }
+
+/** Vault's answer to anything but the seal paths while sealed (503); the text is written here once. */
+export const SEALED_MESSAGE = 'Vault is sealed';
+
+export function sealedError(): CofferError {
+  return new CofferError('sealed', SEALED_MESSAGE);
+}

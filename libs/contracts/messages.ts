@@ -1,3 +1,4 @@
+import type { Operation } from './operations.js';
 import type { ServiceName, StreamName } from './subjects.js';
 import type { WireError } from './errors.js';
 
@@ -84,7 +85,10 @@ export interface CatalogEntryView {
   sha256: string;
   command: string;
   args: string[];
-  builtin: false;
+  /** The names of the entry's `env` (never the values, which may be credentials): what the plugin is started with. */
+  env_names: string[];
+  /** A plugin of this build (dist/builtin-plugins.json), not a registration. */
+  builtin: boolean;
 }
 
 export interface PluginProbeRequest {
@@ -153,7 +157,7 @@ export interface RemountStatus {
 export interface MountCall {
   mount: string;
   request: {
-    operation: 'read' | 'list' | 'create' | 'update' | 'delete' | 'patch';
+    operation: Operation;
     path: string;
     data: Record<string, unknown>;
     tokenAccessor: string;

@@ -1,11 +1,17 @@
 import type { EventOf, PluginRegisteredV1 } from '../contracts/index.js';
 import type { Projection, StoredEvent } from '../event-store/index.js';
+import { loadBuiltins } from './builtins.js';
 
-export type CatalogEntry = Omit<PluginRegisteredV1, 'v'>;
+/** A registered plugin (an event's fields), or a builtin (`builtin: true`, run from the build's own bundles). */
+export type CatalogEntry = Omit<PluginRegisteredV1, 'v'> & { builtin?: true };
 
-/** The plugin catalog as folded from its stream: entries keyed `<type>/<name>/<version>` (version "" = unversioned). */
+/**
+ * The plugin catalog as folded from its stream: entries keyed `<type>/<name>/<version>` (version "" = unversioned),
+ * and this build's builtins keyed `<type>/<name>`, which the stream never holds.
+ */
 export interface CatalogState {
   entries: Record<string, CatalogEntry>;
+  builtins?: Record<string, CatalogEntry>;
 }
 
 export function catalogKey(type: string, name: string, version: string): string {
@@ -18,7 +24,7 @@ export function catalogKey(type: string, name: string, version: string): string 
  */
 export const catalogProjection: Projection<CatalogState> = {
   stream: 'plugin-catalog',
-  initial: () => ({ entries: {} }),
+  initial: () => ({ entries: {}, builtins: loadBuiltins() }),
   fold(state, event: StoredEvent) {
     const e = event as unknown as EventOf<'plugin-catalog'>;
     switch (e.type) {
@@ -39,15 +45,27 @@ export const catalogProjection: Projection<CatalogState> = {
 };
 
 /**
- * The entry a mount runs: an exact version when one is pinned, else the unversioned entry, else the newest
- * registered version (Vault's selection order).
+ * The entry a mount runs: an exact version when one is pinned (a builtin's `+builtin` version names the builtin),
+ * else the unversioned entry, else the newest registered version, else the builtin: a registered plugin of the same
+ * name and type shadows the builtin, as in Vault.
  */
 export function selectPlugin(state: CatalogState, type: 'secret' | 'auth', name: string, version = ''): CatalogEntry | undefined {
-  if (version) return state.entries[catalogKey(type, name, version.startsWith('v') ? version : `v${version}`)];
+  const builtin = state.builtins?.[`${type}/${name}`];
+  if (version) {
+    const v = version.startsWith('v') ? version : `v${version}`;
+    return state.entries[catalogKey(type, name, v)] ?? (builtin?.version === v ? builtin : undefined);
+  }
   const unversioned = state.entries[catalogKey(type, name, '')];
   if (unversioned) return unversioned;
   const versions = Object.values(state.entries).filter((e) => e.type === type && e.name === name);
-  return versions.sort((a, b) => compareVersions(b.version, a.version))[0];
+  return versions.sort((a, b) => compareVersions(b.version, a.version))[0] ?? builtin;
+}
+
+/** Every entry a listing shows: the registered ones and the builtins, by type, name and version. */
+export function catalogListing(state: CatalogState): CatalogEntry[] {
+  return [...Object.values(state.entries), ...Object.values(state.builtins ?? {})].sort(
+    (a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version),
+  );
 }
 
 function compareVersions(a: string, b: string): number {

@@ -103,6 +103,7 @@ const fs = require('node:fs');
 const hello = ${JSON.stringify(hello)};
 fs.writeSync(1, JSON.stringify(hello) + '\\n');
 let buf = '';
+let pendingTxn;
 const out = (o) => fs.writeSync(1, JSON.stringify(o) + '\\n');
 process.stdin.on('data', (c) => {
   buf += c;
@@ -111,6 +112,7 @@ process.stdin.on('data', (c) => {
     const m = JSON.parse(buf.slice(0, i));
     buf = buf.slice(i + 1);
     if (m.method === 'setup') out({ jsonrpc: '2.0', id: m.id, result: {} });
+    if (m.id === 'txn-call' && !m.method) { out({ jsonrpc: '2.0', id: pendingTxn, result: { response: { data: { hostSaid: m.error ?? m.result } } } }); continue; }
     if (m.method !== 'handle') continue;
     const id = m.id;
     switch (m.params.request.path) {
@@ -121,6 +123,7 @@ process.stdin.on('data', (c) => {
       case 'extra-auth-field': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: [], clientToken: 'forged' } } } }); break;
       case 'result-and-error': out({ jsonrpc: '2.0', id, result: { response: null }, error: { code: -32000, message: 'x', data: { kind: 'internal' } } }); break;
       case 'neither': out({ jsonrpc: '2.0', id }); break;
+      case 'txn': pendingTxn = id; out({ jsonrpc: '2.0', id: 'txn-call', method: 'storage.txn', params: { mount: m.params.mount, checks: [], ops: [] } }); break;
       case 'no-kind': out({ jsonrpc: '2.0', id, error: { code: -32000, message: 'x' } }); break;
       case 'missing-response': out({ jsonrpc: '2.0', id, result: {} }); break;
       case 'late': setTimeout(() => out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: ['root'] } } } }), 300); break;
@@ -138,7 +141,7 @@ const scripts = {
   neverHello: `#!/usr/bin/env node\nsetInterval(() => {}, 1000);\n`,
   garbageHello: `#!/usr/bin/env node\nprocess.stdout.write('Z'.repeat(500) + '\\n');\nsetInterval(() => {}, 1000);\n`,
   invalidHello: `#!/usr/bin/env node\nprocess.stdout.write(JSON.stringify({ coffer: 'plugin', protocol: 1, type: 'database', name: 'x', version: '1.0.0', multiplex: true }) + '\\n');\nsetInterval(() => {}, 1000);\n`,
-  otherProtocol: `#!/usr/bin/env node\nprocess.stdout.write(JSON.stringify({ coffer: 'plugin', protocol: 2, type: 'secret', name: 'x', version: '1.0.0', multiplex: true }) + '\\n');\nsetInterval(() => {}, 1000);\n`,
+  otherProtocol: `#!/usr/bin/env node\nprocess.stdout.write(JSON.stringify({ coffer: 'plugin', protocol: 3, type: 'secret', name: 'x', version: '1.0.0', multiplex: true }) + '\\n');\nsetInterval(() => {}, 1000);\n`,
   exitsAtOnce: `#!/usr/bin/env node\nprocess.stderr.write('cannot start: no config\\n');\nprocess.exit(3);\n`,
   endlessHello: `#!/usr/bin/env node\nconst fs = require('node:fs');\nfor (let i = 0; i < 200; i++) fs.writeSync(1, 'a'.repeat(1024));\nsetInterval(() => {}, 1000);\n`,
 };
@@ -347,7 +350,8 @@ describe('launchPlugin', () => {
 
   test('handshake, calls, storage round trip through the host handler, shutdown', async () => {
     const p = track(await f.launch('good'));
-    assert.deepEqual(p.hello, { coffer: 'plugin', protocol: 1, type: 'secret', name: 'good', version: 'v1.2.3', multiplex: true });
+    // Built on serve(): it settles on protocol 2 with this host.
+    assert.deepEqual(p.hello, { coffer: 'plugin', protocol: 2, type: 'secret', name: 'good', version: 'v1.2.3', multiplex: true });
     assert.ok(p.alive);
     if (existsSync('/proc/self/cmdline')) assert.deepEqual(processesRunning(join(f.cacheDir, f.spec('good').sha256)), [p.pid]);
     await p.call('setup', { mount: mount('m1') });
@@ -435,7 +439,7 @@ describe('launchPlugin', () => {
   test('the plugin sees only the catalog env and the protocol variables, and runs from the cache', async () => {
     process.env.DATABASE_URL = 'postgres://coffer:hunter2@db/coffer';
     try {
-      const p = track(await f.launch('good', { env: ['FOO=bar=baz', 'EMPTY=', 'bogus'] }));
+      const p = track(await f.launch('good', { env: ['FOO=bar=baz', 'EMPTY='] }));
       await p.call('setup', { mount: mount('m1') });
       const data = (await p.call('handle', { mount: 'm1', request: request('env') })).response?.data as {
         env: Record<string, string>;
@@ -447,14 +451,27 @@ describe('launchPlugin', () => {
         EMPTY: '',
         COFFER_PLUGIN_MAGIC: MAGIC_VALUE,
         COFFER_PLUGIN_PROTOCOL: '1',
+        COFFER_PLUGIN_PROTOCOLS: '1,2',
         COFFER_VERSION,
       });
       assert.equal(data.argv[1], join(f.cacheDir, f.spec('good').sha256));
-      assert.ok(f.logs.some((l) => l.msg.includes('env entries') && JSON.stringify(l.obj.entries) === '[2]'));
       await p.shutdown();
     } finally {
       delete process.env.DATABASE_URL;
     }
+  });
+
+  test('an env entry that could run unpinned code, or is not KEY=VALUE, is never launched', async () => {
+    for (const [entry, name] of [
+      ['NODE_OPTIONS=--import=data:text/javascript,process.exit(7)', 'NODE_OPTIONS'],
+      ['PATH=/tmp/evilbin', 'PATH'],
+      ['LD_PRELOAD=/tmp/evil.so', 'LD_PRELOAD'],
+      ['LD_BIND_NOW=1', 'LD_BIND_NOW'],
+      ['BASH_FUNC_x=() { id; }', 'BASH_FUNC_x'],
+    ]) {
+      await assert.rejects(f.launch('good', { env: ['OK=1', entry] }), coffer('invalid-request', new RegExp(`^env entry "${name}" is not allowed`)));
+    }
+    await assert.rejects(f.launch('good', { env: ['bogus'] }), coffer('invalid-request', 'invalid env entry "bogus": must be KEY=VALUE'));
   });
 
   test('a mount that was not set up on the process is unreachable; a non-multiplexing plugin serves one mount', async () => {
@@ -539,7 +556,7 @@ describe('launchPlugin', () => {
       return true;
     });
     await assert.rejects(f.launch('invalidHello'), coffer('plugin-failed', /^plugin invalidHello sent an invalid handshake \(hello\.type: must be one of "secret", "auth"\): /));
-    await assert.rejects(f.launch('otherProtocol'), coffer('plugin-failed', 'plugin otherProtocol speaks protocol 2; this host speaks protocol 1'));
+    await assert.rejects(f.launch('otherProtocol'), coffer('plugin-failed', 'plugin otherProtocol speaks protocol 3; this host speaks protocol 1 and 2'));
     await assert.rejects(f.launch('endlessHello'), coffer('plugin-failed', /no newline within 65536 bytes/));
     for (const file of ['garbageHello', 'invalidHello', 'otherProtocol', 'endlessHello']) {
       assert.deepEqual(processesRunning(join(f.cacheDir, f.spec(file).sha256)), [], `${file} was killed`);
@@ -600,6 +617,16 @@ describe('launchPlugin', () => {
     assert.ok(p.alive);
     assert.deepEqual((await p.call('handle', { mount: 'm1', request: request('echo') })).response?.data?.path, 'echo');
     await p.shutdown();
+  });
+
+  test('a plugin that said protocol 1 keeps working, and gets no protocol-2 method (storage.txn: method not found)', async () => {
+    const p = track(await f.launch('auth-raw'));
+    assert.equal(p.hello.protocol, 1);
+    await p.call('setup', { mount: mount('old') });
+    assert.deepEqual((await p.call('handle', { mount: 'old', request: request('ok') })).response, { auth: { policies: ['default'], ttl: 60 } });
+    const said = (await p.call('handle', { mount: 'old', request: request('txn') })).response?.data?.hostSaid as { code: number; message: string };
+    assert.equal(said.code, -32601);
+    assert.match(said.message, /unknown method "storage\.txn" in protocol 1/);
   });
 
   test('untrusted replies: a malformed answer fails that call, never becomes a token', async () => {
@@ -681,18 +708,21 @@ test('the Python plugin of docs/plugin-protocol.md works as documented', async (
   const doc = readFileSync(join(here, '../../../docs/plugin-protocol.md'), 'utf8');
   const code = /```python\n([\s\S]*?)```/.exec(doc)?.[1];
   assert.ok(code, 'the doc has a python block');
-  assert.ok(code.split('\n').length <= 50, 'still a short sketch');
+  assert.ok(code.split('\n').length <= 60, 'still a short sketch');
   const f = fixture();
   try {
     f.write('pykv', code);
     const p = await f.launch('pykv');
-    assert.deepEqual(p.hello, { coffer: 'plugin', protocol: 1, type: 'secret', name: 'pykv', version: 'v0.1.0', multiplex: true });
+    assert.deepEqual(p.hello, { coffer: 'plugin', protocol: 2, type: 'secret', name: 'pykv', version: 'v0.1.0', multiplex: true });
     assert.deepEqual(await p.call('specialPaths', {}), { unauthenticated: [] });
     await p.call('setup', { mount: mount('py') });
     const op = (operation: PluginRequest['operation'], path: string, data = {}) =>
       p.call('handle', { mount: 'py', request: { ...request(path, data), operation } });
+    const existence = (path: string) => p.call('exists', { mount: 'py', request: { ...request(path, {}), operation: 'update' } });
+    assert.deepEqual(await existence('db'), { checkFound: true, exists: false });
     assert.equal((await op('update', 'db', { password: 's3cr3t' })).response, null);
     assert.deepEqual(JSON.parse(f.storage.data.get('py\0data/db')!.toString()), { password: 's3cr3t' });
+    assert.deepEqual(await existence('db'), { checkFound: true, exists: true }, 'storage.exists, answered from the handler\'s get');
     assert.deepEqual((await op('read', 'db')).response, { data: { password: 's3cr3t' } });
     assert.equal((await op('read', 'none')).response, null);
     await assert.rejects(op('list', ''), coffer('unsupported-operation', 'unsupported operation'));

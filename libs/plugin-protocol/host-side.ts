@@ -11,11 +11,14 @@ import { dirname, join, sep } from 'node:path';
 import { CofferError, type ErrorCode } from '../contracts/errors.js';
 import { COFFER_VERSION } from '../contracts/version.js';
 import { LineBatcher, LineSplitter, quote } from './framing.js';
+import { checkPluginEnv } from './plugin-env.js';
 import {
   MAGIC_ENV,
   MAGIC_VALUE,
+  PROTOCOL_2_METHODS,
   PROTOCOL_ENV,
-  PROTOCOL_VERSION,
+  PROTOCOL_VERSIONS,
+  PROTOCOLS_ENV,
   RPC_ERRORS,
   type Hello,
   type HostToPlugin,
@@ -47,7 +50,19 @@ export interface StorageHandler {
   delete(mountId: string, key: string): Promise<void>;
   list(mountId: string, prefix: string): Promise<string[]>;
   info(mountId: string): Promise<PluginToHost['system.info']['result']>;
+  /** Protocol 2. Without it the host answers from `get` (correct, but the value crosses into the host). */
+  exists?(mountId: string, key: string): Promise<boolean>;
+  /**
+   * Protocol 2: apply every op or none, if every check holds, atomically with respect to every other write of the
+   * mount's keys. Without it a protocol-2 plugin's `storage.txn` is refused (it cannot be emulated safely).
+   */
+  txn?(mountId: string, checks: StorageTxnCheck[], ops: StorageTxnOp[]): Promise<{ ok: boolean; failed?: number }>;
 }
+
+/** A `storage.txn` check with its value decoded. */
+export type StorageTxnCheck = { key: string; exists: boolean } | { key: string; value: Buffer };
+/** A `storage.txn` write with its value decoded. */
+export type StorageTxnOp = { op: 'put'; key: string; value: Buffer } | { op: 'delete'; key: string };
 
 export interface StderrLimits {
   /** Longer lines are cut (default 4096 bytes). */
@@ -167,21 +182,25 @@ export async function resolvePluginCommand(pluginDirectory: string, command: str
 
 /**
  * The environment a plugin gets: a PATH that finds the node running this server (for `#!/usr/bin/env node`
- * plugins) and the system's binaries, the catalog's entries (which may replace PATH), then the protocol variables
- * (which nothing replaces). Nothing of the server's own environment: it holds database URLs and credentials.
+ * plugins) and the system's binaries, the catalog's entries, then the protocol variables (which nothing replaces).
+ * Nothing of the server's own environment: it holds database URLs and credentials. Every plugin process's
+ * environment is built here, so the catalog's entries pass checkPluginEnv (the rule registration applies) before
+ * any launch: one that fails it (PATH, NODE_OPTIONS, LD_PRELOAD, ...) throws and nothing is started.
  */
 export function pluginEnvironment(catalogEnv: readonly string[] = []): { env: Record<string, string>; ignored: number[] } {
+  checkPluginEnv(catalogEnv);
   const env: Record<string, string> = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` };
-  const ignored: number[] = [];
-  catalogEnv.forEach((entry, index) => {
+  for (const entry of catalogEnv) {
     const eq = entry.indexOf('=');
-    if (eq <= 0) ignored.push(index);
-    else env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  });
+    env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
   env[MAGIC_ENV] = MAGIC_VALUE;
-  env[PROTOCOL_ENV] = String(PROTOCOL_VERSION);
+  // Protocol-1 plugins refuse any COFFER_PLUGIN_PROTOCOL but 1, so it stays 1; newer ones read the list.
+  env[PROTOCOL_ENV] = '1';
+  env[PROTOCOLS_ENV] = PROTOCOL_VERSIONS.join(',');
   env.COFFER_VERSION = COFFER_VERSION;
-  return { env, ignored };
+  // Kept for callers of the old shape: checkPluginEnv refuses malformed entries, so none is ever ignored now.
+  return { env, ignored: [] };
 }
 
 function sha256Hex(bytes: Buffer): string {
@@ -701,8 +720,8 @@ export class PluginProcess extends EventEmitter {
       return;
     }
     const protocol = (hello as { protocol?: unknown } | null)?.protocol;
-    if (typeof protocol === 'number' && protocol !== PROTOCOL_VERSION && (hello as { coffer?: unknown }).coffer === 'plugin') {
-      this.failStart(`plugin ${this.name} speaks protocol ${protocol}; this host speaks protocol ${PROTOCOL_VERSION}`);
+    if (typeof protocol === 'number' && !PROTOCOL_VERSIONS.includes(protocol) && (hello as { coffer?: unknown }).coffer === 'plugin') {
+      this.failStart(`plugin ${this.name} speaks protocol ${protocol}; this host speaks protocol ${PROTOCOL_VERSIONS.join(' and ')}`);
       return;
     }
     const problem = validate(helloSchema, hello, 'hello');
@@ -792,6 +811,10 @@ export class PluginProcess extends EventEmitter {
       return error(RPC_ERRORS.methodNotFound, 'unsupported-operation', `unknown method ${JSON.stringify(method)}`);
     }
     const name = method as keyof PluginToHost;
+    // A plugin that said protocol 1 in its hello gets the protocol-1 host: version 2's methods do not exist for it.
+    if (this.hello && this.hello.protocol < 2 && PROTOCOL_2_METHODS.includes(method)) {
+      return error(RPC_ERRORS.methodNotFound, 'unsupported-operation', `unknown method ${JSON.stringify(method)} in protocol ${this.hello.protocol}`);
+    }
     const problem = validate(pluginToHostSchemas[name].params, params, 'params');
     if (problem) return error(RPC_ERRORS.invalidParams, 'invalid-request', problem);
     const mount = params.mount as string;
@@ -836,6 +859,23 @@ export class PluginProcess extends EventEmitter {
         return { keys: await this.storage.list(mount, params.prefix as string) };
       case 'system.info':
         return await this.storage.info(mount);
+      case 'storage.exists': {
+        const key = params.key as string;
+        if (this.storage.exists) return { exists: await this.storage.exists(mount, key) };
+        return { exists: (await this.storage.get(mount, key)) !== null };
+      }
+      case 'storage.txn': {
+        if (!this.storage.txn) throw new CofferError('internal', 'this host does not offer storage transactions');
+        // The schema checked strict base64 already.
+        const checks = (params.checks as PluginToHost['storage.txn']['params']['checks']).map((c): StorageTxnCheck =>
+          'value' in c ? { key: c.key, value: Buffer.from(c.value, 'base64') } : { key: c.key, exists: c.exists },
+        );
+        const ops = (params.ops as PluginToHost['storage.txn']['params']['ops']).map((o): StorageTxnOp =>
+          o.op === 'put' ? { op: 'put', key: o.key, value: Buffer.from(o.value, 'base64') } : { op: 'delete', key: o.key },
+        );
+        const result = await this.storage.txn(mount, checks, ops);
+        return result.ok ? { ok: true } : { ok: false, failed: result.failed ?? 0 };
+      }
     }
   }
 

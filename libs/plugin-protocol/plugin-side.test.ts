@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { MAGIC_ENV, MAGIC_VALUE, PROTOCOL_ENV, RPC_ERRORS, type MountInfo, type PluginRequest } from './messages.js';
+import { MAGIC_ENV, MAGIC_VALUE, PROTOCOL_ENV, PROTOCOLS_ENV, RPC_ERRORS, negotiateProtocol, type MountInfo, type PluginRequest } from './messages.js';
 import { INTERNAL_ERROR_MESSAGE, NOT_BY_HAND_MESSAGE, PluginError, serve, type PluginImplementation } from './plugin-side.js';
 
 interface Wire {
@@ -111,9 +111,35 @@ test('without the magic it refuses to run, and says so on stderr', () => {
 });
 
 test('a host speaking another protocol version is refused', () => {
-  const w = run(plugin(), { [MAGIC_ENV]: MAGIC_VALUE, [PROTOCOL_ENV]: '2' });
+  const w = run(plugin(), { [MAGIC_ENV]: MAGIC_VALUE, [PROTOCOL_ENV]: '1', [PROTOCOLS_ENV]: '3,4' });
   assert.deepEqual(w.exits, [1]);
-  assert.match(w.stderr(), /speaks Coffer plugin protocol 1, the host asked for 2/);
+  assert.match(w.stderr(), /speaks Coffer plugin protocol 1 and 2, the host asked for 3,4/);
+});
+
+test('the handshake settles on the newest version both sides speak; a protocol-1 host gets 1', async () => {
+  assert.equal(negotiateProtocol({ [PROTOCOL_ENV]: '1', [PROTOCOLS_ENV]: '1,2' }), 2);
+  assert.equal(negotiateProtocol({ [PROTOCOL_ENV]: '1' }), 1, 'a host that predates the list');
+  assert.equal(negotiateProtocol({}), 1);
+  assert.equal(negotiateProtocol({ [PROTOCOLS_ENV]: '1,2' }, [1]), 1, 'a plugin that speaks 1 only');
+  assert.equal(negotiateProtocol({ [PROTOCOLS_ENV]: '5' }), null);
+  const calls: string[] = [];
+  const w = run(
+    plugin({
+      handle: async (_m, _r, host) => {
+        calls.push(String(host.protocol));
+        await host.call('storage.txn', { mount: 'm1', checks: [], ops: [] });
+        return null;
+      },
+    }),
+    { [MAGIC_ENV]: MAGIC_VALUE, [PROTOCOL_ENV]: '1' },
+  );
+  assert.equal((await w.next()).protocol, 1);
+  w.send({ jsonrpc: '2.0', id: 1, method: 'setup', params: { mount } });
+  await w.next();
+  w.send({ jsonrpc: '2.0', id: 2, method: 'handle', params: { mount: 'm1', request: request('x') } });
+  const reply = await w.next();
+  assert.deepEqual(calls, ['1']);
+  assert.match(reply.error.message, /storage\.txn needs plugin protocol 2; this host speaks protocol 1/);
 });
 
 test('an invalid hello is refused before anything is written', () => {

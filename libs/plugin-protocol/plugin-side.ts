@@ -3,9 +3,12 @@ import {
   MAGIC_ENV,
   MAGIC_VALUE,
   PLUGIN_ERROR_KINDS,
+  PROTOCOL_2_METHODS,
   PROTOCOL_ENV,
-  PROTOCOL_VERSION,
+  PROTOCOLS_ENV,
+  PROTOCOL_VERSIONS,
   RPC_ERRORS,
+  negotiateProtocol,
   type Hello,
   type HostToPlugin,
   type MountInfo,
@@ -19,6 +22,8 @@ import { validate } from './validate.js';
 
 /** What a plugin can ask of its host while handling a call. */
 export interface HostCalls {
+  /** The protocol version settled in the handshake: `storage.exists` and `storage.txn` need 2. */
+  readonly protocol?: number;
   call<M extends keyof PluginToHost>(method: M, params: PluginToHost[M]['params']): Promise<PluginToHost[M]['result']>;
 }
 
@@ -29,6 +34,8 @@ export interface PluginImplementation {
   handle(mountId: string, request: PluginRequest, host: HostCalls): Promise<PluginResponse | null>;
   exists(mountId: string, request: PluginRequest, host: HostCalls): Promise<HostToPlugin['exists']['result']>;
   specialPaths(): string[];
+  /** Optional: `*`-suffixed path prefixes whose remainder the plugin folds to lower case (see specialPaths). */
+  caseInsensitivePaths?(): string[];
   invalidate?(mountId: string, key: string): void;
   cleanup?(mountId: string, host: HostCalls): Promise<void>;
   /** Optional: the help text of a path ("" = the mount's root). Without it, `help` is answered -32601. */
@@ -93,16 +100,16 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
     exit(1);
     return;
   }
-  const hostProtocol = env[PROTOCOL_ENV];
-  if (hostProtocol !== undefined && hostProtocol !== String(PROTOCOL_VERSION)) {
-    say(`this plugin speaks Coffer plugin protocol ${PROTOCOL_VERSION}, the host asked for ${hostProtocol}`);
+  const protocol = negotiateProtocol(env);
+  if (protocol === null) {
+    say(`this plugin speaks Coffer plugin protocol ${PROTOCOL_VERSIONS.join(' and ')}, the host asked for ${env[PROTOCOLS_ENV] ?? env[PROTOCOL_ENV]}`);
     exit(1);
     return;
   }
 
   const hello: Hello = {
     coffer: 'plugin',
-    protocol: PROTOCOL_VERSION,
+    protocol,
     type: impl.hello.type,
     name: impl.hello.name,
     version: impl.hello.version,
@@ -158,8 +165,12 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
   let nextId = 1;
   const waiting = new Map<number, { resolve: (value: never) => void; reject: (err: Error) => void }>();
   const host: HostCalls = {
+    protocol,
     call(method, params) {
       if (closing) return Promise.reject(new PluginError('internal', 'the plugin is shutting down'));
+      if (protocol < 2 && PROTOCOL_2_METHODS.includes(method)) {
+        return Promise.reject(new PluginError('internal', `${method} needs plugin protocol 2; this host speaks protocol 1`));
+      }
       const id = nextId++;
       return new Promise((resolve, reject) => {
         waiting.set(id, { resolve: resolve as (value: never) => void, reject });
@@ -179,8 +190,10 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
         const r = await impl.exists(params.mount as string, params.request as PluginRequest, host);
         return { checkFound: r.checkFound, exists: r.exists };
       }
-      case 'specialPaths':
-        return { unauthenticated: impl.specialPaths() };
+      case 'specialPaths': {
+        const caseInsensitive = impl.caseInsensitivePaths?.() ?? [];
+        return caseInsensitive.length ? { unauthenticated: impl.specialPaths(), caseInsensitive } : { unauthenticated: impl.specialPaths() };
+      }
       case 'invalidate':
         impl.invalidate?.(params.mount as string, params.key as string);
         return {};

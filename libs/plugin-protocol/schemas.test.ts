@@ -17,6 +17,8 @@ test('every method of messages.ts has schemas, and no more', () => {
     'storage.delete': true,
     'storage.list': true,
     'system.info': true,
+    'storage.exists': true,
+    'storage.txn': true,
   };
   assert.deepEqual(Object.keys(hostToPluginSchemas).sort(), Object.keys(host).sort());
   assert.deepEqual(Object.keys(pluginToHostSchemas).sort(), Object.keys(plugin).sort());

@@ -14,6 +14,7 @@
  * replies) is untrusted and allows no unknown property; what a plugin receives from the host (host → plugin
  * params) allows unknown properties, so a host may add a field within protocol v1 without breaking plugins.
  */
+import { OPERATIONS } from '../contracts/operations.js';
 import { PLUGIN_ERROR_KINDS } from './messages.js';
 import type { JsonSchema } from './validate.js';
 
@@ -42,6 +43,8 @@ export const LIMITS = {
   policyName: 256,
   metadata: 256,
   rpcStringId: 128,
+  /** Checks, and separately ops, in one storage.txn (protocol 2). */
+  txnItems: 64,
 } as const;
 
 const obj = (
@@ -71,6 +74,7 @@ const anyObject: JsonSchema = { type: 'object' };
 
 const VERSION_PATTERN = '^$|^v?[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$';
 const mountId = nonEmpty(LIMITS.mountId);
+const storageValue: JsonSchema = { type: 'string', maxLength: LIMITS.storageValue, contentEncoding: 'base64' };
 
 export const helloSchema: JsonSchema = obj(
   {
@@ -102,7 +106,7 @@ export const mountSchema: JsonSchema = obj(
 
 export const requestSchema: JsonSchema = obj(
   {
-    operation: { enum: ['read', 'list', 'create', 'update', 'delete', 'patch'] },
+    operation: { enum: [...OPERATIONS] },
     path: str(LIMITS.path, { pattern: '^(?!/)' }),
     data: anyObject,
     tokenAccessor: str(LIMITS.name),
@@ -225,7 +229,14 @@ export const hostToPluginSchemas = {
   },
   specialPaths: {
     params: empty(false),
-    result: obj({ unauthenticated: { type: 'array', maxItems: 1024, items: str(LIMITS.path) } }, ['unauthenticated'], true),
+    result: obj(
+      {
+        unauthenticated: { type: 'array', maxItems: 1024, items: str(LIMITS.path) },
+        caseInsensitive: { type: 'array', maxItems: 1024, items: str(LIMITS.path) },
+      },
+      ['unauthenticated'],
+      true,
+    ),
   },
   invalidate: { params: obj({ mount: mountId, key: str(LIMITS.storageKey) }, ['mount', 'key'], false), result: empty(true) },
   cleanup: { params: obj({ mount: mountId }, ['mount'], false), result: empty(true) },
@@ -254,6 +265,40 @@ export const pluginToHostSchemas = {
   'storage.list': {
     params: obj({ mount: mountId, prefix: str(LIMITS.storageKey) }, ['mount', 'prefix'], true),
     result: obj({ keys: { type: 'array', items: { type: 'string' } } }, ['keys'], false),
+  },
+  'storage.exists': {
+    params: obj({ mount: mountId, key: nonEmpty(LIMITS.storageKey) }, ['mount', 'key'], true),
+    result: obj({ exists: { type: 'boolean' } }, ['exists'], false),
+  },
+  'storage.txn': {
+    params: obj(
+      {
+        mount: mountId,
+        checks: {
+          type: 'array',
+          maxItems: LIMITS.txnItems,
+          items: {
+            anyOf: [
+              obj({ key: nonEmpty(LIMITS.storageKey), exists: { type: 'boolean' } }, ['key', 'exists'], true),
+              obj({ key: nonEmpty(LIMITS.storageKey), value: storageValue }, ['key', 'value'], true),
+            ],
+          },
+        },
+        ops: {
+          type: 'array',
+          maxItems: LIMITS.txnItems,
+          items: {
+            anyOf: [
+              obj({ op: { const: 'put' }, key: nonEmpty(LIMITS.storageKey), value: storageValue }, ['op', 'key', 'value'], true),
+              obj({ op: { const: 'delete' }, key: nonEmpty(LIMITS.storageKey) }, ['op', 'key'], true),
+            ],
+          },
+        },
+      },
+      ['mount', 'checks', 'ops'],
+      true,
+    ),
+    result: obj({ ok: { type: 'boolean' }, failed: { type: 'integer', minimum: 0 } }, ['ok'], false),
   },
   'system.info': {
     params: obj({ mount: mountId }, ['mount'], true),

@@ -4,6 +4,7 @@ import {
   createHarness,
   defineBackend,
   definePath,
+  defineRoute,
   genericNameRegex,
   HARNESS_TOKEN_ACCESSOR,
   listResponse,
@@ -14,6 +15,7 @@ import {
   type HarnessResult,
   type PathDeclaration,
   type Request,
+  type RequestOf,
 } from './index.js';
 
 function backend(paths: PathDeclaration<string, any>[], more: Partial<BackendDeclaration> = {}) {
@@ -34,7 +36,7 @@ function data(result: HarnessResult): Record<string, unknown> | null | undefined
   return result.response?.data;
 }
 
-const echo = (req: Request) => ({ data: { ...req.data } });
+const echo = (req: Request<Record<string, unknown>>) => ({ data: { ...req.data } });
 
 test('routing: the first declared pattern that matches the whole path; named groups become fields', async () => {
   const harness = createHarness(
@@ -167,6 +169,54 @@ test("unknown body fields: the handler still runs and the answer carries Vault's
   assert.deepEqual(await harness.request('delete', 'w', { stray: 1 }), { response: null });
 });
 
+test('a body value hidden by a path capture is a warning even when the write answers nothing (200, not a silent 204)', async () => {
+  const stored: string[] = [];
+  const harness = createHarness(
+    backend([
+      {
+        pattern: 'p/(?<name>\\w+)',
+        operations: {
+          update: (req) => (stored.push(String(req.data.name)), null),
+          read: () => null,
+        },
+      },
+    ]),
+  );
+  assert.deepEqual((await harness.request('update', 'p/real', { name: 'fake' })).response, {
+    warnings: ["Endpoint replaced the value of these parameters with the values captured from the endpoint's path: [name]"],
+  });
+  assert.deepEqual(stored, ['real']);
+  // Without the clash a write that answers nothing is still a 204, and a read that finds nothing still a 404.
+  assert.deepEqual(await harness.request('update', 'p/real'), { response: null });
+  assert.deepEqual(await harness.request('read', 'p/real', { name: 'fake' }), { response: null });
+});
+
+test('defineRoute: handlers written apart from their path are typed from the pattern and fields', async () => {
+  const user = defineRoute('users/(?<name>\\w+)', { ttl: { type: 'duration' }, admin: { type: 'bool' } });
+  const readUser = user.handler((req) => {
+    const ttl: number = req.data.ttl;
+    const name: string = req.data.name;
+    // @ts-expect-error: not a field of this route
+    void req.data.password;
+    return { data: { name, ttl, admin: req.data.admin } };
+  });
+  async function writeUser(req: RequestOf<typeof user>) {
+    const admin: boolean = req.data.admin;
+    await req.storage.putJson(`users/${req.data.name}`, { ttl: req.data.ttl, admin });
+    return null;
+  }
+  const unannotated = (req: Request) => {
+    // @ts-expect-error: Request's default data type is unknown, so forgetting the parameter is caught
+    void req.data.anything;
+    return null;
+  };
+  void unannotated;
+  const harness = createHarness(backend([user.path({ operations: { read: readUser, update: writeUser }, help: 'A user.' })]));
+  assert.deepEqual(await harness.request('update', 'users/ann', { ttl: '1h', admin: 'true' }), { response: null });
+  assert.deepEqual(JSON.parse(harness.storage.get('users/ann')!.toString()), { ttl: 3600, admin: true });
+  assert.deepEqual((await harness.request('read', 'users/ann', { ttl: 90 })).response, { data: { name: 'ann', ttl: 90, admin: false } });
+});
+
 test('handler warnings come first; a body value for a path capture is replaced, with a warning', async () => {
   const harness = createHarness(
     backend([{ pattern: 'p/(?<name>\\w+)', operations: { update: (req) => ({ data: { ...req.data }, warnings: ['own warning'] }) } }]),
@@ -186,7 +236,7 @@ test('takesArbitraryInput: undeclared keys pass in raw without a warning', async
 });
 
 function kvBackend(log: string[], only?: 'create' | 'update') {
-  const write = (op: string) => async (req: Request) => {
+  const write = (op: string) => async (req: Request<{ value?: unknown }>) => {
     log.push(op);
     await req.storage.put(req.path, String(req.data.value));
     return null;

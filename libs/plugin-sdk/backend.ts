@@ -1,5 +1,6 @@
 import type { Hello, MountInfo, Operation, PluginRequest, PluginResponse } from '#plugin-protocol';
 import { PluginError } from '#plugin-protocol';
+import { OPERATIONS as LOGICAL_OPERATIONS } from '../contracts/operations.js';
 import {
   convertField,
   conversionErrorMessage,
@@ -16,13 +17,15 @@ import type {
   Handler,
   HandlerResponse,
   OperationDeclaration,
+  PathData,
   PathDeclaration,
   Request,
   Storage,
   SystemInfo,
 } from './types.js';
 
-export const OPERATIONS: readonly Operation[] = ['read', 'list', 'create', 'update', 'delete', 'patch'];
+/** Vault's logical operations, from the one list in libs/contracts. */
+export const OPERATIONS: readonly Operation[] = LOGICAL_OPERATIONS;
 
 /** Vault's texts (sdk/logical/error.go); the host adds Vault's multierror wrapping where Vault does. */
 export const UNSUPPORTED_PATH = 'unsupported path';
@@ -40,6 +43,34 @@ export function genericNameRegex(name: string): string {
  */
 export function definePath<const P extends string, const F extends Fields = {}>(declaration: PathDeclaration<P, F>): PathDeclaration<P, F> {
   return declaration;
+}
+
+/**
+ * A path's pattern and fields, declared before its handlers so that handlers written apart from the path (named
+ * functions, other files) are typed without repeating the data type:
+ *
+ *   const user = defineRoute('users/(?<name>\\w+)', { ttl: { type: 'duration' } }); // a literal: captures typed
+ *   const readUser = user.handler(async (req) => ...);          // req.data: { ttl: number; name: string }
+ *   async function writeUser(req: RequestOf<typeof user>) { ... } // the same type, for a function declaration
+ *   export const userPath = user.path({ operations: { read: readUser, update: writeUser }, help: 'A user.' });
+ */
+export interface Route<P extends string, F extends Fields> {
+  readonly pattern: P;
+  readonly fields: F;
+  /** Identity, for typing: a handler of this route's data. */
+  handler(fn: Handler<PathData<P, F>>): Handler<PathData<P, F>>;
+  /** The path declaration: this route's pattern and fields with the rest (operations, exists, help, ...). */
+  path(rest: Omit<PathDeclaration<P, F>, 'pattern' | 'fields'>): PathDeclaration<P, F>;
+}
+
+export function defineRoute<const P extends string, const F extends Fields = {}>(pattern: P, fields?: F): Route<P, F> {
+  const declared = (fields ?? {}) as F;
+  return {
+    pattern,
+    fields: declared,
+    handler: (fn) => fn,
+    path: (rest) => ({ ...rest, pattern, fields: declared }),
+  };
 }
 
 export function defineBackend(declaration: BackendDeclaration): Backend {
@@ -90,6 +121,10 @@ export class Backend {
     return [...(this.declaration.unauthenticated ?? [])];
   }
 
+  caseInsensitivePaths(): string[] {
+    return [...(this.declaration.caseInsensitive ?? [])];
+  }
+
   /** Whether `path` is served without a token. */
   isUnauthenticated(path: string): boolean {
     return (this.declaration.unauthenticated ?? []).some((pattern) => matchesSpecialPath(pattern, path));
@@ -121,7 +156,12 @@ export class Backend {
     }
 
     const result = await handler(this.#request(request, raw, data, context));
-    if (result === null || result === undefined) return null;
+    if (result === null || result === undefined) {
+      // A 204 carries no body, so the warning that a body value lost to a path capture would be lost with it: a
+      // write answers the warning instead (200). A read or list that finds nothing stays Vault's bare 404.
+      if (replaced.length && request.operation !== 'read' && request.operation !== 'list') return this.#finish({}, [], replaced);
+      return null;
+    }
     return this.#finish(result, ignored, replaced);
   }
 
@@ -176,7 +216,7 @@ export class Backend {
     return null;
   }
 
-  #request(request: PluginRequest, raw: Record<string, unknown>, data: Record<string, unknown>, context: RequestContext): Request {
+  #request(request: PluginRequest, raw: Record<string, unknown>, data: Record<string, unknown>, context: RequestContext): Request<Record<string, unknown>> {
     return {
       operation: request.operation,
       path: request.path,

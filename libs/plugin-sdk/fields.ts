@@ -1,4 +1,5 @@
 import { goQuote, parseGoDuration } from '../duration/index.js';
+import { weakBool } from '../vault-rules/index.js';
 
 /**
  * Field conversion with the behaviour of Vault's `sdk/framework` (FieldData.getPrimitive): the same weak typing
@@ -111,19 +112,13 @@ function toInt(value: unknown): number {
   throw unconvertible('', 'int', value);
 }
 
-const TRUE_TEXTS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const FALSE_TEXTS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
-
 function toBool(value: unknown): boolean {
-  if (typeof value === 'boolean') return value;
-  if (typeof value === 'number') return value !== 0;
-  if (typeof value === 'string') {
-    if (TRUE_TEXTS.has(value)) return true;
-    if (FALSE_TEXTS.has(value) || value === '') return false;
-    throw new FieldConversionError(`cannot parse '' as bool: strconv.ParseBool: parsing ${goQuote(value)}: invalid syntax`);
-  }
-  if (value === null || value === undefined) return false;
-  throw unconvertible('', 'bool', value);
+  // Weak decoding as libs/vault-rules does it; absent is false, and the errors are the framework's.
+  const fail = (_expected: string, bad: unknown) =>
+    typeof bad === 'string'
+      ? new FieldConversionError(`cannot parse '' as bool: strconv.ParseBool: parsing ${goQuote(bad)}: invalid syntax`)
+      : unconvertible('', 'bool', bad);
+  return weakBool(value, fail) ?? false;
 }
 
 /** parseutil.ParseDurationSecond: integer seconds, `<n>d` days, or a Go duration ("1h30m"); truncated to seconds. */

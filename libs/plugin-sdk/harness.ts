@@ -101,6 +101,7 @@ export function createHarness(backend: Backend, options: HarnessOptions = {}): H
   const implementation = toPluginImplementation(backend);
 
   const host: HostCalls = {
+    protocol: 2,
     async call<M extends keyof PluginToHost>(method: M, params: PluginToHost[M]['params']): Promise<PluginToHost[M]['result']> {
       // The host scopes storage to the calling mount: a call naming another mount is refused, as the runner does.
       if (params.mount !== mount.id) throw new Error(`${method}: mount ${params.mount} is not this plugin's mount`);
@@ -108,7 +109,7 @@ export function createHarness(backend: Backend, options: HarnessOptions = {}): H
     },
   };
 
-  function serveHostCall(method: keyof PluginToHost, params: Record<string, string>): unknown {
+  function serveHostCall(method: keyof PluginToHost, params: Record<string, any>): unknown {
     switch (method) {
       case 'storage.get': {
         const value = storage.get(params.key!);
@@ -124,6 +125,22 @@ export function createHarness(backend: Backend, options: HarnessOptions = {}): H
         return { keys: storage.list(params.prefix!) };
       case 'system.info':
         return system;
+      case 'storage.exists':
+        return { exists: storage.get(params.key) !== null };
+      case 'storage.txn': {
+        // One synchronous step: nothing else runs in between, which is the atomicity the host gives.
+        const { checks, ops } = params as PluginToHost['storage.txn']['params'];
+        for (const [i, c] of checks.entries()) {
+          const stored = storage.get(c.key);
+          const holds = 'exists' in c ? (stored !== null) === c.exists : stored !== null && stored.equals(Buffer.from(c.value, 'base64'));
+          if (!holds) return { ok: false, failed: i };
+        }
+        for (const o of ops) {
+          if (o.op === 'put') storage.put(o.key, Buffer.from(o.value, 'base64'));
+          else storage.delete(o.key);
+        }
+        return { ok: true };
+      }
     }
   }
 

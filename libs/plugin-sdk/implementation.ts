@@ -30,6 +30,7 @@ export function toPluginImplementation(backend: Backend): PluginImplementation {
     handle: (mountId, request, host) => backend.handle(request, context(mountId, host)),
     exists: (mountId, request, host) => backend.exists(request, context(mountId, host)),
     specialPaths: () => backend.specialPaths(),
+    caseInsensitivePaths: () => backend.caseInsensitivePaths(),
     // Help comes from the declaration alone; the mount id only proves the host set the mount up here.
     help(mountId, path) {
       if (!mounts.has(mountId)) throw new PluginError('internal', `mount ${mountId} is not set up in this plugin process`);
@@ -72,7 +73,17 @@ export function hostStorage(host: HostCalls, mountId: string): Storage {
       return value === null ? null : (JSON.parse(value) as T);
     },
     async has(key) {
+      if ((host.protocol ?? 1) >= 2) return (await host.call('storage.exists', { mount: mountId, key })).exists;
       return (await storage.get(key)) !== null;
+    },
+    async txn(conditions, writes) {
+      const b64 = (v: Uint8Array | string) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v)).toString('base64');
+      const { ok } = await host.call('storage.txn', {
+        mount: mountId,
+        checks: conditions.map((c) => ('exists' in c ? { key: c.key, exists: c.exists } : { key: c.key, value: b64(c.value) })),
+        ops: writes.map((w) => ('delete' in w ? { op: 'delete' as const, key: w.key } : { op: 'put' as const, key: w.key, value: b64(w.value) })),
+      });
+      return ok;
     },
     async put(key, value) {
       const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);

@@ -2,6 +2,7 @@ export {
   Backend,
   defineBackend,
   definePath,
+  defineRoute,
   genericNameRegex,
   listResponse,
   matchesSpecialPath,
@@ -9,6 +10,7 @@ export {
   UNSUPPORTED_OPERATION,
   UNSUPPORTED_PATH,
   type RequestContext,
+  type Route,
 } from './backend.js';
 export { FIELD_TYPES, type FieldSpec, type FieldType, type FieldTypeValues } from './fields.js';
 export { createHarness, HARNESS_TOKEN_ACCESSOR, MemoryStorage } from './harness.js';

@@ -10,19 +10,36 @@ export type Captures<P extends string> = P extends `${string}(?<${infer Name}>${
     ? Name | Captures<Rest>
     : never;
 
-/** A handler's `data`: every declared field (default or zero applied) plus every named capture, typed. */
+/**
+ * A handler's `data`: every declared field (default or zero applied) plus every named capture, typed. The fields of
+ * a path written inline in `defineBackend` are not inferred (TypeScript cannot infer per element of an array), so
+ * there `data` is `Record<string, any>`: use `definePath` or `defineRoute` for typed data.
+ */
 export type PathData<P extends string, F extends Fields> = 0 extends 1 & F
-  ? any // fields of an inline path are not inferred: use definePath for typed data
+  ? Record<string, any>
   : { [K in keyof F]: FieldTypeValues[F[K]['type'] & FieldType] } & { [K in Exclude<Captures<P>, keyof F>]: string };
 
 export type SystemInfo = PluginToHost['system.info']['result'];
+
+/** A precondition of `Storage.txn`: the key exists or not, or holds exactly these bytes (a string: its UTF-8). */
+export type StorageCondition = { key: string; exists: boolean } | { key: string; value: Uint8Array | string };
+
+/** A write of `Storage.txn`: `value` set puts (a string: its UTF-8), `delete: true` deletes. */
+export type StorageWrite = { key: string; value: Uint8Array | string } | { key: string; delete: true };
 
 /** The mount's storage. The host scopes every key to the mount; a plugin never reaches another mount's keys. */
 export interface Storage {
   get(key: string): Promise<Buffer | null>;
   getString(key: string): Promise<string | null>;
   getJson<T = unknown>(key: string): Promise<T | null>;
+  /** Whether the key exists; with protocol 2 the value does not cross the pipe. */
   has(key: string): Promise<boolean>;
+  /**
+   * All of `writes` or none, applied only if every condition holds at that moment, atomically against every other
+   * writer of the mount on every runner (protocol 2). Returns false, having written nothing, when a condition
+   * failed: read again and decide again. On a protocol-1 host it throws (it cannot be emulated safely).
+   */
+  txn(conditions: readonly StorageCondition[], writes: readonly StorageWrite[]): Promise<boolean>;
   /** A string is stored as its UTF-8 bytes. */
   put(key: string, value: Uint8Array | string): Promise<void>;
   putJson(key: string, value: unknown): Promise<void>;
@@ -31,13 +48,23 @@ export interface Storage {
   list(prefix: string): Promise<string[]>;
 }
 
-export interface Request<D = any> {
+/**
+ * What a handler gets. `D` defaults to `unknown`, so a handler annotated `Request` without its data type cannot read
+ * `req.data` unchecked: write `RequestOf<typeof route>` (see `defineRoute`) or let `definePath` type it.
+ */
+export interface Request<D = unknown> {
   operation: Operation;
   /** Relative to the mount, as the host sent it. */
   path: string;
   /** Declared fields, converted, defaults applied; named captures of the pattern take priority over the body. */
   data: D;
-  /** The request's data as sent (captures included), unconverted, undeclared keys too. */
+  /**
+   * The request's data exactly as the host sent it (JSON values, before conversion), with the path's named
+   * captures written over it: undeclared keys are here too. For the value as typed, use `data`; `raw` is for what
+   * `data` cannot say: whether a key was sent at all (`'k' in req.raw`, even as null), or the keys a path with
+   * `takesArbitraryInput` accepts without declaring them (KV's secret data). A GET's or LIST's query parameters are
+   * data too (docs/plugin-protocol.md).
+   */
   raw: Record<string, unknown>;
   /** Whether a field was given in the request (a default does not count). */
   has(field: string): boolean;
@@ -69,9 +96,14 @@ export interface HandlerResponse {
 /** null means "nothing": the host answers 204 to a write or delete, 404 to a read or list. */
 export type HandlerResult = HandlerResponse | null;
 
-export type Handler<D = any> = (req: Request<D>) => Promise<HandlerResult> | HandlerResult;
+export type Handler<D = unknown> = (req: Request<D>) => Promise<HandlerResult> | HandlerResult;
 
-export type OperationDeclaration<D = any> = Handler<D> | { handler: Handler<D>; summary?: string };
+export type OperationDeclaration<D = unknown> = Handler<D> | { handler: Handler<D>; summary?: string };
+
+/** The request type of a route or path: `async function read(req: RequestOf<typeof users>)`. */
+export type RequestOf<R extends { pattern: string; fields?: Fields }> = Request<
+  PathData<R['pattern'], R extends { fields?: infer F } ? (F extends Fields ? F : {}) : {}>
+>;
 
 export interface PathDeclaration<P extends string = string, F extends Fields = any> {
   /** A regular expression, anchored by the SDK; named groups `(?<name>...)` become string fields. */
@@ -83,7 +115,11 @@ export interface PathDeclaration<P extends string = string, F extends Fields = a
    * write is an update (Vault's rule).
    */
   exists?: (req: Request<PathData<P, F>>) => Promise<boolean> | boolean;
-  /** Keep body keys that are not declared fields without a warning (Vault's TakesArbitraryInput). */
+  /**
+   * Vault's TakesArbitraryInput: body keys that are not declared fields are accepted without the "Endpoint ignored
+   * these unrecognized parameters" warning. They are never in `data` (which holds declared fields only): read them
+   * from `req.raw`. For paths whose body is the user's own data, such as a KV secret.
+   */
   takesArbitraryInput?: boolean;
   /** One line: what this path is. */
   help?: string;
@@ -108,6 +144,11 @@ export interface BackendDeclaration {
   paths: readonly PathDeclaration<string, any>[];
   /** Paths served without a token: exact, or a prefix ending in `*` (Vault's special paths). */
   unauthenticated?: readonly string[];
+  /**
+   * Path prefixes ending in `*` whose remainder is a name the plugin folds to lower case (`users/*` in userpass). The
+   * host folds it before the ACL, so a deny on `users/admin` also denies `users/ADMIN`.
+   */
+  caseInsensitive?: readonly string[];
   setup?: (context: MountContext) => Promise<void> | void;
   /** A storage key changed behind the plugin's back: drop what is cached about it. */
   invalidate?: (key: string, mount: MountInfo) => void;

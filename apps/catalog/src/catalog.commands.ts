@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { BUS, type Bus } from '#bus';
 import {
-  CofferError,
+  CofferError, sealedError,
   runnerSubjects,
   type CatalogEntryKey,
   type CatalogEntryView,
@@ -11,10 +13,10 @@ import {
   type PluginProbeRequest,
   type PluginProbeResult,
 } from '#contracts';
-import { checkPluginFile, resolvePluginCommand } from '#plugin-protocol';
+import { CHECKSUM_MISMATCH, checkPluginFile, envNames, resolvePluginCommand } from '#plugin-protocol';
 import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { catalogKey, type CatalogEntry, type CatalogState } from '#plugin-catalog';
-import { validateRegistration } from './registration.js';
+import { validateRegistration, type ValidRegistration } from './registration.js';
 import { CATALOG_PROJECTION } from './tokens.js';
 
 const PROBE_TIMEOUT_MS = 20_000;
@@ -44,39 +46,61 @@ export class CatalogCommands {
       uid: this.ctx.config.pluginFileUid,
       mode: this.ctx.config.pluginFilePermissions,
     });
-
-    let type = req.type;
-    let version = valid.version;
-    const probe: PluginProbeRequest = { name: valid.name, command: valid.command, args: valid.args, env: valid.env, sha256: valid.sha256 };
-    try {
-      const hello = await this.bus.request<PluginProbeResult>(runnerSubjects.probe, probe, { timeoutMs: PROBE_TIMEOUT_MS });
-      if (type && hello.type !== type) {
-        throw new CofferError('invalid-request', `plugin "${valid.name}" reports type "${hello.type}", not "${type}"`);
-      }
-      type = hello.type;
-      if (version === '') version = hello.version.startsWith('v') ? hello.version : `v${hello.version}`;
-      else if (hello.version && hello.version.replace(/^v?/, 'v') !== version) {
-        throw new CofferError(
-          'invalid-request',
-          `plugin version mismatch: ${valid.name} reported version (${hello.version}) did not match requested version (${version})`,
-        );
-      }
-    } catch (err) {
-      // As in Vault: a typed registration survives a failed probe (only logged); the legacy endpoint cannot, since
-      // the type is known only from the plugin itself.
-      if (!type || (err instanceof CofferError && err.code === 'invalid-request')) throw asBadRequest(err);
-      this.ctx.log.warn({ plugin: valid.name, err: (err as Error).message }, 'probe failed; registered without it');
+    // Vault checks the hash only at launch; the file is here now, so a wrong SHA-256 is refused now, not at first use.
+    if ((await sha256OfFile(resolved.path)) !== valid.sha256) throw new CofferError('invalid-request', CHECKSUM_MISMATCH);
+    const hello = await this.probe(valid);
+    if (req.type && hello.type !== req.type) {
+      throw new CofferError('invalid-request', `plugin "${valid.name}" reports type "${hello.type}", not "${req.type}"`);
     }
-
+    const type = hello.type;
+    let version = valid.version;
+    if (version === '') version = hello.version.startsWith('v') ? hello.version : `v${hello.version}`;
+    else if (hello.version && hello.version.replace(/^v?/, 'v') !== version) {
+      throw new CofferError(
+        'invalid-request',
+        `plugin version mismatch: ${valid.name} reported version (${hello.version}) did not match requested version (${version})`,
+      );
+    }
     const entry: CatalogEntry = { type, name: valid.name, version, sha256: valid.sha256, command: valid.command, args: valid.args, env: valid.env };
     await this.append({ type: 'PluginRegistered', data: { v: 1, ...entry } }, req.actor);
     return view(entry);
   }
 
+  /**
+   * Starts the plugin once on a runner and reads its handshake. Unlike Vault, a failed probe fails the registration
+   * whatever its type: an entry that cannot start would only fail later, at enable or at first use, further from
+   * the mistake. The plugin host's reason is the answer (400); no runner to ask stays 503.
+   */
+  private async probe(valid: ValidRegistration): Promise<PluginProbeResult> {
+    const probe: PluginProbeRequest = { name: valid.name, command: valid.command, args: valid.args, env: valid.env, sha256: valid.sha256 };
+    try {
+      return await this.bus.request<PluginProbeResult>(runnerSubjects.probe, probe, { timeoutMs: PROBE_TIMEOUT_MS });
+    } catch (err) {
+      this.ctx.log.warn({ plugin: valid.name, err: (err as Error).message }, 'probe failed; not registered');
+      throw asBadRequest(err);
+    }
+  }
+
+  /**
+   * A registered entry, else (for a typed read) the builtin of that name when the version fits. A miss is null,
+   * except that an unversioned read of a plugin registered only under versions (a plugin that reports its own
+   * version is catalogued under it) is a not-found whose message is the warning naming them: the gateway answers it
+   * as a 404 carrying that warning.
+   */
   read(key: CatalogEntryKey): CatalogEntryView | null {
     this.assertUnsealed();
-    const entry = this.find(key);
-    return entry ? view(entry) : null;
+    const entry = this.find(key) ?? this.findBuiltin(key);
+    if (entry) return view(entry);
+    const warning = versionsWarning(Object.values(this.catalog.state.entries), key);
+    if (warning) throw new CofferError('not-found', warning);
+    return null;
+  }
+
+  private findBuiltin(key: CatalogEntryKey): CatalogEntry | undefined {
+    if (!key.type) return undefined;
+    const builtin = this.catalog.state.builtins?.[`${key.type}/${key.name}`];
+    const version = key.version ? (key.version.startsWith('v') ? key.version : `v${key.version}`) : '';
+    return builtin && (version === '' || version === builtin.version) ? builtin : undefined;
   }
 
   async deregister(key: CatalogEntryKey): Promise<null> {
@@ -98,7 +122,7 @@ export class CatalogCommands {
   }
 
   private assertUnsealed(): void {
-    if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
+    if (this.ctx.barrier.sealed) throw sealedError();
   }
 
   /** The actor (request id, accessor) goes into the event's clear metadata, as the design says. */
@@ -119,6 +143,26 @@ function asBadRequest(err: unknown): unknown {
   return err;
 }
 
+/** The warning for an unversioned read whose plugin exists only under versions, or undefined. Pure. */
+export function versionsWarning(entries: readonly CatalogEntry[], key: CatalogEntryKey): string | undefined {
+  if (key.version || !key.type) return undefined;
+  const versions = entries
+    .filter((e) => e.type === key.type && e.name === key.name && e.version !== '')
+    .map((e) => e.version)
+    .sort();
+  if (!versions.length) return undefined;
+  return (
+    `Plugin "${key.name}" (${key.type}) has no unversioned catalog entry; it is registered with version ${versions.join(', ')}. ` +
+    `Read one with ?version=${versions[0]} (coffer plugin info -version=${versions[0]} ${key.type} ${key.name})`
+  );
+}
+
 function view(e: CatalogEntry): CatalogEntryView {
-  return { type: e.type, name: e.name, version: e.version, sha256: e.sha256, command: e.command, args: e.args, builtin: false };
+  // Vault shows a builtin with no command: it is part of the server, not a file an operator installed.
+  if (e.builtin) return { type: e.type, name: e.name, version: e.version, sha256: e.sha256, command: '', args: [], env_names: [], builtin: true };
+  return { type: e.type, name: e.name, version: e.version, sha256: e.sha256, command: e.command, args: e.args, env_names: envNames(e.env), builtin: false };
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
 }

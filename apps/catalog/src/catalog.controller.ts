@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import {
-  CofferError,
+  CofferError, sealedError,
   catalogSubjects,
   subjects,
   type CatalogEntryKey,
@@ -14,7 +14,7 @@ import {
 import { CatalogCommands } from './catalog.commands.js';
 import { SERVICE_CONTEXT, serviceStatus, type ProjectionHost, type ServiceContext } from '#runtime';
 import { CATALOG_PROJECTION } from './tokens.js';
-import type { CatalogState } from '#plugin-catalog';
+import { catalogListing, type CatalogState } from '#plugin-catalog';
 
 @Controller()
 export class CatalogController {
@@ -36,11 +36,11 @@ export class CatalogController {
 
   @MessagePattern(catalogSubjects.list)
   list(request: CatalogListRequest | null): CatalogListing {
-    if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
-    const entries = Object.values(this.catalog.state.entries)
+    if (this.ctx.barrier.sealed) throw sealedError();
+    // A builtin is listed even where a registration of its name shadows it for mounts, as Vault lists both.
+    const entries = catalogListing(this.catalog.state)
       .filter((e) => !request?.type || e.type === request.type)
-      .map((e) => ({ type: e.type, name: e.name, version: e.version, sha256: e.sha256, builtin: false }))
-      .sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+      .map((e) => ({ type: e.type, name: e.name, version: e.version, sha256: e.sha256, builtin: e.builtin === true }));
     return { entries };
   }
 

@@ -1,4 +1,5 @@
 import { CofferError, type CatalogRegisterRequest, type PluginRegisteredV1 } from '#contracts';
+import { checkPluginEnv } from '#plugin-protocol';
 
 /** Vault's semver grammar (hashicorp/go-version as the catalog uses it), with or without the leading `v`. */
 const SEMVER = /^v?(0|[1-9]\d*)(\.(0|[1-9]\d*)){0,2}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
@@ -22,7 +23,8 @@ export function validateRegistration(req: CatalogRegisterRequest): ValidRegistra
   const args = stringList(req.args, 'args');
   if (words.length > 1 && args.length > 0) throw invalid('must not specify args in command and args field');
   const env = stringList(req.env, 'env');
-  for (const e of env) if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw invalid(`invalid env entry "${e.slice(0, 64)}": must be KEY=VALUE`);
+  // The same check every launch applies (pluginEnvironment): an entry refused here could never run anyway.
+  checkPluginEnv(env);
   return { name, version: canonicalVersion(req.version), sha256: sha.toLowerCase(), command: words[0], args: words.length > 1 ? words.slice(1) : args, env };
 }
 

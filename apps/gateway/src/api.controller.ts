@@ -3,15 +3,20 @@ import { All, Controller, Inject, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CofferError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
+import { sendError, sendResponse } from './pipeline/envelope.js';
+import type { EdgeRequest } from './pipeline/exchange.js';
 import { Router } from './router.js';
-import { checkPatchContentType, logicalPath, operationOf, parseBody, sendError, sendResponse, tokenOf, type VaultRequest } from './vault-http.js';
+import { checkPatchContentType, logicalPath, operationOf, tokenOf, wrapTtlOf } from './vault-http.js';
 
-/** Every `/v1/...` request enters here; the Router decides who answers it. */
+/**
+ * Every `/v1/...` request enters here: decoded from HTTP (verb, path, query, raw body), run through the Router's
+ * pipeline, and sent back in Vault's envelope.
+ */
 @Controller()
 export class ApiController {
   constructor(
     private readonly router: Router,
-    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'log'>,
   ) {}
 
   @All('v1/*')
@@ -19,32 +24,8 @@ export class ApiController {
     const id = randomUUID();
     reply.header('x-request-id', id);
     try {
-      // Split by hand: WHATWG URL parsing would resolve `%2e%2e` segments before logicalPath could refuse them.
-      const q = http.url.indexOf('?');
-      const pathname = q === -1 ? http.url : http.url.slice(0, q);
-      const query = new URLSearchParams(q === -1 ? '' : http.url.slice(q + 1));
-      // Vault's wrapHelpHandler: a non-empty `help` query turns any request into a help request for its path.
-      if (query.get('help')) {
-        const path = logicalPath(pathname.slice('/v1/'.length));
-        const request: VaultRequest = { id, operation: 'read', path, data: {}, query, token: tokenOf(http.headers), headers: http.headers };
-        sendResponse(reply, request, await this.router.help(request));
-        return;
-      }
-      // The socket layer turns Vault's LIST verb into GET plus this header (Node's parser refuses LIST).
-      const listVerb = http.method === 'GET' && http.headers['x-coffer-verb'] === 'LIST';
-      const operation = operationOf(http.method, listVerb, query);
-      if (operation === 'patch') checkPatchContentType(http.headers['content-type']);
-      const path = logicalPath(pathname.slice('/v1/'.length));
-      const data =
-        operation === 'delete'
-          ? Object.fromEntries(query)
-          : operation === 'read' || operation === 'list' || operation === 'head'
-            ? {}
-            : parseBody(http.body as Buffer | undefined, http.headers['content-type']);
-      const request: VaultRequest = { id, operation, path, data, query, token: tokenOf(http.headers), headers: http.headers };
-      request.remoteAddress = http.socket.remoteAddress; // AUDIT: where the request came from
-      request.remotePort = http.socket.remotePort;
-      sendResponse(reply, request, await this.router.dispatch(request));
+      const edge = decode(id, http);
+      sendResponse(reply, edge, await this.router.dispatch(edge));
     } catch (err) {
       if (!(err instanceof CofferError)) this.ctx.log.error({ requestId: id, err }, 'request failed');
       else if (err.code === 'internal' || err.code === 'unavailable') {
@@ -53,4 +34,30 @@ export class ApiController {
       sendError(reply, err);
     }
   }
+}
+
+/** The HTTP request as the pipeline takes it: nothing is interpreted yet beyond Vault's verb and path rules. */
+function decode(id: string, http: FastifyRequest): EdgeRequest {
+  // Split by hand: WHATWG URL parsing would resolve `%2e%2e` segments before logicalPath could refuse them.
+  const q = http.url.indexOf('?');
+  const pathname = q === -1 ? http.url : http.url.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? '' : http.url.slice(q + 1));
+  const base = {
+    id,
+    query,
+    token: tokenOf(http.headers),
+    headers: http.headers,
+    wrapTtl: wrapTtlOf(http.headers['x-vault-wrap-ttl']),
+    // Where the request came from, for the audit log.
+    remoteAddress: http.socket.remoteAddress,
+    remotePort: http.socket.remotePort,
+  };
+  // Vault's wrapHelpHandler: a non-empty `help` query turns any request into a help request for its path.
+  if (query.get('help')) return { ...base, operation: 'read', path: logicalPath(pathname.slice('/v1/'.length)), help: true };
+  // The socket layer turns Vault's LIST verb into GET plus this header (Node's parser refuses LIST).
+  const listVerb = http.method === 'GET' && http.headers['x-coffer-verb'] === 'LIST';
+  const operation = operationOf(http.method, listVerb, query);
+  if (operation === 'patch') checkPatchContentType(http.headers['content-type']);
+  const path = logicalPath(pathname.slice('/v1/'.length));
+  return { ...base, operation, path, body: http.body as Buffer | undefined, contentType: http.headers['content-type'], help: false };
 }

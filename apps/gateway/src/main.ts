@@ -1,4 +1,6 @@
-import http from 'node:http';
+import type http from 'node:http';
+import type https from 'node:https';
+import type { CofferConfig } from '#config';
 import { Module } from '@nestjs/common';
 import { APP_FILTER, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -10,13 +12,14 @@ import { ApiController } from './api.controller.js';
 import { AuditBroker, AuditHandlers } from './audit/index.js';
 import { MountRouting } from './mounts/mount-routing.js';
 import { ReloadHandlers } from './mounts/reload.handlers.js';
-import { MOUNT_TABLE, SysMountsHandlers } from './sys-mounts.handlers.js';
-import { listenWithListVerb } from './http/list-verb.js';
+import { MOUNT_TABLE, mountTableProvider } from './mounts/mount-table.provider.js';
+import { SysMountsHandlers } from './sys-mounts/sys-mounts.handlers.js';
+import { bindListeners, closeListeners, createServerFor, reloadListenerTls } from './http/listeners.js';
 import { Router } from './router.js';
 import { ServiceStatusProbe } from './service-status.js';
-import { SysCatalogHandlers } from './sys-catalog.handlers.js';
+import { SysCatalogHandlers } from './catalog/sys-catalog.handlers.js';
 import { Authenticator } from './auth/authenticator.js';
-import { tokenStoreProviders } from './auth/token-store.provider.js';
+import { tokenStoreProviders } from './tokens/token-store.provider.js';
 import { PolicyHandlers } from './policies/policies.handlers.js';
 import { PolicyService } from './policies/policy.service.js';
 import { SealHandlers } from './seal/seal.handlers.js';
@@ -28,23 +31,32 @@ import { VaultExceptionFilter } from './vault-exception.filter.js';
 class GatewayModule {}
 
 export interface RunningGateway extends RunningService {
-  /** The address actually bound (port 0 in tests picks a free one). */
+  /** The first listener's address as bound (port 0 in tests picks a free one). */
   readonly address: { host: string; port: number };
+  /** Every listener as bound, in config order. */
+  readonly addresses: { host: string; port: number; tls: boolean }[];
+  /** SIGHUP: TLS listeners take the certificate and key the config's files hold now. Throws if one cannot be read. */
+  reloadTls(config: CofferConfig): void;
   /** For the dev server, which initializes and unseals itself at start. */
   readonly seal: SealService;
 }
 
-/** Starts the HTTP edge on the first configured listener. */
+/**
+ * Starts the HTTP edge on every configured listener (plain or TLS). Fastify owns the first listener's server; the
+ * others serve the same handler. The body limit is the first listener's: Fastify applies one limit per app.
+ */
 export async function startGateway(ctx: ServiceContext): Promise<RunningGateway> {
-  const listener = ctx.config.listeners[0];
-  const [host, portText] = splitAddress(listener.address);
-  let server: http.Server | undefined;
+  const listeners = ctx.config.listeners;
+  const listener = listeners[0];
+  let server: http.Server | https.Server | undefined;
+  let handler: http.RequestListener | undefined;
   const adapter = new FastifyAdapter({
     bodyLimit: listener.maxRequestSize,
-    // We keep the http.Server so that listenWithListVerb can hook its sockets (LIST support) and listen itself.
-    serverFactory: (handler: http.RequestListener) => {
-      server = http.createServer(handler);
-      return server;
+    // We keep the server so that the listeners module can hook its sockets (LIST support, TLS) and listen itself.
+    serverFactory: (h: http.RequestListener) => {
+      handler = h;
+      server = createServerFor(listener, h);
+      return server as http.Server;
     },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
@@ -65,7 +77,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
         PolicyService,
         PolicyHandlers,
         Authenticator,
-        { provide: MOUNT_TABLE, inject: [SERVICE_CONTEXT], useFactory: (c: ServiceContext) => ProjectionHost.of(c, mountTableProjection) },
+        mountTableProvider,
         SysMountsHandlers,
         MountRouting,
         ReloadHandlers,
@@ -87,27 +99,18 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   const mountTable = app.get<ProjectionHost<MountTableState>>(MOUNT_TABLE);
   await mountTable.start();
   await app.get(AuditBroker).start();
-  if (!server) throw new Error('gateway: HTTP server was not created');
-  const front = await listenWithListVerb(server, Number(portText), host);
-  const bound = front.address();
-  const address = { host, port: typeof bound === 'object' && bound ? bound.port : Number(portText) };
-  ctx.log.info({ address: `${host}:${address.port}` }, 'gateway listening');
+  if (!server || !handler) throw new Error('gateway: HTTP server was not created');
+  const bound = await bindListeners(listeners, handler, ctx.log, server);
   return {
     service: 'gateway',
-    address,
+    address: { host: bound[0].host, port: bound[0].port },
+    addresses: bound.map(({ host, port, tls }) => ({ host, port, tls })),
     seal: app.get(SealService),
+    reloadTls: (config) => reloadListenerTls(bound, config.listeners, ctx.log),
     async close() {
-      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
-      // Keep-alive connections would hold close() open until their clients leave.
-      front.closeAllConnections();
-      await closed;
+      await closeListeners(bound);
       mountTable.stop();
       await app.close();
     },
   };
-}
-
-function splitAddress(address: string): [string, string] {
-  const i = address.lastIndexOf(':');
-  return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
 }

@@ -1,25 +1,36 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CofferError } from '#contracts';
+import { CofferError, sealedError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
-import type { AclOperation } from './acl/index.js';
-import { AuditBroker, AuditHandlers, type AuditContext } from './audit/index.js'; // AUDIT
+import { AuditBroker, AuditHandlers } from './audit/index.js';
 import { Authenticator, type Caller } from './auth/authenticator.js';
-import { gatewayHelp } from './help.js';
 import { MountRouting } from './mounts/mount-routing.js';
 import { ReloadHandlers } from './mounts/reload.handlers.js';
-import { SysMountsHandlers } from './sys-mounts.handlers.js';
-import { TOKEN_STORE } from './auth/token-store.provider.js';
+import { SysMountsHandlers } from './sys-mounts/sys-mounts.handlers.js';
+import { TOKEN_STORE } from './tokens/token-store.provider.js';
 import { PolicyHandlers } from './policies/policies.handlers.js';
 import { PolicyService } from './policies/policy.service.js';
 import { SealHandlers } from './seal/seal.handlers.js';
-import { SysCatalogHandlers } from './sys-catalog.handlers.js';
+import { SysCatalogHandlers } from './catalog/sys-catalog.handlers.js';
 import * as token from './tokens/token.handlers.js';
 import type { TokenStore } from './tokens/token-store.js';
+import { jsonLimitsOf } from './http/json-limits.js';
+import { AuditRequestStage, AuditResponseStage } from './pipeline/audit.stage.js';
+import { AuthenticateStage } from './pipeline/authenticate.stage.js';
+import { AuthorizeStage } from './pipeline/authorize.stage.js';
+import type { EdgeRequest } from './pipeline/exchange.js';
+import { ParseStage } from './pipeline/parse.stage.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import { ResponseStage } from './pipeline/response.stage.js';
+import { RouteStage } from './pipeline/route.stage.js';
+import { SealStage } from './pipeline/seal.stage.js';
+import { WrappingStage } from './pipeline/wrapping.stage.js';
+import { WrappingHandlers } from './wrapping/wrapping.handlers.js';
 import type { Operation, VaultRequest, VaultResponse } from './vault-http.js';
 
 type Handler = (req: VaultRequest, params: Record<string, string>, caller: Caller | undefined) => Promise<VaultResponse> | VaultResponse;
 
-interface Route {
+/** One of the gateway's own paths, as data. */
+export interface OwnRoute {
   pattern: RegExp;
   operations: Partial<Record<Operation, Handler>>;
   /** Answered without a token (Vault's unauthenticated sys paths). */
@@ -30,34 +41,40 @@ interface Route {
   plain?: boolean;
   /** Root-protected (Vault's PathsSpecial.Root): the ACL must grant sudo besides the operation's capability. */
   sudo?: boolean;
+  /**
+   * The path the handler acts on, when it normalizes a name from the path (policy names: trimmed, lower case):
+   * the ACL judges this path, so a deny on `admin` also denies `ADMIN` and `admin%20`.
+   */
+  normalize?: (params: Record<string, string>) => string;
   /** Turns an update into a create when the target does not exist yet, as Vault's existence checks do. */
   exists?: (params: Record<string, string>) => boolean;
 }
 
 /**
- * The gateway's own paths, as data: a pattern, the operations it serves, and what guards it. Every request goes
- * through the same steps: sealed gate, token, route, ACL, handler. Mounted paths join this table with the mounts
- * issue; until then an authenticated request for anything else is Vault's `no handler for route`.
+ * The gateway's own paths, as data: a pattern, the operations it serves, and what guards it; and the pipeline every
+ * request goes through (its own paths, mounted paths and help alike), assembled from the stages in pipeline/.
  */
 @Injectable()
 export class Router {
-  private readonly routes: Route[];
+  readonly routes: OwnRoute[];
+  private readonly pipeline: Pipeline;
 
   constructor(
     seal: SealHandlers,
     catalog: SysCatalogHandlers,
     policyHandlers: PolicyHandlers,
     policies: PolicyService,
-    private readonly auth: Authenticator,
-    private readonly mounts: MountRouting,
+    auth: Authenticator,
+    mounts: MountRouting,
     sysMounts: SysMountsHandlers,
     reload: ReloadHandlers,
     @Inject(TOKEN_STORE) tokens: TokenStore,
-    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
-    private readonly audit: AuditBroker, // AUDIT
-    auditHandlers: AuditHandlers, // AUDIT
+    @Inject(SERVICE_CONTEXT) ctx: Pick<ServiceContext, 'barrier' | 'config' | 'log'>,
+    audit: AuditBroker,
+    auditHandlers: AuditHandlers,
   ) {
     const open = { unauthenticated: true, whileSealed: true, plain: true };
+    const wrapping = new WrappingHandlers(tokens);
     const policyExists = (p: Record<string, string>) => policies.text(p.name.toLowerCase()) !== undefined;
     const tokenHandler =
       (h: token.TokenHandler): Handler =>
@@ -143,6 +160,7 @@ export class Router {
           delete: (r, p) => policyHandlers.delete(r, p.name), // AUDIT: the actor
         },
         exists: policyExists,
+        normalize: (p) => `sys/policies/acl/${policyName(p.name)}`,
       },
       { pattern: /^sys\/policy\/?$/, operations: { read: () => policyHandlers.listLegacy() } },
       {
@@ -154,91 +172,50 @@ export class Router {
           delete: (r, p) => policyHandlers.delete(r, p.name), // AUDIT: the actor
         },
         exists: policyExists,
+        normalize: (p) => `sys/policy/${policyName(p.name)}`,
       },
+      { pattern: /^sys\/wrapping\/wrap$/, operations: { update: (r) => wrapping.wrap(r) } },
+      { pattern: /^sys\/wrapping\/unwrap$/, operations: { update: (r, _p, caller) => wrapping.unwrap(r, caller!) } },
+      // Vault answers lookups without a token: the wrapping token is the question, and looking does not spend it.
+      { pattern: /^sys\/wrapping\/lookup$/, operations: { update: (r) => wrapping.lookup(r), read: (r) => wrapping.lookup(r) }, unauthenticated: true },
+      { pattern: /^sys\/wrapping\/rewrap$/, operations: { update: (r) => wrapping.rewrap(r) } },
       {
         pattern: /^sys\/capabilities-self$/,
         operations: { update: (r, _p, caller) => capabilitiesSelf(r, caller!) },
       },
 
-      ...tokenRoutes(tokenHandler),
-      ...auditHandlers.routes(), // AUDIT: sys/audit, sys/audit/:path, sys/audit-hash/:path
+      // The token store's paths: the one table (tokens/token.handlers.ts) its tests exercise too.
+      ...token.TOKEN_ROUTES.map((r) => ({ pattern: r.pattern, operations: mapValues(r.operations, tokenHandler) })),
+      // sys/audit, sys/audit/:path, sys/audit-hash/:path (audit/audit.handlers.ts)
+      ...auditHandlers.routes(),
     ];
+
+    this.pipeline = new Pipeline([
+      new SealStage(this, () => ctx.barrier.sealed),
+      new ParseStage(jsonLimitsOf(ctx.config.listeners[0]), ctx.log),
+      new AuthenticateStage(auth, mounts),
+      new AuthorizeStage(auth, mounts),
+      new AuditRequestStage(audit),
+      new RouteStage(() => this.routes, mounts),
+      new ResponseStage(tokens),
+      new WrappingStage(tokens),
+      new AuditResponseStage(audit),
+    ]);
   }
 
-  // AUDIT: every request is recorded before it runs and its outcome after (apps/gateway/src/audit); the pipeline's
-  // audit stages take this over at merge.
-  dispatch(req: VaultRequest): Promise<VaultResponse> {
-    return this.audit.around(req, (audit) => this.route(req, audit));
+  /** Runs a request through the pipeline (pipeline/pipeline.ts has the stages and their order). */
+  dispatch(edge: EdgeRequest): Promise<VaultResponse> {
+    return this.pipeline.run(edge);
   }
 
-  private async route(req: VaultRequest, audit: AuditContext): Promise<VaultResponse> {
-    const matched = this.match(req.path);
-    if (this.ctx.barrier.sealed && !matched?.route.whileSealed) throw new CofferError('sealed', 'Vault is sealed');
-    if (!matched) return this.dispatchMounted(req, audit);
-    const caller = matched.route.unauthenticated ? undefined : await this.auth.authenticate(req);
-    audit.caller = caller; // AUDIT, and the actor that events record
-    req.callerAccessor = caller?.token.accessor;
-    const { route, params } = matched;
-    let operation = req.operation;
-    if (operation === 'update' && route.exists && !route.exists(params)) operation = 'create';
-    const handler = route.operations[operation];
-    if (!handler) {
-      throw new CofferError('unsupported-operation', route.plain ? '' : '1 error occurred:\n\t* unsupported operation\n\n');
-    }
-    if (caller) this.auth.authorize(caller, req, aclOperation(operation), route.sudo === true);
-    await this.audit.auditRequest(audit); // AUDIT: nothing runs unless a device recorded it
-    return handler({ ...req, operation }, params, caller);
-  }
-
-  /**
-   * Vault's `?help=1`: any valid token may read help (the ACL's `help` is always allowed). The gateway's own paths
-   * answer from the route table, a mounted path from its plugin; Vault answers the help object itself, no envelope.
-   */
-  async help(req: VaultRequest): Promise<VaultResponse> {
-    if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
-    const caller = await this.auth.authenticate(req);
-    this.auth.authorize(caller, req, 'help', false);
-    const own = gatewayHelp(this.routes, req.path);
-    if (own !== undefined) return { kind: 'json', status: 200, body: { help: own } };
-    const mounted = await this.mounts.resolveFresh(req.path);
-    if (!mounted) {
-      if (req.path.startsWith('sys/')) throw new CofferError('unsupported-path', '1 error occurred:\n\t* unsupported path\n\n');
-      throw new CofferError('unsupported-path', `no handler for route "${req.path}". route entry not found.`);
-    }
-    return { kind: 'json', status: 200, body: { help: await this.mounts.help(mounted) } };
-  }
-
-  /** Everything that is not the gateway's own: a mount's plugin, through a plugin-runner. */
-  private async dispatchMounted(req: VaultRequest, audit: AuditContext): Promise<VaultResponse> {
-    const mounted = await this.mounts.resolveFresh(req.path);
-    audit.mount = mounted?.mount; // AUDIT
-    const open = mounted ? await this.mounts.isUnauthenticated(mounted) : false;
-    const caller = open ? undefined : await this.auth.authenticate(req);
-    audit.caller = caller; // AUDIT, and the actor that events record
-    req.callerAccessor = caller?.token.accessor;
-    if (!mounted) {
-      // The ACL comes first, as in Vault: a token that may not touch the path learns nothing about what is there.
-      this.auth.authorize(caller!, req, aclOperation(req.operation), false);
-      if (req.path.startsWith('sys/')) throw new CofferError('unsupported-path', '1 error occurred:\n\t* unsupported path\n\n');
-      throw new CofferError('unsupported-path', `no handler for route "${req.path}". route entry not found.`);
-    }
-    const operation = await this.mounts.operationFor(mounted, req);
-    if (caller) this.auth.authorize(caller, req, aclOperation(operation), false);
-    await this.audit.auditRequest(audit); // AUDIT: nothing runs unless a device recorded it
-    return this.mounts.handle(mounted, { ...req, operation }, operation, caller?.token.accessor ?? '');
-  }
-
-  private match(path: string): { route: Route; params: Record<string, string> } | undefined {
+  /** The gateway's own route for `path`, if any: the first pattern that matches. */
+  match(path: string): { route: OwnRoute; params: Record<string, string> } | undefined {
     for (const route of this.routes) {
       const m = route.pattern.exec(path);
       if (m) return { route, params: { ...m.groups } };
     }
     return undefined;
   }
-}
-
-function aclOperation(operation: Operation): AclOperation {
-  return operation === 'head' ? 'read' : operation;
 }
 
 /** `sys/capabilities-self`: the caller's capabilities on each path asked about. */
@@ -252,24 +229,11 @@ function capabilitiesSelf(req: VaultRequest, caller: Caller): VaultResponse {
   return { kind: 'envelope', data, topLevel: true };
 }
 
-/** Vault's token endpoints under auth/token/. */
-function tokenRoutes(wrap: (h: token.TokenHandler) => Handler): Route[] {
-  const t = (name: string, operations: Partial<Record<Operation, token.TokenHandler>>): Route => ({
-    pattern: new RegExp(`^auth/token/${name}$`),
-    operations: Object.fromEntries(Object.entries(operations).map(([op, h]) => [op, wrap(h!)])),
-  });
-  return [
-    t('create', { update: token.create }),
-    t('create-orphan', { update: token.createOrphan }),
-    t('lookup', { read: token.lookup, update: token.lookup }),
-    t('lookup-self', { read: token.lookupSelf, update: token.lookupSelf }),
-    t('lookup-accessor', { update: token.lookupAccessor }),
-    t('renew', { update: token.renew }),
-    t('renew-self', { update: token.renewSelf }),
-    t('renew-accessor', { update: token.renewAccessor }),
-    t('revoke', { update: token.revoke }),
-    t('revoke-self', { update: token.revokeSelf }),
-    t('revoke-accessor', { update: token.revokeAccessor }),
-    t('revoke-orphan', { update: token.revokeOrphan }),
-  ];
+/** A policy name as the policy handlers store it (Vault's: trimmed, lower case). */
+function policyName(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+function mapValues<K extends string, A, B>(record: Partial<Record<K, A>>, f: (a: A) => B): Partial<Record<K, B>> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, f(v as A)])) as Partial<Record<K, B>>;
 }

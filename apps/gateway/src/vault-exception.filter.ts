@@ -1,7 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CofferError } from '#contracts';
-import { sendError } from './vault-http.js';
+import { sendError } from './pipeline/envelope.js';
 
 /**
  * What Nest or Fastify reject before the ApiController runs (a path outside /v1/, a method no route has) still

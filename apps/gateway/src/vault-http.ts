@@ -1,8 +1,12 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CofferError, type ErrorCode } from '#contracts';
+import type { FastifyRequest } from 'fastify';
+import { CofferError, type ErrorCode, type Operation as LogicalOperation } from '#contracts';
+import { parseGoBool } from '#vault-rules';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from './http/json-limits.js';
+import type { LoginGrant } from './tokens/token-store.js';
+import { parseDurationSeconds } from './tokens/ttl.js';
 
-/** Vault's logical operations; the HTTP verb and `?list=true` decide which one a request is. */
-export type Operation = 'read' | 'list' | 'update' | 'create' | 'delete' | 'patch' | 'head';
+/** Vault's logical operations (libs/contracts), plus HEAD; the HTTP verb and `?list=true` decide which one a request is. */
+export type Operation = LogicalOperation | 'head';
 
 /** A request as the gateway's handlers see it, already decoded from HTTP. */
 export interface VaultRequest {
@@ -19,11 +23,27 @@ export interface VaultRequest {
   remotePort?: number;
   /** The caller's token accessor once authenticated: events record it as their actor. */
   callerAccessor?: string;
+  /** Seconds the client asked the response to be wrapped for (`X-Vault-Wrap-TTL`); absent: not wrapped. */
+  wrapTtl?: number;
 }
 
 /** What a handler answers: a Vault envelope, a raw body, or nothing (204). */
 export type VaultResponse =
-  | { kind: 'envelope'; status?: number; data: unknown; warnings?: string[]; auth?: unknown; topLevel?: boolean; mountType?: string }
+  | {
+      kind: 'envelope';
+      status?: number;
+      data: unknown;
+      warnings?: string[];
+      auth?: unknown;
+      topLevel?: boolean;
+      mountType?: string;
+      /** An auth method's login, still to become a token: the response stage issues it (and sets `auth`). */
+      login?: LoginGrant;
+      /** Vault's `wrap_info`, set by the wrapping stage (then data and auth are null). */
+      wrapInfo?: Record<string, unknown>;
+      /** Wrap this response for so many seconds even without `X-Vault-Wrap-TTL` (sys/wrapping/wrap). */
+      wrapByDefault?: number;
+    }
   | { kind: 'raw'; status: number; contentType: string; body: Buffer }
   | { kind: 'json'; status: number; body: unknown }
   | { kind: 'empty'; status?: number };
@@ -46,47 +66,6 @@ const STATUS: Record<ErrorCode, number> = {
 /** The one place where an error code becomes an HTTP status. */
 export function statusOf(code: ErrorCode): number {
   return STATUS[code];
-}
-
-export function sendError(reply: FastifyReply, err: unknown): void {
-  const e = err instanceof CofferError ? err : new CofferError('internal', 'internal error');
-  // A read of something absent is Vault's bare 404: no message at all.
-  const errors = e.code === 'not-found' || e.message === '' ? [] : [e.message, ...e.also];
-  void reply.code(statusOf(e.code)).header('cache-control', 'no-store').type('application/json').send({ errors });
-}
-
-export function sendResponse(reply: FastifyReply, request: VaultRequest, response: VaultResponse): void {
-  reply.header('cache-control', 'no-store');
-  switch (response.kind) {
-    case 'empty':
-      void reply.code(response.status ?? 204).send();
-      return;
-    case 'json':
-      void reply.code(response.status).type('application/json').send(response.body);
-      return;
-    case 'raw':
-      void reply.code(response.status).type(response.contentType).send(response.body);
-      return;
-    case 'envelope': {
-      const envelope = {
-        request_id: request.id,
-        lease_id: '',
-        renewable: false,
-        lease_duration: 0,
-        data: response.data ?? null,
-        wrap_info: null,
-        warnings: response.warnings?.length ? response.warnings : null,
-        auth: response.auth ?? null,
-        mount_type: response.mountType ?? '',
-      };
-      // Vault repeats data at the top level for some sys paths (its "injector"), and clients read it there.
-      const body =
-        response.topLevel && response.data && typeof response.data === 'object'
-          ? { ...(response.data as object), ...envelope }
-          : envelope;
-      void reply.code(response.status ?? 200).type('application/json').send(body);
-    }
-  }
 }
 
 /** Vault's verb mapping (http/logical.go): GET read (or list), POST/PUT update, DELETE, LIST, PATCH. */
@@ -127,24 +106,22 @@ export function checkPatchContentType(header: string | undefined): void {
   }
 }
 
-/** Go's strconv.ParseBool, which Vault uses for query flags. */
-export function parseBool(value: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
-  return undefined;
-}
+/** Go's strconv.ParseBool, which Vault uses for query flags (the words live in libs/vault-rules). */
+export const parseBool = parseGoBool;
 
 /**
  * The request body as Vault reads it: JSON object, or form fields when form-encoded and not starting with `{`/`[`.
  * Anything else is `error parsing JSON`, before any handler sees it.
  */
-export function parseBody(raw: Buffer | undefined, contentType: string | undefined): Record<string, unknown> {
+export function parseBody(raw: Buffer | undefined, contentType: string | undefined, limits: JsonLimits = DEFAULT_JSON_LIMITS): Record<string, unknown> {
   if (!raw || raw.length === 0) return {};
   const text = raw.toString('utf8');
   const trimmed = text.trimStart();
   if (contentType?.startsWith('application/x-www-form-urlencoded') && !/^[{[]/.test(trimmed)) {
     return Object.fromEntries(new URLSearchParams(text));
   }
+  // Vault's JSON limits first: a hostile body must cost neither JSON.parse's recursion nor anything after it.
+  checkJsonLimits(text, limits);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -183,4 +160,18 @@ export function logicalPath(rawPath: string): string {
   const segments = decoded.split('/');
   if (segments.some((s) => s === '..' || s === '.')) throw new CofferError('invalid-request', 'invalid request path');
   return decoded.replace(/^\/+/, '').replace(/\/{2,}/g, '/');
+}
+
+/** Vault's `X-Vault-Wrap-TTL`: a duration or seconds; absent or 0 means no wrapping. */
+export function wrapTtlOf(header: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(header) ? header[0] : header;
+  if (text === undefined || text.trim() === '') return undefined;
+  let seconds: number | undefined;
+  try {
+    seconds = parseDurationSeconds(text.trim());
+  } catch {
+    throw new CofferError('invalid-request', 'error parsing X-Vault-Wrap-TTL header');
+  }
+  if (seconds === undefined || seconds < 0) throw new CofferError('invalid-request', 'requested wrap ttl cannot be negative');
+  return seconds === 0 ? undefined : seconds;
 }

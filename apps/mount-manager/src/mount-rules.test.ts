@@ -330,3 +330,36 @@ function stored(type: string, data: unknown, metadata: Record<string, unknown> =
   version++;
   return { position: version, stream: 'mount-table', version, type, data, metadata, recordedAt: new Date(0) };
 }
+
+describe('builtins and the kv aliases', () => {
+  const builtinKv: CatalogEntry = { type: 'secret', name: 'kv', version: 'v0.1.0+builtin', sha256: 'b'.repeat(64), command: 'kv', args: [], env: [], builtin: true };
+  const withBuiltin = (registered: Partial<CatalogEntry>[] = []): CatalogState => ({ ...catalogOf(...registered), builtins: { 'secret/kv': builtinKv } });
+  const enable = (catalog: CatalogState, req: Partial<MountEnableRequest>) =>
+    decideEnable({ secret: {}, auth: {} }, catalog, { table: 'secret', path: 'p', type: 'kv', ...req } as MountEnableRequest, OPTS);
+
+  test('a builtin mounts with no registration, and is not pinned to its version', () => {
+    const e = enable(withBuiltin(), {});
+    assert.deepEqual([e.type, e.config.pluginVersion, e.options], ['kv', '', null]);
+  });
+
+  test('kv-v2 and kv-v1 are kv with the version option, as in Vault', () => {
+    assert.deepEqual([enable(withBuiltin(), { type: 'kv-v2' }).type, enable(withBuiltin(), { type: 'kv-v2' }).options], ['kv', { version: '2' }]);
+    assert.deepEqual(enable(withBuiltin(), { type: 'kv-v1' }).options, { version: '1' });
+    assert.deepEqual(enable(withBuiltin(), { options: { version: '2' } }).options, { version: '2' });
+  });
+
+  test('a registered plugin of the same name and type takes precedence over the builtin', () => {
+    const e = enable(withBuiltin([{ type: 'secret', name: 'kv', version: 'v9.0.0' }]), {});
+    assert.equal(e.config.pluginVersion, 'v9.0.0');
+    // The builtin's own version still names the builtin.
+    assert.equal(enable(withBuiltin([{ type: 'secret', name: 'kv', version: 'v9.0.0' }]), { config: { pluginVersion: 'v0.1.0+builtin' } }).config.pluginVersion, '');
+  });
+
+  test('tuning kv: the version only goes up, and must be a number', () => {
+    const state: MountTableState = { secret: { 'p/': mount('secret', 'p/', { type: 'kv', pluginName: 'kv', options: { version: '2' } }) }, auth: {} };
+    assert.throws(() => decideTune(state, withBuiltin(), { table: 'secret', path: 'p', options: { version: '1' } }), /cannot downgrade mount from version 2/);
+    assert.throws(() => decideTune(state, withBuiltin(), { table: 'secret', path: 'p', options: { version: 'two' } }), /invalid version provided: two/);
+    const v1: MountTableState = { secret: { 'p/': mount('secret', 'p/', { type: 'kv', pluginName: 'kv', options: null }) }, auth: {} };
+    assert.deepEqual(decideTune(v1, withBuiltin(), { table: 'secret', path: 'p', options: { version: '2' } })?.options, { version: '2' });
+  });
+});

@@ -1,3 +1,4 @@
+import { sanitizeMountPath } from '#vault-rules';
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   CofferError,
@@ -62,12 +63,8 @@ export class CatalogMissError extends CofferError {
 
 const invalid = (message: string) => new CofferError('invalid-request', message);
 
-/** Vault's sanitizePath: no leading slashes, one trailing slash. */
-export function sanitizeMountPath(path: string): string {
-  let p = String(path ?? '').replace(/^\/+/, '');
-  if (!p.endsWith('/')) p += '/';
-  return p;
-}
+/** Vault's sanitizePath: no leading slashes, one trailing slash (written once, in libs/vault-rules). */
+export { sanitizeMountPath };
 
 /** How a path reads in Vault's messages: auth mounts keep their `auth/` prefix there. */
 export function displayPath(table: MountTable, path: string): string {
@@ -168,8 +165,14 @@ export function decideEnable(
     if (!req.pluginName) throw invalid('plugin_name must be provided for plugin backend');
     type = req.pluginName;
   }
+  let options = req.options;
+  // Vault's aliases (logical_system.go handleMount): kv-v1 and kv-v2 are kv with the version option set.
+  if (table === 'secret' && (type === 'kv-v1' || type === 'kv-v2')) {
+    options = { ...(options ?? {}), version: type === 'kv-v1' ? '1' : '2' };
+    type = 'kv';
+  }
   // Vault lets only its kv engine take a version option; Coffer keeps the rule for a plugin named kv.
-  if (req.options?.version && !(table === 'secret' && type === 'kv')) {
+  if (options?.version && !(table === 'secret' && type === 'kv')) {
     throw invalid(table === 'auth' ? `auth method "${type}" does not allow setting a version` : `secrets engine "${type}" does not allow setting a version`);
   }
   const requestedVersion = canonicalVersion(req.config?.pluginVersion);
@@ -214,10 +217,11 @@ export function decideEnable(
       maxLeaseTtl,
       forceNoCache: req.config?.forceNoCache === true,
       // Vault pins the version it selected (the newest registered, when no unversioned entry exists), so a later
-      // registration does not silently change what the mount runs.
-      pluginVersion: entry.version,
+      // registration does not silently change what the mount runs. Not a builtin's: the next build's builtin has
+      // another version, and a mount pinned to the old one would no longer start (Vault stopped pinning those too).
+      pluginVersion: entry.builtin ? '' : entry.version,
     },
-    options: req.options && Object.keys(req.options).length > 0 ? stringMap(req.options) : null,
+    options: options && Object.keys(options).length > 0 ? stringMap(options) : null,
     local: req.local === true,
     sealWrap: req.sealWrap === true,
   };
@@ -281,6 +285,14 @@ export function decideTune(mounts: MountTableState, catalog: CatalogState, req: 
       throw new CatalogMissError(`plugin not found in the catalog: ${mount.pluginName}, version=${version}`);
     }
     if (version !== mount.config.pluginVersion) config.pluginVersion = version;
+  }
+
+  if (mount.type === 'kv' && req.options && req.options.version !== undefined && req.options.version !== null && req.options.version !== '') {
+    // Vault's kv rule (logical_system.go handleTuneWriteCommon): versions are integers and only go up.
+    const wanted = String(req.options.version);
+    const current = Number(mount.options?.version ?? '0') || 0;
+    if (!/^\d+$/.test(wanted)) throw invalid(`invalid version provided: ${wanted}`);
+    if (Number(wanted) < current) throw invalid(`cannot downgrade mount from version ${current}`);
   }
 
   if (req.options && Object.keys(req.options).length > 0) {

@@ -1,7 +1,8 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
-import { CofferError, type PluginProbeRequest, type PluginProbeResult } from '#contracts';
+import { CofferError, sealedError, type PluginProbeRequest, type PluginProbeResult } from '#contracts';
+import { builtinPluginDirectory } from '#plugin-catalog';
 import { launchPlugin, type PluginProcess, type StorageHandler } from '#plugin-protocol';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 
@@ -27,10 +28,15 @@ export class PluginLauncher {
 
   constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {}
 
-  launch(spec: PluginProbeRequest, storage: StorageHandler = NO_STORAGE): Promise<PluginProcess> {
+  /**
+   * A builtin (`builtin: true`) runs from this build's own bundles (dist/plugins), not from plugin_directory, and is
+   * held to the build's file modes rather than the operator's plugin_file_uid/permissions; its SHA-256 is checked all
+   * the same.
+   */
+  launch(spec: PluginProbeRequest & { builtin?: boolean }, storage: StorageHandler = NO_STORAGE): Promise<PluginProcess> {
     return launchPlugin({
       name: spec.name,
-      pluginDirectory: this.ctx.config.pluginDirectory ?? '',
+      pluginDirectory: spec.builtin ? builtinPluginDirectory() : (this.ctx.config.pluginDirectory ?? ''),
       command: spec.command,
       args: spec.args,
       env: spec.env,
@@ -38,13 +44,13 @@ export class PluginLauncher {
       cacheDir: this.cacheDir,
       log: this.ctx.log,
       storage,
-      filePolicy: { uid: this.ctx.config.pluginFileUid, mode: this.ctx.config.pluginFilePermissions },
+      filePolicy: spec.builtin ? {} : { uid: this.ctx.config.pluginFileUid, mode: this.ctx.config.pluginFilePermissions },
     });
   }
 
   /** Starts the plugin, reads its handshake, stops it: how the catalog learns a plugin's type and version. */
   async probe(spec: PluginProbeRequest): Promise<PluginProbeResult> {
-    if (this.ctx.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
+    if (this.ctx.barrier.sealed) throw sealedError();
     const plugin = await this.launch(spec);
     try {
       const { type, name, version, multiplex } = plugin.hello;

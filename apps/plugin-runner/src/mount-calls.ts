@@ -1,11 +1,10 @@
-import { CofferError, type MountCall, type PluginReloadRequest } from '#contracts';
+import { CofferError, sealedError, isOperation, type MountCall, type PluginReloadRequest } from '#contracts';
 import type { Mount } from '#mount-table';
 import type { MountInfo, PluginLog, PluginRequest, PluginResponse } from '#plugin-protocol';
 import type { RunnerDirectory } from './directory.js';
 import type { PluginPool, PoolTarget } from './plugin-pool.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const OPERATIONS = new Set(['read', 'list', 'create', 'update', 'delete', 'patch']);
 
 export interface MountCallsOptions {
   directory: RunnerDirectory;
@@ -54,9 +53,10 @@ export class MountCalls {
     return { help };
   }
 
-  async specialPaths(request: { mount: string }): Promise<{ unauthenticated: string[] }> {
+  async specialPaths(request: { mount: string }): Promise<{ unauthenticated: string[]; caseInsensitive?: string[] }> {
     const target = await this.target(request?.mount);
-    return { unauthenticated: await this.options.pool.specialPaths(target) };
+    const { unauthenticated, caseInsensitive } = await this.options.pool.pathRules(target);
+    return caseInsensitive.length ? { unauthenticated, caseInsensitive } : { unauthenticated };
   }
 
   /**
@@ -84,7 +84,7 @@ export class MountCalls {
   }
 
   private async target(uuid: unknown): Promise<PoolTarget> {
-    if (this.options.sealed()) throw new CofferError('sealed', 'Vault is sealed');
+    if (this.options.sealed()) throw sealedError();
     if (typeof uuid !== 'string' || uuid === '') throw new CofferError('invalid-request', 'missing mount');
     const { directory } = this.options;
     let caughtUp = false;
@@ -109,7 +109,7 @@ export class MountCalls {
 /** Only the fields the protocol defines: a bus message may carry more, and the plugin's schema refuses extras. */
 function pluginRequest(request: MountCall['request'] | undefined): PluginRequest {
   if (!request || typeof request !== 'object') throw new CofferError('invalid-request', 'missing request');
-  if (!OPERATIONS.has(request.operation)) throw new CofferError('invalid-request', `unsupported operation ${JSON.stringify(request.operation)}`);
+  if (!isOperation(request.operation)) throw new CofferError('invalid-request', `unsupported operation ${JSON.stringify(request.operation)}`);
   return {
     operation: request.operation,
     path: typeof request.path === 'string' ? request.path : '',

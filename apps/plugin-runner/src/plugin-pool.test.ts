@@ -236,25 +236,33 @@ describe('PluginPool with real plugin processes', () => {
     assert.equal((await handle(pool, b, single, request('read', 'pid')))?.data?.pid, pb);
   });
 
-  test("a hash mismatch or a missing file fails that plugin's mounts with a clear error; other mounts keep working", async () => {
-    const { pool } = newPool();
+  test("a hash mismatch or a missing file fails that plugin's mounts with a clear error, backs off like a crash; other mounts keep working", async () => {
+    const { pool, launches } = newPool({ crashLoop: { crashes: 3, windowMs: 30_000, firstDelayMs: 60_000, maxDelayMs: 60_000 } });
     const good = mountFor(mock);
     await handle(pool, good, mock, request('create', 'kv/k', { value: 'ok' }));
     const tampered = catalogEntry('tampered', '0'.repeat(64), { command: 'mock-plugin' });
     const missing = catalogEntry('missing', mock.sha256, { command: 'not-there' });
-    const [t, m] = [mountFor(tampered), mountFor(missing)];
-    for (let i = 0; i < 4; i++) {
+    const [t, t2, m] = [mountFor(tampered), mountFor(tampered), mountFor(missing)];
+    for (let i = 0; i < 3; i++) {
       await assert.rejects(
         handle(pool, t, tampered, request('read', 'kv/k')),
         isCode('plugin-failed', 'plugin tampered failed to start: checksums did not match'),
-        'refused at every launch, never turned into a crash loop',
+        'each launch says why',
       );
     }
+    const launched = launches.get('tampered');
+    // Start failures count as crashes: the fourth call is refused at once, with the reason, and launches nothing.
+    await assert.rejects(
+      handle(pool, t2, tampered, request('read', 'kv/k')),
+      isCode('plugin-failed', /^plugin tampered failed to start: checksums did not match; next attempt in 60 s$/),
+    );
+    assert.equal(launches.get('tampered'), launched, 'nothing is launched while backing off');
     await assert.rejects(
       handle(pool, m, missing, request('read', 'kv/k')),
       isCode('plugin-failed', 'plugin missing failed to start: error while validating the command path: lstat not-there: no such file or directory'),
+      "one plugin's backoff does not hold up another plugin",
     );
-    assert.deepEqual((await handle(pool, good, mock, request('read', 'kv/k')))?.data, { value: 'ok', version: 0 });
+    assert.deepEqual((await handle(pool, good, mock, request('read', 'kv/k')))?.data, { value: 'ok', version: 0 }, 'nor another mount');
     assert.deepEqual(pool.processes().map((p) => p.plugin), ['mock-plugin']);
   });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CofferError } from '#contracts';
+import { CofferError, sealedError } from '#contracts';
 import type { CatalogEntry } from '#plugin-catalog';
 import { DEFAULT_CALL_TIMEOUT_MS, type HostToPlugin, type MountInfo, type PluginLog, type PluginProcess } from '#plugin-protocol';
 
@@ -78,7 +78,13 @@ interface Instance {
   /** Ends a graceful stop's wait for in-flight calls early. */
   endDrain?: () => void;
   idleTimer?: NodeJS.Timeout;
-  specialPaths?: Promise<string[]>;
+  specialPaths?: Promise<SpecialPaths>;
+}
+
+/** What a plugin says about its paths (protocol `specialPaths`). */
+export interface SpecialPaths {
+  unauthenticated: string[];
+  caseInsensitive: string[];
 }
 
 interface CrashRecord {
@@ -86,6 +92,8 @@ interface CrashRecord {
   level: number;
   blockedUntil: number;
   lastCrash: number;
+  /** The last failure's text when it was a failed start, said again to the calls refused meanwhile. */
+  startFailure?: string;
 }
 
 type MountMethod = 'handle' | 'exists' | 'invalidate' | 'help';
@@ -129,9 +137,17 @@ export class PluginPool {
 
   /** The plugin's unauthenticated paths, asked once per process. */
   async specialPaths(target: PoolTarget): Promise<string[]> {
+    return (await this.pathRules(target)).unauthenticated;
+  }
+
+  /** The plugin's unauthenticated and case-insensitive paths, asked once per process. */
+  async pathRules(target: PoolTarget): Promise<SpecialPaths> {
     const inst = await this.acquire(target);
     try {
-      const asked = (inst.specialPaths ??= this.callOn(inst, 'specialPaths', {}).then((r) => r.unauthenticated));
+      const asked = (inst.specialPaths ??= this.callOn(inst, 'specialPaths', {}).then((r) => ({
+        unauthenticated: r.unauthenticated,
+        caseInsensitive: r.caseInsensitive ?? [],
+      })));
       return await asked.catch((err) => {
         if (inst.specialPaths === asked) inst.specialPaths = undefined;
         throw err;
@@ -209,7 +225,7 @@ export class PluginPool {
   /** An instance that is running, serves the target's mount and has it set up; held (release it). */
   private async acquire(target: PoolTarget): Promise<Instance> {
     for (;;) {
-      if (this.options.sealed?.()) throw new CofferError('sealed', 'Vault is sealed');
+      if (this.options.sealed?.()) throw sealedError();
       if (this.closed) throw new CofferError('unavailable', 'the plugin runner is stopping');
       const inst = this.instanceFor(target);
       this.hold(inst);
@@ -263,7 +279,11 @@ export class PluginPool {
       },
       (err: unknown) => {
         this.forget(inst);
-        throw this.startFailure(entry.name, err);
+        const failure = this.startFailure(entry.name, err);
+        // A start that fails is counted as a crash: without it every request would relaunch (and, for a plugin that
+        // hangs, wait out the start limit) again. The record is this identity's only, so nothing else waits on it.
+        this.recordCrash(identity, entry.name, failure.message);
+        throw failure;
       },
     );
     // Whoever waits on it reports the failure; this keeps an unwaited one from crashing the process.
@@ -394,10 +414,11 @@ export class PluginPool {
     this.all.delete(inst);
   }
 
-  private recordCrash(identity: string, name: string): void {
+  private recordCrash(identity: string, name: string, startFailure?: string): void {
     const now = Date.now();
     const policy = this.crashLoop;
-    const record = this.crashes.get(identity) ?? { recent: [], level: 0, blockedUntil: 0, lastCrash: 0 };
+    const record: CrashRecord = this.crashes.get(identity) ?? { recent: [], level: 0, blockedUntil: 0, lastCrash: 0 };
+    record.startFailure = startFailure;
     if (now - record.lastCrash > policy.resetMs) record.level = 0;
     record.lastCrash = now;
     record.recent = record.recent.filter((t) => now - t < policy.windowMs);
@@ -409,7 +430,7 @@ export class PluginPool {
       record.recent = [];
       this.log.warn(
         { plugin: name, crashes: policy.crashes, windowMs: policy.windowMs, delayMs },
-        `plugin ${name} is crash-looping; relaunch refused for ${Math.ceil(delayMs / 1000)} s`,
+        `plugin ${name} ${startFailure ? 'keeps failing to start' : 'is crash-looping'}; relaunch refused for ${Math.ceil(delayMs / 1000)} s`,
       );
     }
     this.crashes.set(identity, record);
@@ -418,7 +439,9 @@ export class PluginPool {
   private refuseWhileLooping(identity: string, name: string): void {
     const record = this.crashes.get(identity);
     const left = record ? record.blockedUntil - Date.now() : 0;
-    if (left > 0) throw new CofferError('plugin-failed', `plugin ${name} is crash-looping; next attempt in ${Math.ceil(left / 1000)} s`);
+    if (left <= 0) return;
+    const wait = `next attempt in ${Math.ceil(left / 1000)} s`;
+    throw new CofferError('plugin-failed', record!.startFailure ? `${record!.startFailure}; ${wait}` : `plugin ${name} is crash-looping; ${wait}`);
   }
 }
 

@@ -49,7 +49,7 @@ export class PluginRunnerController {
   }
 
   @MessagePattern(runnerSubjects.specialPaths)
-  specialPaths(request: { mount: string }): Promise<{ unauthenticated: string[] }> {
+  specialPaths(request: { mount: string }): Promise<{ unauthenticated: string[]; caseInsensitive?: string[] }> {
     return this.calls.specialPaths(request);
   }
 

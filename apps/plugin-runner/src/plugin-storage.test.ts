@@ -43,6 +43,50 @@ describe('PluginStorage on Postgres', () => {
     await storage.delete(mount, 'kv/a');
   });
 
+  test('exists: true or false without reading the value; scoped to the mount', async () => {
+    const mount = randomUUID();
+    assert.equal(await storage.exists(mount, 'k'), false);
+    await storage.put(mount, 'k', Buffer.from('v'));
+    assert.equal(await storage.exists(mount, 'k'), true);
+    assert.equal(await storage.exists(randomUUID(), 'k'), false);
+    await storage.delete(mount, 'k');
+    assert.equal(await storage.exists(mount, 'k'), false);
+  });
+
+  test('txn: checks hold or nothing is written; all writes or none', async () => {
+    const mount = randomUUID();
+    assert.deepEqual(await storage.txn(mount, [{ key: 'a', exists: false }], [{ op: 'put', key: 'a', value: Buffer.from('1') }, { op: 'put', key: 'b', value: Buffer.from('x') }]), { ok: true });
+    assert.deepEqual(await storage.txn(mount, [{ key: 'a', exists: false }], [{ op: 'put', key: 'a', value: Buffer.from('2') }]), { ok: false, failed: 0 });
+    assert.deepEqual(
+      await storage.txn(mount, [{ key: 'b', exists: true }, { key: 'a', value: Buffer.from('nope') }], [{ op: 'delete', key: 'b' }]),
+      { ok: false, failed: 1 },
+    );
+    assert.equal((await storage.get(mount, 'a'))?.toString(), '1');
+    assert.equal((await storage.get(mount, 'b'))?.toString(), 'x', 'a failed txn wrote nothing');
+    assert.deepEqual(await storage.txn(mount, [{ key: 'a', value: Buffer.from('1') }], [{ op: 'put', key: 'a', value: Buffer.from('2') }, { op: 'delete', key: 'b' }]), { ok: true });
+    assert.deepEqual([(await storage.get(mount, 'a'))?.toString(), await storage.get(mount, 'b')], ['2', null]);
+    // The value check compares plaintext: the ciphertext differs per write, the check does not care.
+    const [row] = await db.dataSource.query(`SELECT value FROM ${db.table} WHERE mount_uuid = $1 AND key = 'a'`, [mount]);
+    assert.equal(row.value.indexOf(Buffer.from('2')), -1);
+  });
+
+  test('txn: of many concurrent compare-and-swaps from one read, exactly one wins, on separate storages (as two runners)', async () => {
+    const mount = randomUUID();
+    const other = db.storage();
+    await storage.put(mount, 'counter', Buffer.from('0'));
+    for (let round = 1; round <= 5; round++) {
+      const seen = (await storage.get(mount, 'counter'))!;
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 ? other : storage).txn(mount, [{ key: 'counter', value: seen }], [{ op: 'put', key: 'counter', value: Buffer.from(String(round)) }, { op: 'put', key: `won/${round}/${i}`, value: Buffer.from('1') }]),
+        ),
+      );
+      assert.equal(results.filter((r) => r.ok).length, 1, `round ${round}: one winner`);
+      assert.deepEqual(await storage.list(mount, `won/${round}/`).then((k) => k.length), 1);
+    }
+    assert.equal((await storage.get(mount, 'counter'))?.toString(), '5');
+  });
+
   test('a value moved to another key or another mount no longer decrypts', async () => {
     const [a, b] = [randomUUID(), randomUUID()];
     await storage.put(a, 'secret', Buffer.from('for a only'));

@@ -1,8 +1,8 @@
 import type { DataSource } from 'typeorm';
 import type { Barrier } from '#barrier';
-import { COFFER_VERSION, CofferError } from '#contracts';
+import { COFFER_VERSION, CofferError, sealedError } from '#contracts';
 import { qualifiedTable } from '#event-store';
-import type { StorageHandler } from '#plugin-protocol';
+import type { StorageHandler, StorageTxnCheck, StorageTxnOp } from '#plugin-protocol';
 
 export const MAX_KEY_BYTES = 512;
 export const STORAGE_TABLE = 'coffer_plugin_storage';
@@ -26,6 +26,12 @@ export interface PluginStorageOptions {
    */
   readCache?: boolean;
 }
+
+/**
+ * Seed of the advisory-lock hash of a (mount, key): every writer of a key takes `pg_advisory_xact_lock` on it, so
+ * the checks of a `txn` stay true until it commits. A hash collision only makes two keys' writers wait in turn.
+ */
+const LOCK_SEED = 7_318_529;
 
 /** Entries kept by the read cache before it starts over: a bound on memory, not a tuning knob. */
 const READ_CACHE_MAX_ENTRIES = 10_000;
@@ -77,7 +83,7 @@ export class PluginStorage implements StorageHandler {
 
   private barrier(): Barrier {
     const barrier = this.options.barrier();
-    if (!barrier) throw new CofferError('sealed', 'Vault is sealed');
+    if (!barrier) throw sealedError();
     return barrier;
   }
 
@@ -104,6 +110,10 @@ export class PluginStorage implements StorageHandler {
     return value;
   }
 
+  /**
+   * A plain write takes the key's lock too (in the same statement, so still one round trip): a `txn` that checked
+   * the key holds that lock until it commits, so no plain write can slip between its check and its writes.
+   */
   async put(mountUuid: string, key: string, value: Buffer): Promise<void> {
     checkStorageKey(key);
     const sealed = this.barrier().encrypt(value, storageAad(mountUuid, key));
@@ -111,7 +121,8 @@ export class PluginStorage implements StorageHandler {
     this.forget(cacheKey);
     try {
       await this.dataSource.query(
-        `INSERT INTO ${this.table} (mount_uuid, key, value) VALUES ($1, $2, $3)
+        `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})))
+         INSERT INTO ${this.table} (mount_uuid, key, value) SELECT $1::uuid, $2::text, $3::bytea FROM locked
          ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
         [mountUuid, key, sealed],
       );
@@ -126,9 +137,80 @@ export class PluginStorage implements StorageHandler {
     const cacheKey = `${mountUuid}\0${key}`;
     this.forget(cacheKey);
     try {
-      await this.dataSource.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, key]);
+      await this.dataSource.query(
+        `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})) AS l)
+         DELETE FROM ${this.table} WHERE mount_uuid = $1::uuid AND key = $2::text AND EXISTS (SELECT 1 FROM locked)`,
+        [mountUuid, key],
+      );
     } finally {
       this.forget(cacheKey);
+    }
+  }
+
+  /** Whether the key exists; nothing is read or decrypted (protocol 2's `storage.exists`). */
+  async exists(mountUuid: string, key: string): Promise<boolean> {
+    checkStorageKey(key);
+    this.barrier();
+    const rows: unknown[] = await this.dataSource.query(`SELECT 1 FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, key]);
+    return rows.length > 0;
+  }
+
+  /**
+   * Protocol 2's `storage.txn`, in one Postgres transaction: the locks of every key it names (sorted, so two
+   * transactions never wait on each other in a cycle), then the checks against what is committed at that moment,
+   * then the writes. Every other writer of those keys (a plain put or delete, another txn, on any runner) takes the
+   * same locks, so nothing changes a checked key between the check and the commit: of two writers that both saw
+   * version N, exactly one gets ok.
+   */
+  async txn(mountUuid: string, checks: StorageTxnCheck[], ops: StorageTxnOp[]): Promise<{ ok: boolean; failed?: number }> {
+    for (const c of checks) checkStorageKey(c.key);
+    for (const o of ops) checkStorageKey(o.key);
+    const barrier = this.barrier();
+    const keys = [...new Set([...checks.map((c) => c.key), ...ops.map((o) => o.key)])].sort();
+    const cacheKeys = ops.map((o) => `${mountUuid}\0${o.key}`);
+    for (const k of cacheKeys) this.forget(k);
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.connect();
+      await runner.startTransaction();
+      try {
+        for (const key of keys) {
+          await runner.query(`SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED}))`, [mountUuid, key]);
+        }
+        const checked = [...new Set(checks.map((c) => c.key))];
+        const rows: { key: string; value: Buffer }[] = checked.length
+          ? await runner.query(`SELECT key, value FROM ${this.table} WHERE mount_uuid = $1 AND key = ANY($2::text[])`, [mountUuid, checked])
+          : [];
+        const current = new Map(rows.map((r) => [r.key, r.value]));
+        for (const [i, c] of checks.entries()) {
+          const stored = current.get(c.key);
+          const holds =
+            'exists' in c ? (stored !== undefined) === c.exists : stored !== undefined && barrier.decrypt(stored, storageAad(mountUuid, c.key)).equals(c.value);
+          if (!holds) {
+            await runner.rollbackTransaction();
+            return { ok: false, failed: i };
+          }
+        }
+        for (const o of ops) {
+          if (o.op === 'put') {
+            await runner.query(
+              `INSERT INTO ${this.table} (mount_uuid, key, value) VALUES ($1, $2, $3)
+               ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+              [mountUuid, o.key, barrier.encrypt(o.value, storageAad(mountUuid, o.key))],
+            );
+          } else {
+            await runner.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, o.key]);
+          }
+        }
+        await runner.commitTransaction();
+        return { ok: true };
+      } catch (err) {
+        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      await runner.release();
+      for (const k of cacheKeys) this.forget(k);
     }
   }
 

@@ -110,5 +110,7 @@ export const userpassBackend = defineBackend({
   version: USERPASS_VERSION,
   help: 'Users authenticate with a username and password; each user has policies and a token TTL.',
   unauthenticated: ['login/*'],
+  // Usernames are folded to lower case (Alice and alice are one user): the host folds them before the ACL too.
+  caseInsensitive: ['users/*'],
   paths: [userList, users, login],
 });

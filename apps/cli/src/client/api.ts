@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { homedir } from 'node:os';
@@ -57,13 +57,79 @@ export interface Response {
   body: unknown;
 }
 
+/** How the CLI checks an https server, as Vault's CLI: flags first, then COFFER_* / VAULT_* variables. */
+export interface ClientTlsOptions {
+  /** PEM file of the CA(s) that signed the server's certificate (-ca-cert, COFFER_CACERT, VAULT_CACERT). */
+  caCert?: string;
+  /** A directory of PEM CA files (-ca-path, COFFER_CAPATH, VAULT_CAPATH). */
+  caPath?: string;
+  /** Do not verify the server's certificate (-tls-skip-verify, COFFER_SKIP_VERIFY, VAULT_SKIP_VERIFY): tests only. */
+  skipVerify?: boolean;
+  /** A client certificate and key, for a listener that asks for one (-client-cert/-client-key, VAULT_CLIENT_CERT/KEY). */
+  clientCert?: string;
+  clientKey?: string;
+  /** The name the certificate must carry, when it is not the address's host (-tls-server-name, VAULT_TLS_SERVER_NAME). */
+  serverName?: string;
+}
+
+/** What node:https needs, read once from the files named; a file that cannot be read is the caller's mistake. */
+export interface TlsRequestOptions {
+  ca?: Buffer[];
+  rejectUnauthorized: boolean;
+  cert?: Buffer;
+  key?: Buffer;
+  servername?: string;
+}
+
+const env = (...names: string[]) => names.map((n) => process.env[n]).find((v) => v !== undefined && v !== '');
+
+/** Go's strconv.ParseBool, as Vault reads VAULT_SKIP_VERIFY; anything else counts as false. */
+const truthy = (v: string | undefined) => v !== undefined && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v);
+
+export function tlsRequestOptions(opts: ClientTlsOptions = {}): TlsRequestOptions {
+  const read = (what: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`Error loading ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+  };
+  const caCert = opts.caCert || env('COFFER_CACERT', 'VAULT_CACERT');
+  const caPath = opts.caPath || env('COFFER_CAPATH', 'VAULT_CAPATH');
+  const ca: Buffer[] = [];
+  if (caCert) ca.push(read('CA certificate', caCert));
+  else if (caPath) {
+    let names: string[];
+    try {
+      names = readdirSync(caPath).filter((n) => /\.(pem|crt)$/.test(n)).sort();
+    } catch (err) {
+      throw new Error(`Error loading CA path ${caPath}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+    for (const n of names) ca.push(read('CA certificate', join(caPath, n)));
+  }
+  const clientCert = opts.clientCert || env('COFFER_CLIENT_CERT', 'VAULT_CLIENT_CERT');
+  const clientKey = opts.clientKey || env('COFFER_CLIENT_KEY', 'VAULT_CLIENT_KEY');
+  const skip = opts.skipVerify ?? truthy(env('COFFER_SKIP_VERIFY', 'VAULT_SKIP_VERIFY'));
+  return {
+    ...(ca.length ? { ca } : {}),
+    rejectUnauthorized: !skip,
+    ...(clientCert ? { cert: read('client certificate', clientCert) } : {}),
+    ...(clientKey ? { key: read('client key', clientKey) } : {}),
+    ...(opts.serverName || env('COFFER_TLS_SERVER_NAME', 'VAULT_TLS_SERVER_NAME')
+      ? { servername: opts.serverName || env('COFFER_TLS_SERVER_NAME', 'VAULT_TLS_SERVER_NAME') }
+      : {}),
+  };
+}
+
 export class Client {
   readonly address: string;
   token: string | undefined;
+  private readonly tls: TlsRequestOptions;
 
-  constructor(opts: { address?: string; token?: string } = {}) {
+  constructor(opts: { address?: string; token?: string; tls?: ClientTlsOptions } = {}) {
     this.address = (opts.address || process.env.COFFER_ADDR || process.env.VAULT_ADDR || 'http://127.0.0.1:8200').replace(/\/+$/, '');
     this.token = opts.token ?? (process.env.COFFER_TOKEN || process.env.VAULT_TOKEN || storedToken());
+    this.tls = tlsRequestOptions(opts.tls);
   }
 
   url(path: string, query?: Record<string, string>): string {
@@ -82,7 +148,7 @@ export class Client {
     if (this.token) headers['X-Vault-Token'] = this.token;
     let res: { status: number; text: string };
     try {
-      res = await send(method, url, headers, opts.body === undefined ? undefined : JSON.stringify(opts.body));
+      res = await send(method, url, headers, opts.body === undefined ? undefined : JSON.stringify(opts.body), this.tls);
     } catch (err) {
       throw new TransportError(method, url, describeCause(err));
     }
@@ -136,6 +202,14 @@ function asSecret(body: unknown): Secret | undefined {
   return body && typeof body === 'object' && !Array.isArray(body) ? (body as Secret) : undefined;
 }
 
+const UNKNOWN_AUTHORITY = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+]);
+
 function describeCause(err: unknown): string {
   let e: unknown = err;
   // fetch wraps the socket error: TypeError('fetch failed', { cause: Error('connect ECONNREFUSED …') }).
@@ -144,6 +218,9 @@ function describeCause(err: unknown): string {
   const code = (e as { code?: string })?.code;
   const message = e instanceof Error ? e.message : String(e);
   if (code === 'ECONNREFUSED') return `dial tcp ${message.replace(/^connect ECONNREFUSED /, '')}: connect: connection refused`;
+  // Go's words for an unverifiable server certificate, which is what Vault's CLI prints.
+  if (code && UNKNOWN_AUTHORITY.has(code)) return 'tls: failed to verify certificate: x509: certificate signed by unknown authority';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `tls: failed to verify certificate: x509: ${message}`;
   return message;
 }
 
@@ -151,12 +228,23 @@ function describeCause(err: unknown): string {
  * One HTTP exchange over node:http(s). Not fetch: fetch refuses the "bad ports" of the Fetch standard (1, 25, …),
  * which a Vault address may well use, and reports less about connection failures.
  */
-function send(method: string, url: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; text: string }> {
+function send(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  tls: TlsRequestOptions,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
-    const req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(
+    const https = target.protocol === 'https:';
+    const req = (https ? httpsRequest : httpRequest)(
       target,
-      { method, headers: body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } },
+      {
+        method,
+        headers: body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) },
+        ...(https ? tls : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -47,6 +47,12 @@ const HELP_FLAGS = ['-h', '-help', '--help'];
 
 const HTTP_FLAGS: Record<string, FlagSpec> = {
   address: { kind: 'string', usage: 'Address of the Coffer server (env COFFER_ADDR or VAULT_ADDR; default http://127.0.0.1:8200).' },
+  'ca-cert': { kind: 'string', usage: 'PEM file of the CA that signed the server\'s certificate (env COFFER_CACERT or VAULT_CACERT).' },
+  'ca-path': { kind: 'string', usage: 'Directory of PEM CA files, used when -ca-cert is not set (env COFFER_CAPATH or VAULT_CAPATH).' },
+  'client-cert': { kind: 'string', usage: 'PEM client certificate for a listener that asks for one (env VAULT_CLIENT_CERT).' },
+  'client-key': { kind: 'string', usage: 'PEM key of -client-cert (env VAULT_CLIENT_KEY).' },
+  'tls-server-name': { kind: 'string', usage: 'Name to check the server\'s certificate against, when not the address\'s host (env VAULT_TLS_SERVER_NAME).' },
+  'tls-skip-verify': { kind: 'bool', usage: 'Do not verify the server\'s certificate. Never in production (env COFFER_SKIP_VERIFY or VAULT_SKIP_VERIFY).' },
 };
 
 export function helpText(def: CommandDef): string {
@@ -85,7 +91,17 @@ export function defineCommand(def: CommandDef): (argv: string[]) => Promise<numb
       const rawFormat = String(def.output ? (argv.some((a) => /^--?format(=|$)/.test(a)) ? flags.format : process.env.VAULT_FORMAT || process.env.COFFER_FORMAT || 'table') : 'table').toLowerCase();
       if (!['table', 'json', 'yaml', 'yml'].includes(rawFormat)) throw new UsageError(`Invalid output format: ${rawFormat}`);
       const format = (rawFormat === 'yml' ? 'yaml' : rawFormat) as Format;
-      const client = new Client({ address: flags.address as string | undefined });
+      const client = new Client({
+        address: flags.address as string | undefined,
+        tls: {
+          caCert: flags['ca-cert'] as string | undefined,
+          caPath: flags['ca-path'] as string | undefined,
+          clientCert: flags['client-cert'] as string | undefined,
+          clientKey: flags['client-key'] as string | undefined,
+          serverName: flags['tls-server-name'] as string | undefined,
+          skipVerify: flags['tls-skip-verify'] as boolean | undefined,
+        },
+      });
       return await def.run({
         flags,
         args,

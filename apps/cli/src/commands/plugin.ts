@@ -1,5 +1,6 @@
 import { defineCommand, defineGroup, Failure, outputData, outputSecret, UsageError, type Context } from '../client/command.js';
 import { table } from '../client/format.js';
+import { pluginNewCommand, pluginTestCommand } from './plugin-dev.js';
 
 const TYPES = ['auth', 'secret', 'database'];
 
@@ -108,7 +109,8 @@ const info = defineCommand({
     const { type, name } = typeAndName(ctx.args);
     const query = ctx.flags.version ? { version: String(ctx.flags.version) } : undefined;
     const secret = await ctx.remote(`Error reading plugin named ${name}`, () => ctx.client.read(`sys/plugins/catalog/${type}/${name}`, query));
-    if (!secret || !secret.data) throw new Failure(`No value found for plugin "${name}"`, 2);
+    // A 404 may carry a warning: the catalog has the plugin only under versions, and says which.
+    if (!secret || !secret.data) throw new Failure(`No value found for plugin "${name}"${secret?.warnings?.length ? `\n\n${secret.warnings.join('\n')}` : ''}`, 2);
     const d = secret.data;
     const shown: Record<string, unknown> = {
       args: d.args ?? [],
@@ -282,4 +284,6 @@ export const pluginCommand = defineGroup('plugin', 'This command groups subcomma
   deregister: { summary: 'Deregister an existing plugin in the catalog', run: deregister },
   reload: { summary: 'Reload mounted plugin backend', run: reload },
   'reload-status': { summary: 'Get the status of an active or recently completed global plugin reload', run: reloadStatus },
+  new: { summary: 'Create a plugin project (TypeScript, with the SDK package)', run: pluginNewCommand },
+  test: { summary: 'Check a plugin executable against the plugin protocol (any language)', run: pluginTestCommand },
 });

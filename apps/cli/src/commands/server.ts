@@ -4,20 +4,24 @@ import type { Logger } from 'pino';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InProcessBus, NatsBus } from '#bus';
-import { LOG_LEVELS, loadConfig, watchConfig, type CofferConfig, type LogLevel } from '#config';
+import { LOG_LEVELS, loadConfig, parseListenAddress, watchConfig, type CofferConfig, type LogLevel } from '#config';
 import {
   COFFER_VERSION,
   CofferError,
   SERVICE_NAMES,
   catalogSubjects,
   isServiceName,
+  mountSubjects,
   type CatalogRegisterRequest,
+  type MountEnableRequest,
   type ServiceName,
 } from '#contracts';
 import { connectWithRetry, createDataSource, runMigrations } from '#event-store';
+import { loadBuiltins } from '#plugin-catalog';
 import { createLogger } from '#runtime';
 import { parseFlags, type FlagSpec } from '../flags.js';
 import { startServices } from '../server/runtime.js';
+import { makeDevTls, type DevTlsFiles } from '../dev/dev-tls.js';
 import type { RunningGateway } from '../../../gateway/src/main.js';
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -28,6 +32,8 @@ const FLAGS: Record<string, FlagSpec> = {
   'dev-root-token-id': { kind: 'string', usage: 'Root token of the dev server (random when absent).' },
   'dev-plugin-dir': { kind: 'string', usage: 'Plugin directory of the dev server.' },
   'dev-data-dir': { kind: 'string', usage: 'Keep the dev server\'s data in this directory (in memory when absent).' },
+  'dev-tls': { kind: 'bool', usage: 'Serve the dev server over TLS with a CA and certificate made at start (VAULT_CACERT is printed).', default: false },
+  'dev-tls-cert-dir': { kind: 'string', usage: 'Directory the -dev-tls CA, certificate and key are written to (a new temporary one when absent).' },
   'log-level': { kind: 'string', usage: `Log verbosity: ${LOG_LEVELS.join(', ')} (env COFFER_LOG_LEVEL or VAULT_LOG_LEVEL; overrides the config file's log_level).` },
 };
 
@@ -109,9 +115,12 @@ async function runConfiguredServer(paths: string[], requested: ServiceName[] | u
   await connectWithRetry(dataSource, { attempts: 60, logger: log });
   await runMigrations(dataSource);
   const running = await startServices(names, { config, bus, dataSource, storageType: 'postgresql', log });
+  const gateway = running.services.find((s) => s.service === 'gateway') as RunningGateway | undefined;
   const reload = watchConfig(paths, config, {
     log,
     onChange: (next) => {
+      // Throws when a certificate or key cannot be read: the reload then fails and the running ones stay in use.
+      gateway?.reloadTls(next);
       // A -log-level given on the command line outlives reloads of the file.
       log.level = logLevel ?? next.logLevel;
     },
@@ -135,7 +144,8 @@ async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel):
   await runMigrations(dataSource);
   const bus = new InProcessBus();
   const address = flags['dev-listen-address'] as string;
-  const config = devConfig(address, (flags['dev-plugin-dir'] as string | undefined) ?? defaultPluginDir(), logLevel);
+  const tls = flags['dev-tls'] ? makeDevTls(parseListenAddress(address).host, flags['dev-tls-cert-dir'] as string | undefined) : undefined;
+  const config = devConfig(address, (flags['dev-plugin-dir'] as string | undefined) ?? defaultPluginDir(), logLevel, tls);
   const running = await startServices([...SERVICE_NAMES], {
     config,
     bus,
@@ -145,10 +155,13 @@ async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel):
     catchUpIntervalMs: 60_000,
   });
   const gateway = running.services.find((s) => s.service === 'gateway') as RunningGateway;
-  const apiAddr = `http://${gateway.address.host}:${gateway.address.port}`;
+  // The certificate names localhost and the loopback addresses; a wildcard bind is reached through 127.0.0.1.
+  const host = ['0.0.0.0', '::', ''].includes(gateway.address.host) ? '127.0.0.1' : gateway.address.host;
+  const apiAddr = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${gateway.address.port}`;
   const keys = await devUnseal(gateway, flags['dev-data-dir'] as string | undefined, flags['dev-root-token-id'] as string | undefined);
   await registerDevPlugins(bus, config.pluginDirectory!, log);
-  process.stdout.write(devBanner(apiAddr, config, Date.now() - started, keys));
+  await mountDevEngines(bus, flags['dev-data-dir'] !== undefined, log);
+  process.stdout.write(devBanner(apiAddr, config, Date.now() - started, keys, tls));
   await untilSignal(log, async () => {
     await running.close();
     await bus.close();
@@ -182,17 +195,38 @@ async function devUnseal(gateway: RunningGateway, dataDir: string | undefined, r
   return keys;
 }
 
-/** As Vault's dev server with -dev-plugin-dir: every executable in the plugin directory is registered by its hash. */
+/**
+ * As Vault's dev server: `secret/` is a KV version 2 mount of the builtin kv. A data directory that already has it
+ * (a restart) keeps what it has; a server built without the kv bundle starts without it, and says so.
+ */
+async function mountDevEngines(bus: InProcessBus, persistent: boolean, log: Logger): Promise<void> {
+  const request: MountEnableRequest = { table: 'secret', path: 'secret/', type: 'kv', description: 'key/value secret storage', options: { version: '2' } };
+  try {
+    await bus.request(mountSubjects.enable, request, { timeoutMs: 30_000 });
+  } catch (err) {
+    const message = (err as Error).message;
+    if (persistent && /already in use/.test(message)) return;
+    log.warn({ err: message }, 'secret/ (kv version 2) not mounted');
+  }
+}
+
+/**
+ * As Vault's dev server with -dev-plugin-dir: every executable in the plugin directory is registered by its hash,
+ * except this build's builtins themselves (the default plugin directory is where they are built): registered, they
+ * would shadow the builtin entry with an identical external one.
+ */
 async function registerDevPlugins(bus: InProcessBus, dir: string, log: Logger): Promise<void> {
   let names: string[];
   try {
-    names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+    names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name);
   } catch {
     log.warn({ dir }, 'no plugin directory; no plugins registered');
     return;
   }
+  const builtinHashes = new Set(Object.values(loadBuiltins()).map((b) => b.sha256));
   for (const name of names.sort()) {
     const sha256 = createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
+    if (builtinHashes.has(sha256)) continue;
     try {
       await bus.request(catalogSubjects.register, { name, sha256, command: name } satisfies CatalogRegisterRequest, { timeoutMs: 30_000 });
       log.info({ plugin: name, sha256 }, 'registered dev plugin');
@@ -202,14 +236,18 @@ async function registerDevPlugins(bus: InProcessBus, dir: string, log: Logger): 
   }
 }
 
-function devConfig(address: string, pluginDirectory: string, logLevel: LogLevel): CofferConfig {
+function devConfig(address: string, pluginDirectory: string, logLevel: LogLevel, tls?: DevTlsFiles): CofferConfig {
   return {
     pluginDirectory,
     logLevel,
     defaultLeaseTtl: 768 * 3600,
     maxLeaseTtl: 768 * 3600,
     services: [...SERVICE_NAMES],
-    listeners: [{ type: 'tcp', address, tlsDisable: true, maxRequestSize: 32 * 1024 * 1024 }],
+    listeners: [
+      tls
+        ? { type: 'tcp', address, tlsDisable: false, tlsCertFile: tls.certFile, tlsKeyFile: tls.keyFile, maxRequestSize: 32 * 1024 * 1024 }
+        : { type: 'tcp', address, tlsDisable: true, maxRequestSize: 32 * 1024 * 1024 },
+    ],
     sources: [],
   };
 }
@@ -218,13 +256,13 @@ function defaultPluginDir(): string {
   return resolve(fileURLToPath(new URL('../../../../plugins', import.meta.url)));
 }
 
-function devBanner(apiAddr: string, config: CofferConfig, ms: number, keys: DevKeys): string {
+function devBanner(apiAddr: string, config: CofferConfig, ms: number, keys: DevKeys, tls?: DevTlsFiles): string {
   return `==> Coffer server configuration:
 
              Api Address: ${apiAddr}
                      Cgo: disabled
          Cluster Address: ${apiAddr}
-              Listener 1: tcp (addr: "${config.listeners[0].address}", tls: "disabled")
+              Listener 1: tcp (addr: "${config.listeners[0].address}", tls: "${tls ? 'enabled' : 'disabled'}")
                Log Level: ${config.logLevel}
         Plugin Directory: ${config.pluginDirectory}
                  Storage: pglite (embedded, in-process bus)
@@ -239,7 +277,7 @@ You may need to set the following environment variables:
 
     $ export VAULT_ADDR='${apiAddr}'
     $ export COFFER_ADDR='${apiAddr}'
-
+${tls ? `    $ export VAULT_CACERT='${tls.caFile}'\n    $ export COFFER_CACERT='${tls.caFile}'\n` : ''}
 The unseal key and root token are displayed below in case you want to
 seal/unseal the Vault or re-authenticate.
 

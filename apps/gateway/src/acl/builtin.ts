@@ -10,6 +10,16 @@ export const DEFAULT_POLICY_NAME = 'default';
  */
 const IMMUTABLE_POLICY_NAMES: ReadonlySet<string> = new Set([ROOT_POLICY_NAME, 'response-wrapping', 'control-group']);
 
+
+export const RESPONSE_WRAPPING_POLICY_NAME = 'response-wrapping';
+
+/** Vault's built-in policy of response-wrapping tokens: they may unwrap themselves, nothing else. */
+export const RESPONSE_WRAPPING_POLICY_TEXT = `
+path "sys/wrapping/unwrap" {
+    capabilities = ["update"]
+}
+`;
+
 /** The root policy: no rules, recognised by name. An Acl holding it allows everything. */
 export const ROOT_POLICY: Readonly<Policy> = Object.freeze({
   name: ROOT_POLICY_NAME,

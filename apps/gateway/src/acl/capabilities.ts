@@ -55,7 +55,8 @@ export const LEGACY_POLICY: ReadonlyMap<string, readonly Capability[]> = new Map
 /**
  * What each operation the gateway can ask about needs. `capability: 0` means no capability grants it; `always`
  * means the ACL answers yes without looking at the path (Vault's `help`: any valid token may read path help).
- * `parameters` marks the operations whose request body Vault holds against allowed/denied/required parameters.
+ * `parameters` marks the operations whose request data (body, or query for reads and lists) is held against
+ * allowed/denied/required parameters.
  */
 export interface OperationRule {
   readonly capability: number;
@@ -65,7 +66,8 @@ export interface OperationRule {
 
 export const OPERATIONS = Object.freeze({
   read: { capability: CAPABILITY_BIT.read, parameters: true },
-  list: { capability: CAPABILITY_BIT.list, parameters: false },
+  // Vault skips parameters for lists; Coffer checks them, since a list's query is request data a plugin reads.
+  list: { capability: CAPABILITY_BIT.list, parameters: true },
   create: { capability: CAPABILITY_BIT.create, parameters: true },
   update: { capability: CAPABILITY_BIT.update, parameters: true },
   patch: { capability: CAPABILITY_BIT.patch, parameters: true },

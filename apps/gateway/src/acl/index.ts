@@ -7,6 +7,8 @@ export {
   normalizePolicyName,
   ROOT_POLICY,
   ROOT_POLICY_NAME,
+  RESPONSE_WRAPPING_POLICY_NAME,
+  RESPONSE_WRAPPING_POLICY_TEXT,
 } from './builtin.js';
 export { type AclOperation, CAPABILITIES, type Capability } from './capabilities.js';
 export { parsePolicy, type PathRule, type Policy } from './policy.js';

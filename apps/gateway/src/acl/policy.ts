@@ -1,3 +1,4 @@
+import { multiErrorText } from '#vault-rules';
 import { parse as parseHcl } from '@cdktf/hcl2json';
 import { CofferError } from '#contracts';
 import { type Capability, isCapability, LEGACY_POLICY } from './capabilities.js';
@@ -167,8 +168,7 @@ function rejectUnknownKeys(block: Block, valid: ReadonlySet<string>, text: strin
       return `${label === undefined ? '' : `path ${quote(label)}: `}invalid key ${quote(key)}${where}`;
     });
   if (errors.length === 0) return;
-  const list = errors.length === 1 ? '1 error occurred:' : `${errors.length} errors occurred:`;
-  fail(`${list}\n\t${errors.map((e) => `* ${e}`).join('\n\t')}\n\n`);
+  fail(multiErrorText(errors));
 }
 
 function lineOf(text: string, key: string, anchor?: string): number | undefined {

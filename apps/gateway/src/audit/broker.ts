@@ -25,6 +25,8 @@ import { auditDevicesProjection, type AuditDevice, type AuditDevicesState } from
  */
 export interface AuditContext {
   request: VaultRequest;
+  /** The operation the entry names when it is not the request's (`help` for `?help=1`). */
+  operation?: string;
   caller?: Caller;
   mount?: Mount;
   response?: VaultResponse;
@@ -50,9 +52,6 @@ export interface ActiveDevice {
  */
 const UNAUDITED = /^sys\/(health|seal-status|init|unseal)\/?$/;
 
-/** The answer when no device could record an entry: Vault's, and nothing about which device or why. */
-const AUDIT_FAILED = () => new CofferError('internal', 'internal error');
-
 /**
  * The audit broker of one gateway. Devices are enabled cluster-wide (the `audit-devices` stream); each gateway opens
  * its own sink for each and writes its own requests, as each Vault node does. Fail closed: while at least one device
@@ -77,7 +76,10 @@ export class AuditBroker implements OnModuleDestroy {
     for (const a of this.active.values()) if (!(a.sink instanceof Error)) void a.sink.close();
   }
 
-  /** Writes the request entry; throws (500) when devices are enabled and none took it. Call before the request runs. */
+  /**
+   * Writes the request entry; throws `AuditFailure` (500) when devices are enabled and none took it. The pipeline's
+   * audit-request stage calls it before the request runs.
+   */
   async auditRequest(ctx: AuditContext): Promise<void> {
     if (UNAUDITED.test(ctx.request.path) || ctx.devices) return;
     const devices = this.devices();
@@ -90,7 +92,8 @@ export class AuditBroker implements OnModuleDestroy {
 
   /**
    * Writes the response entry (for a request refused before `auditRequest`, the request entry first, with the error
-   * that refused it). Throws (500) when devices are enabled and none took it.
+   * that refused it). Throws `AuditFailure` (500) when devices are enabled and none took it. The pipeline's
+   * audit-response stage calls it after the wrapping stage, or with the error a stage threw.
    */
   async auditResponse(ctx: AuditContext): Promise<void> {
     if (UNAUDITED.test(ctx.request.path)) return;
@@ -116,30 +119,6 @@ export class AuditBroker implements OnModuleDestroy {
       ctx.request.id,
       'response',
     );
-  }
-
-  /**
-   * Today's router in one call: audit the request when `run` reaches its audit stage (it calls the function it is
-   * handed), audit the response or the error after. A failure to audit replaces the answer with a 500.
-   */
-  async around(request: VaultRequest, run: (ctx: AuditContext) => Promise<VaultResponse>): Promise<VaultResponse> {
-    const ctx: AuditContext = { request };
-    let response: VaultResponse;
-    try {
-      response = await run(ctx);
-    } catch (err) {
-      if (err instanceof AuditFailure) throw AUDIT_FAILED();
-      ctx.error = err;
-      await this.auditResponse(ctx).catch(() => {
-        throw AUDIT_FAILED();
-      });
-      throw err;
-    }
-    ctx.response = response;
-    await this.auditResponse(ctx).catch(() => {
-      throw AUDIT_FAILED();
-    });
-    return response;
   }
 
   /** `sys/audit-hash/<path>`: the device's hash of `input`, the same string its entries carry. */
@@ -192,7 +171,7 @@ export class AuditBroker implements OnModuleDestroy {
   }
 }
 
-/** Thrown when no device recorded an entry; `around` turns it into Vault's 500. */
+/** Thrown when no device recorded an entry: Vault's 500, and nothing about which device or why. */
 export class AuditFailure extends CofferError {
   constructor() {
     super('internal', 'internal error');
@@ -261,7 +240,7 @@ function requestInput(ctx: AuditContext, error: string | undefined): AuditReques
   const r = ctx.request;
   return {
     id: r.id,
-    operation: r.operation,
+    operation: ctx.operation ?? r.operation,
     path: r.path,
     data: r.data,
     clientToken: r.token,
@@ -300,6 +279,16 @@ function responseInput(response: VaultResponse | undefined, error: string | unde
                 entityId: typeof a.entity_id === 'string' ? a.entity_id : undefined,
               }
             : undefined,
+        wrapInfo: response.wrapInfo
+          ? {
+              token: String(response.wrapInfo.token ?? ''),
+              accessor: String(response.wrapInfo.accessor ?? ''),
+              ttl: Number(response.wrapInfo.ttl ?? 0),
+              creationTime: String(response.wrapInfo.creation_time ?? ''),
+              creationPath: String(response.wrapInfo.creation_path ?? ''),
+              wrappedAccessor: String(response.wrapInfo.wrapped_accessor ?? ''),
+            }
+          : undefined,
         error,
       };
     }

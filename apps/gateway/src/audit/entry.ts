@@ -64,6 +64,8 @@ export interface AuditResponseInput {
   warnings?: string[];
   /** A token issued by the request (login, token create). */
   auth?: { clientToken: string; accessor: string; policies: string[]; tokenPolicies?: string[]; metadata: Record<string, string> | null; leaseDuration: number; renewable: boolean; entityId?: string };
+  /** A wrapped response: the client got this instead of the data (the wrapping token is a secret like any). */
+  wrapInfo?: { token: string; accessor: string; ttl: number; creationTime: string; creationPath: string; wrappedAccessor: string };
   error?: string;
 }
 
@@ -213,6 +215,17 @@ export function responseEntry(
         : undefined,
       data: hashed,
       warnings: response.warnings?.length ? response.warnings : undefined,
+      // Vault's HashWrapInfo: the token always, the accessors as hmac_accessor says.
+      wrap_info: response.wrapInfo
+        ? omitEmpty({
+            token: secretOf(salt, options, response.wrapInfo.token),
+            accessor: accessorOf(salt, options, response.wrapInfo.accessor),
+            ttl: response.wrapInfo.ttl,
+            creation_time: response.wrapInfo.creationTime,
+            creation_path: response.wrapInfo.creationPath,
+            wrapped_accessor: accessorOf(salt, options, response.wrapInfo.wrappedAccessor),
+          })
+        : undefined,
     }),
     error: response.error ?? r.error,
   });

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CofferError } from '#contracts';
 import type { Acl, AclOperation } from '../acl/index.js';
+import { invalidToken, missingToken, permissionDenied } from '../pipeline/edge-errors.js';
 import { PolicyService } from '../policies/policy.service.js';
-import { TOKEN_STORE } from './token-store.provider.js';
+import { TOKEN_STORE } from '../tokens/token-store.provider.js';
 import type { CallerToken, TokenStore } from '../tokens/token-store.js';
 import type { VaultRequest } from '../vault-http.js';
 
@@ -11,12 +11,6 @@ export interface Caller {
   acl: Acl;
 }
 
-/** A missing token: Vault answers a bare `permission denied`. */
-const NO_TOKEN = () => new CofferError('permission-denied', 'permission denied');
-/** A revoked, expired or made-up token. */
-const BAD_TOKEN = () => new CofferError('permission-denied', 'permission denied', ['invalid token']);
-/** A valid token whose policies do not allow the request: Vault's multierror text. */
-export const DENIED = () => new CofferError('permission-denied', '1 error occurred:\n\t* permission denied\n\n');
 
 /** Who is calling (token store) and what they may do (their policies' ACL), checked on every request. */
 @Injectable()
@@ -28,16 +22,16 @@ export class Authenticator {
 
   /** Resolves the request's token, spending one use of a limited-use token. */
   async authenticate(req: VaultRequest): Promise<Caller> {
-    if (!req.token) throw NO_TOKEN();
+    if (!req.token) throw missingToken();
     const entry = await this.tokens.useOnce(req.token);
-    if (!entry) throw BAD_TOKEN();
+    if (!entry) throw invalidToken();
     const token: CallerToken = { ...entry, token: req.token };
     return { token, acl: await this.policies.acl(entry.policies) };
   }
 
   /** Throws unless the caller's ACL allows `operation` on `path` (and sudo, when the path needs it). */
   authorize(caller: Caller, req: VaultRequest, operation: AclOperation, needsSudo: boolean): void {
-    const result = caller.acl.check(req.path, operation, { data: req.data });
-    if (!result.allowed || (needsSudo && !result.rootPrivs)) throw DENIED();
+    const result = caller.acl.check(req.path, operation, { data: req.data, wrapTtl: req.wrapTtl });
+    if (!result.allowed || (needsSudo && !result.rootPrivs)) throw permissionDenied();
   }
 }

@@ -4,10 +4,9 @@ import { CofferError, runnerSubjects, type MountCall } from '#contracts';
 import { findMount, type Mount, type MountTableState } from '#mount-table';
 import type { PluginResponse } from '#plugin-protocol';
 import type { ProjectionHost } from '#runtime';
-import { TOKEN_STORE } from '../auth/token-store.provider.js';
-import { MOUNT_TABLE } from '../sys-mounts.handlers.js';
-import { authOf } from '../tokens/token.handlers.js';
-import type { TokenStore } from '../tokens/token-store.js';
+import { asPluginError } from '../pipeline/edge-errors.js';
+import { MOUNT_TABLE } from './mount-table.provider.js';
+import type { LoginGrant } from '../tokens/token-store.js';
 import type { Operation, VaultRequest, VaultResponse } from '../vault-http.js';
 
 /** A request resolved to the mount that serves it. */
@@ -20,8 +19,6 @@ export interface MountedRequest {
 /** How long a plugin call may take, runner hop included; a runner that dies mid-call costs its callers this long. */
 const CALL_TIMEOUT_MS = Number(process.env.COFFER_PLUGIN_CALL_TIMEOUT_MS) || 60_000;
 const SPECIAL_PATHS_TTL_MS = 30_000;
-/** Vault wraps these handler errors in go-multierror's text; plain ErrorResponses it passes as they are. */
-const WRAPPED = new Set(['unsupported-path', 'unsupported-operation', 'permission-denied']);
 
 /**
  * Everything under a mount: longest-prefix lookup on the gateway's projection of the mount table, the plugin's
@@ -29,12 +26,11 @@ const WRAPPED = new Set(['unsupported-path', 'unsupported-operation', 'permissio
  */
 @Injectable()
 export class MountRouting {
-  private readonly specialPaths = new Map<string, { at: number; patterns: string[] }>();
+  private readonly specialPaths = new Map<string, { at: number; patterns: string[]; caseInsensitive: string[] }>();
 
   constructor(
     @Inject(MOUNT_TABLE) private readonly mounts: ProjectionHost<MountTableState>,
     @Inject(BUS) private readonly bus: Bus,
-    @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
   ) {}
 
   /**
@@ -62,18 +58,36 @@ export class MountRouting {
 
   /** Whether the plugin declared this path unauthenticated (exact, or a `*`-suffixed prefix). */
   async isUnauthenticated(m: MountedRequest): Promise<boolean> {
+    const { patterns } = await this.pathRules(m);
+    return patterns.some((p) => (p.endsWith('*') ? m.relative.startsWith(p.slice(0, -1)) : m.relative === p));
+  }
+
+  /**
+   * The request as the plugin will act on it: under a prefix the plugin declared case-insensitive (`users/*` in
+   * userpass), the rest of the path folded to lower case, so the ACL judges the name the plugin stores.
+   */
+  async normalize(m: MountedRequest): Promise<MountedRequest> {
+    const { caseInsensitive } = await this.pathRules(m);
+    const prefix = caseInsensitive.find((p) => p.endsWith('*') && m.relative.startsWith(p.slice(0, -1)))?.slice(0, -1);
+    if (prefix === undefined) return m;
+    return { ...m, relative: prefix + m.relative.slice(prefix.length).toLowerCase() };
+  }
+
+  private async pathRules(m: MountedRequest): Promise<{ patterns: string[]; caseInsensitive: string[] }> {
     let cached = this.specialPaths.get(m.mount.uuid);
     if (!cached || Date.now() - cached.at > SPECIAL_PATHS_TTL_MS) {
       try {
-        const r = await this.bus.request<{ unauthenticated: string[] }>(runnerSubjects.specialPaths, { mount: m.mount.uuid });
-        cached = { at: Date.now(), patterns: r.unauthenticated };
+        const r = await this.bus.request<{ unauthenticated: string[]; caseInsensitive?: string[] }>(runnerSubjects.specialPaths, {
+          mount: m.mount.uuid,
+        });
+        cached = { at: Date.now(), patterns: r.unauthenticated, caseInsensitive: r.caseInsensitive ?? [] };
       } catch {
         // A plugin that cannot start has no unauthenticated paths: the request then needs a token, and fails later.
-        cached = { at: Date.now(), patterns: [] };
+        cached = { at: Date.now(), patterns: [], caseInsensitive: [] };
       }
       this.specialPaths.set(m.mount.uuid, cached);
     }
-    return cached.patterns.some((p) => (p.endsWith('*') ? m.relative.startsWith(p.slice(0, -1)) : m.relative === p));
+    return cached;
   }
 
   /** Vault's existence check: an update of something absent is a create (which the ACL judges separately). */
@@ -91,10 +105,7 @@ export class MountRouting {
     try {
       response = await this.send(call, operation === 'read' || operation === 'list');
     } catch (err) {
-      if (err instanceof CofferError && WRAPPED.has(err.code) && !err.message.startsWith('1 error occurred')) {
-        throw new CofferError(err.code, `1 error occurred:\n\t* ${err.message}\n\n`);
-      }
-      throw err;
+      throw asPluginError(err);
     }
     return this.toVault(m, req, operation, response);
   }
@@ -105,10 +116,7 @@ export class MountRouting {
       const r = await this.bus.request<{ help: string }>(runnerSubjects.help, { mount: m.mount.uuid, path: m.relative }, { timeoutMs: CALL_TIMEOUT_MS });
       return r.help;
     } catch (err) {
-      if (err instanceof CofferError && WRAPPED.has(err.code) && !err.message.startsWith('1 error occurred')) {
-        throw new CofferError(err.code, `1 error occurred:\n\t* ${err.message}\n\n`);
-      }
-      throw err;
+      throw asPluginError(err);
     }
   }
 
@@ -122,12 +130,13 @@ export class MountRouting {
     }
   }
 
-  private async toVault(m: MountedRequest, req: VaultRequest, operation: Operation, r: PluginResponse | null): Promise<VaultResponse> {
+  private toVault(m: MountedRequest, req: VaultRequest, operation: Operation, r: PluginResponse | null): VaultResponse {
     const mountType = m.mount.type;
     if (r?.raw) return { kind: 'raw', status: r.raw.status, contentType: r.raw.contentType, body: Buffer.from(r.raw.bodyBase64, 'base64') };
     if (r?.auth) {
       if (m.mount.table !== 'auth') throw new CofferError('plugin-failed', `plugin ${m.mount.pluginName} returned an auth object from a secrets engine`);
-      const issued = await this.tokens.createForLogin({
+      // The token is issued by the response stage, under the issuance rule: a plugin only asks for one.
+      const login: LoginGrant = {
         policies: r.auth.policies,
         meta: r.auth.metadata,
         displayName: `${m.mount.path.replace(/\/$/, '')}-${(r.auth.displayName ?? '').replace(/^userpass-/, '')}`.replace(/-$/, ''),
@@ -138,8 +147,8 @@ export class MountRouting {
         numUses: r.auth.numUses,
         mountDefaultTtl: m.mount.config.defaultLeaseTtl,
         mountMaxTtl: m.mount.config.maxLeaseTtl,
-      });
-      return { kind: 'envelope', data: r.data ?? null, warnings: r.warnings, auth: authOf(issued.token, issued.entry), mountType };
+      };
+      return { kind: 'envelope', data: r.data ?? null, warnings: r.warnings, login, mountType };
     }
     const empty = !r || ((r.data === undefined || r.data === null) && !r.warnings?.length);
     if (empty) {

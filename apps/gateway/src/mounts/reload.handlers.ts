@@ -3,7 +3,7 @@ import { BUS, type Bus, type Subscription } from '#bus';
 import { CofferError, runnerSubjects, type PluginReloadReport, type PluginReloadRequest } from '#contracts';
 import { findMount, type MountTableState } from '#mount-table';
 import type { ProjectionHost } from '#runtime';
-import { MOUNT_TABLE } from '../sys-mounts.handlers.js';
+import { MOUNT_TABLE } from './mount-table.provider.js';
 import type { VaultRequest, VaultResponse } from '../vault-http.js';
 
 /** How many reloads, and for how long, a gateway remembers for `sys/plugins/reload/backend/status`. */

@@ -1,7 +1,7 @@
 import type { EventOf } from '#contracts';
 import type { Projection, StoredEvent } from '#event-store';
 
-/** ACL policies by name, as written (HCL text); compiled on use by the PolicyCache. */
+/** ACL policies by name, as written (HCL text); compiled on use (and cached) by the PolicyService. */
 export interface PolicyState {
   policies: Record<string, string>;
 }

@@ -8,6 +8,8 @@ import {
   DEFAULT_POLICY_TEXT,
   ROOT_POLICY,
   ROOT_POLICY_NAME,
+  RESPONSE_WRAPPING_POLICY_NAME,
+  RESPONSE_WRAPPING_POLICY_TEXT,
   assertPolicyDeletable,
   assertPolicyWritable,
   parsePolicy,
@@ -45,6 +47,8 @@ export class PolicyService implements OnModuleDestroy {
   }
 
   text(name: string): string | undefined {
+    // Immutable, so never in the stream: the text is built in.
+    if (name === RESPONSE_WRAPPING_POLICY_NAME) return RESPONSE_WRAPPING_POLICY_TEXT;
     if (name === DEFAULT_POLICY_NAME) return this.host.state.policies[name] ?? DEFAULT_POLICY_TEXT;
     return this.host.state.policies[name];
   }

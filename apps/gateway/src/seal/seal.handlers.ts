@@ -14,7 +14,7 @@ export class SealHandlers {
   constructor(
     private readonly seal: SealService,
     private readonly probe: ServiceStatusProbe,
-    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'barrier' | 'barrierLink'>,
   ) {}
 
   async readInit(): Promise<VaultResponse> {

@@ -60,7 +60,7 @@ export class SealService {
   private progress?: { nonce: string; shares: Buffer[] };
 
   constructor(
-    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'barrier' | 'barrierLink' | 'storageType' | 'log'>,
     private readonly store: SealStore,
     @Inject(ROOT_TOKEN_ISSUER) private readonly issueRootToken: RootTokenIssuer,
   ) {}

@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Barrier } from '#barrier';
-import { CofferError } from '#contracts';
+import { CofferError, sealedError } from '#contracts';
 import { qualifiedTable } from '#event-store';
+import { accessorHmacOf, idHmacOf, openEntry, sealEntry } from './token-sealing.js';
+import { issuancePolicies, newTokenId, orphanEntry, planChildToken, planLoginToken, randomBase62, TOKEN_LENGTH, checkCustomId, type TokenLimits } from './token-rules.js';
 import { calculateTtl, parseDurationSeconds } from './ttl.js';
 
 /**
@@ -40,6 +41,17 @@ export interface TokenEntry {
   parentAccessor?: string;
   type: 'service';
   entityId: '';
+  /** A response-wrapping token's wrapped response, sealed with the entry (Vault keeps it in the token's cubbyhole). */
+  wrapped?: WrappedResponse;
+}
+
+/** What a response-wrapping token holds: the response it replaced, and where it was made. */
+export interface WrappedResponse {
+  data: unknown;
+  auth: unknown;
+  warnings?: string[];
+  mountType?: string;
+  creationPath: string;
 }
 
 /** The token a request came with, looked up: its entry plus the token, which only the request itself carries. */
@@ -71,6 +83,20 @@ export interface CreateTokenParams {
   parentHasSudo?: boolean;
   /** The issuing path, recorded in the entry. Default `auth/token/create`. */
   path?: string;
+}
+
+/** What an auth method's login asks for (its `auth` block), with the mount's TTLs: the input of a login's token. */
+export interface LoginGrant {
+  policies: string[];
+  meta?: Record<string, string>;
+  displayName: string;
+  path: string;
+  ttl?: number;
+  maxTtl?: number;
+  renewable?: boolean;
+  numUses?: number;
+  mountDefaultTtl?: number;
+  mountMaxTtl?: number;
 }
 
 export interface IssuedToken {
@@ -105,10 +131,6 @@ export interface TokenStoreOptions {
 const DEFAULT_LEASE_TTL = 768 * 3600;
 const DEFAULT_CACHE_MS = 2_000;
 const CACHE_MAX_ENTRIES = 10_000;
-const TOKEN_LENGTH = 24;
-const SERVICE_TOKEN_PREFIX = 'hvs.';
-/** Policies Vault keeps for its own machinery; a token may never be given them. */
-const NON_ASSIGNABLE_POLICIES = ['response-wrapping', 'control-group'];
 const UNIQUE_VIOLATION = '23505';
 
 interface TokenRow {
@@ -136,8 +158,7 @@ const COLUMNS = 'id_hmac, accessor_hmac, parent_hmac, expires_at, data';
  */
 export class TokenStore {
   readonly now: () => number;
-  private readonly defaultLeaseTtl: number;
-  private readonly maxLeaseTtl: number;
+  private readonly limits: TokenLimits;
   private tableName?: string;
   /**
    * Every authenticated request looks its token up: without this, each one costs a round trip to Postgres. Entries
@@ -154,8 +175,8 @@ export class TokenStore {
     private readonly options: TokenStoreOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.defaultLeaseTtl = options.defaultLeaseTtl ?? DEFAULT_LEASE_TTL;
-    this.maxLeaseTtl = options.maxLeaseTtl ?? this.defaultLeaseTtl;
+    const defaultLeaseTtl = options.defaultLeaseTtl ?? DEFAULT_LEASE_TTL;
+    this.limits = { defaultLeaseTtl, maxLeaseTtl: options.maxLeaseTtl ?? defaultLeaseTtl };
     this.cacheMs = options.cacheMs ?? DEFAULT_CACHE_MS;
   }
 
@@ -179,7 +200,9 @@ export class TokenStore {
     const barrier = this.barrier(options.barrier);
     const nowMs = this.now();
     const token = options.id === undefined ? newTokenId() : checkCustomId(options.id);
-    return this.issueOrphan(barrier, token, nowMs, {
+    const entry: TokenEntry = {
+      accessor: randomBase62(TOKEN_LENGTH),
+      ...orphanEntry(nowMs, {
       policies: ['root'],
       path: 'auth/token/root',
       meta: null,
@@ -187,65 +210,68 @@ export class TokenStore {
       numUses: 0,
       ttl: 0,
       renewable: false,
-    });
+      }),
+    };
+    await this.insert((sql, params) => this.query(sql, params), barrier, token, entry, null);
+    return { token, entry, warnings: [] };
   }
 
   /**
    * The token an auth method's login issues: an orphan (no token asked for it) with the method's policies plus
    * `default`, its TTL capped by the mount's max TTL and the server's, as Vault's `core.RegisterAuth`.
    */
-  async createForLogin(login: {
-    policies: string[];
-    meta?: Record<string, string>;
-    displayName: string;
-    path: string;
-    ttl?: number;
-    maxTtl?: number;
-    renewable?: boolean;
-    numUses?: number;
-    mountDefaultTtl?: number;
-    mountMaxTtl?: number;
-  }): Promise<IssuedToken> {
+  async createForLogin(login: LoginGrant): Promise<IssuedToken> {
     const barrier = this.barrier();
-    const nowMs = this.now();
+    const entry: TokenEntry = { accessor: randomBase62(TOKEN_LENGTH), ...planLoginToken(login, this.now(), this.limits) };
     const token = newTokenId();
-    const maxTtl = Math.min(...[login.maxTtl, login.mountMaxTtl, this.maxLeaseTtl].filter((t): t is number => !!t && t > 0));
-    const wanted = login.ttl && login.ttl > 0 ? login.ttl : login.mountDefaultTtl && login.mountDefaultTtl > 0 ? login.mountDefaultTtl : this.defaultLeaseTtl;
-    const ttl = Number.isFinite(maxTtl) ? Math.min(wanted, maxTtl) : wanted;
-    return this.issueOrphan(barrier, token, nowMs, {
-      policies: sanitizePolicies(login.policies, true),
-      path: login.path,
-      meta: login.meta && Object.keys(login.meta).length ? login.meta : null,
-      displayName: login.displayName,
-      numUses: login.numUses ?? 0,
-      ttl,
-      renewable: login.renewable ?? true,
-    });
-  }
-
-  /** A token no other token asked for (root, logins): everything but these fields follows from the clock. */
-  private async issueOrphan(
-    barrier: Barrier,
-    token: string,
-    nowMs: number,
-    f: Pick<TokenEntry, 'policies' | 'path' | 'meta' | 'displayName' | 'numUses' | 'ttl' | 'renewable'>,
-  ): Promise<IssuedToken> {
-    const entry: TokenEntry = {
-      accessor: randomBase62(TOKEN_LENGTH),
-      ...f,
-      creationTime: Math.floor(nowMs / 1000),
-      creationTtl: f.ttl,
-      explicitMaxTtl: 0,
-      period: 0,
-      expireTime: f.ttl > 0 ? new Date(nowMs + f.ttl * 1000).toISOString() : null,
-      issueTime: new Date(nowMs).toISOString(),
-      lastRenewalTime: null,
-      orphan: true,
-      type: 'service',
-      entityId: '',
-    };
     await this.insert((sql, params) => this.query(sql, params), barrier, token, entry, null);
     return { token, entry, warnings: [] };
+  }
+
+  /**
+   * A response-wrapping token (Vault's): an orphan with the `response-wrapping` policy alone (the issuance rule's
+   * `wrapping` issuer), one use, not renewable, living `ttl` seconds, holding `wrapped`.
+   */
+  async createWrapping(ttl: number, wrapped: WrappedResponse): Promise<IssuedToken> {
+    const barrier = this.barrier();
+    const planned = orphanEntry(this.now(), {
+      policies: issuancePolicies([], { kind: 'wrapping' }),
+      path: wrapped.creationPath,
+      meta: null,
+      displayName: 'response-wrapping',
+      numUses: 1,
+      ttl,
+      renewable: false,
+    });
+    const entry: TokenEntry = { accessor: randomBase62(TOKEN_LENGTH), ...planned, wrapped };
+    const token = newTokenId();
+    await this.insert((sql, params) => this.query(sql, params), barrier, token, entry, null);
+    return { token, entry, warnings: [] };
+  }
+
+  /**
+   * Takes a response-wrapping token: its entry, with the row deleted in the same transaction, so two unwraps of one
+   * token never both succeed. Undefined for anything that is not a live wrapping token (which is left alone).
+   */
+  async takeWrapped(token: string): Promise<TokenEntry | undefined> {
+    const barrier = this.barrier();
+    if (!token) return undefined;
+    const idHmac = idHmacOf(barrier, token);
+    const nowMs = this.now();
+    return this.changing(
+      this.transaction(async (q) => {
+        const [row] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE id_hmac = $1 FOR UPDATE`, [idHmac]);
+        if (!row) return undefined;
+        const entry = this.open(barrier, row);
+        if (isExpired(row, entry, nowMs)) {
+          await this.deleteTrees(q, 'id_hmac = $1', [idHmac]);
+          return undefined;
+        }
+        if (!entry.wrapped) return undefined;
+        await this.deleteTrees(q, 'id_hmac = $1', [idHmac]);
+        return entry;
+      }),
+    );
   }
 
   /**
@@ -258,7 +284,6 @@ export class TokenStore {
   async create(params: CreateTokenParams, parent: CallerToken): Promise<IssuedToken> {
     const barrier = this.barrier();
     const nowMs = this.now();
-    const now = Math.floor(nowMs / 1000);
     const parentIdHmac = idHmacOf(barrier, parent.token);
     return this.transaction(async (q) => {
       const [parentRow] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE id_hmac = $1 FOR SHARE`, [parentIdHmac]);
@@ -266,124 +291,12 @@ export class TokenStore {
       if (!parentRow || !from || isExpired(parentRow, from, nowMs)) throw invalid('parent token lookup failed: no parent found');
       const parentExpiry = expiryOf(parentRow, from);
       if (from.numUses > 0) throw invalid('restricted use token cannot generate child tokens');
-      const sudo = params.parentHasSudo === true || isRootPolicy(from.policies);
-
-      switch (params.type ?? '') {
-        case '':
-        case 'service':
-          break;
-        case 'batch':
-          throw invalid('batch tokens are not supported');
-        default:
-          throw invalid("invalid 'token_type' value");
-      }
-      const numUses = params.numUses ?? 0;
-      if (!Number.isInteger(numUses)) throw invalid('num_uses must be an integer');
-      if (numUses < 0) throw invalid('number of uses cannot be negative');
-      if (params.entityAlias) throw invalid("'entity_alias' is only allowed in combination with token role");
-
-      let displayName = 'token';
-      if (params.displayName) {
-        displayName = `token-${params.displayName}`.replace(/[^a-zA-Z0-9-]/g, '-');
-        if (displayName.endsWith('-')) displayName = displayName.slice(0, -1);
-      }
-
-      let token: string | undefined;
-      if (params.id) {
-        if (!sudo) throw invalid('root or sudo privileges required to specify token id');
-        token = checkCustomId(params.id);
-      }
-
-      const policies = childPolicies(params, from.policies, sudo);
-      for (const policy of policies) {
-        if (NON_ASSIGNABLE_POLICIES.includes(policy)) throw invalid(`cannot assign policy ${JSON.stringify(policy)}`);
-      }
-      if (policies.includes('root') && !from.policies.includes('root')) {
-        throw invalid('root tokens may not be created without parent token being root');
-      }
-
-      let orphan = params.orphan === true;
-      if (params.noParent) {
-        if (!sudo) throw invalid('root or sudo privileges required to create orphan token');
-        orphan = true;
-      }
-
-      let explicitMaxTtl = 0;
-      const explicit = parseDurationSeconds(params.explicitMaxTtl);
-      if (explicit !== undefined) {
-        if (explicit < 0) throw invalid('explicit_max_ttl must be positive');
-        explicitMaxTtl = explicit;
-      }
-      let period = 0;
-      const periodGiven = parseDurationSeconds(params.period);
-      if (periodGiven !== undefined) {
-        if (periodGiven < 0) throw invalid('period must be positive');
-        if (periodGiven > 0) {
-          if (!sudo) throw invalid('root or sudo privileges required to create periodic token');
-          period = periodGiven;
-        }
-      }
-      let ttl = 0;
-      const ttlGiven = parseDurationSeconds(params.ttl === '' || params.ttl === undefined ? params.lease : params.ttl);
-      if (ttlGiven !== undefined) {
-        if (ttlGiven < 0) throw invalid(params.ttl === undefined || params.ttl === '' ? 'lease must be positive' : 'ttl must be positive');
-        ttl = ttlGiven;
-      }
-
-      const warnings: string[] = [];
-      // Root tokens without a TTL are the only tokens that never expire, as in Vault.
-      if (period > 0 || ttl > 0 || !policies.includes('root')) {
-        const computed = calculateTtl({
-          increment: 0,
-          backendTtl: ttl,
-          period,
-          explicitMaxTtl,
-          start: now,
-          now,
-          defaultLeaseTtl: this.defaultLeaseTtl,
-          maxLeaseTtl: this.maxLeaseTtl,
-        });
-        ttl = computed.ttl;
-        warnings.push(...computed.warnings);
-      }
-      if (ttl === 0 && explicitMaxTtl > 0) ttl = explicitMaxTtl;
-      let renewable = params.renewable ?? true;
-      if (ttl === 0) {
-        if (from.expireTime !== null) throw invalid('expiring root tokens cannot create non-expiring root tokens');
-        renewable = false;
-      }
-
-      let expiresAt = ttl === 0 ? null : nowMs + ttl * 1000;
-      // Vault revokes children with their parent; capping the child keeps that true without timers or ancestor walks.
-      if (!orphan && parentExpiry !== null && expiresAt !== null && expiresAt > parentExpiry) {
-        expiresAt = parentExpiry;
-        ttl = Math.max(0, Math.floor((parentExpiry - nowMs) / 1000));
-      }
-
-      const entry: TokenEntry = {
-        accessor: randomBase62(TOKEN_LENGTH),
-        policies,
-        path: params.path ?? 'auth/token/create',
-        meta: params.meta ? { ...params.meta } : null,
-        displayName,
-        numUses,
-        creationTime: now,
-        creationTtl: ttl,
-        explicitMaxTtl,
-        period,
-        ttl,
-        renewable,
-        expireTime: expiresAt === null ? null : new Date(expiresAt).toISOString(),
-        issueTime: new Date(nowMs).toISOString(),
-        lastRenewalTime: null,
-        orphan,
-        ...(orphan ? {} : { parentAccessor: from.accessor }),
-        type: 'service',
-        entityId: '',
-      };
-      const id = token ?? newTokenId();
+      const planned = planChildToken(params, from, parentExpiry, nowMs, this.limits);
+      const { orphan } = planned.entry;
+      const entry: TokenEntry = { accessor: randomBase62(TOKEN_LENGTH), ...planned.entry, ...(orphan ? {} : { parentAccessor: from.accessor }) };
+      const id = planned.token ?? newTokenId();
       await this.insert(q, barrier, id, entry, orphan ? null : parentIdHmac);
-      return { token: id, entry, warnings };
+      return { token: id, entry, warnings: planned.warnings };
     });
   }
 
@@ -532,12 +445,12 @@ export class TokenStore {
 
   private barrier(override?: Barrier): Barrier {
     const barrier = override ?? this.options.barrier();
-    if (!barrier) throw new CofferError('sealed', 'Vault is sealed');
+    if (!barrier) throw sealedError();
     return barrier;
   }
 
   private open(barrier: Barrier, row: TokenRow): TokenEntry {
-    return JSON.parse(barrier.decrypt(row.data, aadOf(row.id_hmac)).toString('utf8')) as TokenEntry;
+    return openEntry(barrier, row.id_hmac, row.data);
   }
 
   private async lookupWhere(barrier: Barrier, column: 'id_hmac' | 'accessor_hmac', hmac: string): Promise<TokenEntry | undefined> {
@@ -577,8 +490,8 @@ export class TokenStore {
         explicitMaxTtl: entry.explicitMaxTtl,
         start: entry.creationTime,
         now,
-        defaultLeaseTtl: this.defaultLeaseTtl,
-        maxLeaseTtl: this.maxLeaseTtl,
+        defaultLeaseTtl: this.limits.defaultLeaseTtl,
+        maxLeaseTtl: this.limits.maxLeaseTtl,
       });
       let expiresAt = nowMs + ttl * 1000;
       let granted = ttl;
@@ -675,82 +588,6 @@ export class TokenStore {
       }
     }
   }
-}
-
-/** Vault's policy rules for a child without a role (`handleCreateCommon`). */
-function childPolicies(params: CreateTokenParams, parentPolicies: string[], sudo: boolean): string[] {
-  let requested = params.policies ?? [];
-  let addDefault = false;
-  if (requested.length === 0) {
-    // Inheriting: `default` only if the parent has it.
-    requested = sanitizePolicies(parentPolicies, false);
-  } else if (!sudo) {
-    const parent = sanitizePolicies(parentPolicies, false);
-    if (!sanitizePolicies(requested, false).every((p) => parent.includes(p))) {
-      throw invalid('child policies must be subset of parent');
-    }
-    addDefault = !params.noDefaultPolicy && parentPolicies.includes('default');
-  } else {
-    addDefault = !params.noDefaultPolicy;
-  }
-  let policies = sanitizePolicies(requested, addDefault);
-  if (params.noDefaultPolicy) policies = policies.filter((p) => p !== 'default');
-  return policies;
-}
-
-/** Vault's policyutil.SanitizePolicies: trimmed, lower case, no blanks, `root` swallows the rest, sorted, unique. */
-export function sanitizePolicies(policies: readonly string[], addDefault: boolean): string[] {
-  const list = policies.map((p) => p.trim().toLowerCase()).filter((p) => p !== '');
-  if (list.includes('root')) return ['root'];
-  if (addDefault && !list.includes('default')) list.push('default');
-  return [...new Set(list)].sort();
-}
-
-function isRootPolicy(policies: readonly string[]): boolean {
-  return policies.includes('root');
-}
-
-/** Vault's rules for a chosen id; the `hvs.` prefix is reserved so a chosen id never passes for a generated one. */
-function checkCustomId(id: string): string {
-  if (id.startsWith(SERVICE_TOKEN_PREFIX)) throw invalid("custom token ID cannot have the 'hvs.' prefix");
-  if (id.startsWith('s.')) throw invalid("custom token ID cannot have the 's.' prefix");
-  if (id.includes('.')) throw invalid("custom token ID cannot have a '.' in the value");
-  return id;
-}
-
-function newTokenId(): string {
-  return SERVICE_TOKEN_PREFIX + randomBase62(TOKEN_LENGTH);
-}
-
-const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-/** Uniform base62 from the CSPRNG: bytes of 248 and above are dropped, so `% 62` has no bias. */
-export function randomBase62(length: number): string {
-  let out = '';
-  while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      if (byte < 248) out += BASE62[byte % 62];
-      if (out.length === length) break;
-    }
-  }
-  return out;
-}
-
-function idHmacOf(barrier: Barrier, token: string): string {
-  return barrier.hmac(`id:${token}`);
-}
-
-function accessorHmacOf(barrier: Barrier, accessor: string): string {
-  return barrier.hmac(`accessor:${accessor}`);
-}
-
-/** Binds the ciphertext to its row: a blob copied onto another token's row does not decrypt. */
-function aadOf(idHmac: string): string {
-  return `token:${idHmac}`;
-}
-
-function sealEntry(barrier: Barrier, idHmac: string, entry: TokenEntry): Buffer {
-  return barrier.encrypt(Buffer.from(JSON.stringify(entry), 'utf8'), aadOf(idHmac));
 }
 
 /** The earlier of the plain column and the encrypted expiry, in ms; null when neither says the token expires. */

@@ -189,8 +189,12 @@ describe('auth/token/* handlers', () => {
     assert.equal(byBody.data.renewable, true);
     assert.equal(byBody.data.type, 'service');
 
-    const byQuery = envelope(await call(root, request('read', 'auth/token/lookup', {}, `token=${token.token}`)));
+    // A GET's query reaches the handler as its data (the parse stage puts it there, where the ACL checked it).
+    const byQuery = envelope(await call(root, request('read', 'auth/token/lookup', { token: token.token }, `token=${token.token}`)));
     assert.deepEqual(byQuery.data, byBody.data);
+    // The query string itself is never read: data the ACL did not see does not choose the token.
+    const queryOnly = envelope(await call(token, request('update', 'auth/token/lookup', {}, 'token=someone-else')));
+    assert.deepEqual(queryOnly.data, byBody.data);
 
     const self = envelope(await call(token, request('read', 'auth/token/lookup-self')));
     assert.deepEqual(self.data, byBody.data);

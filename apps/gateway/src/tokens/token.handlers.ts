@@ -1,4 +1,5 @@
 import { CofferError } from '#contracts';
+import { goTypeName, weakBool, weakInt, weakString, weakStringMap, weakStringSlice, type DecodeFailure } from '#vault-rules';
 import type { Operation, VaultRequest, VaultResponse } from '../vault-http.js';
 import type { CallerToken, CreateTokenParams, TokenEntry, TokenStore } from './token-store.js';
 
@@ -156,20 +157,20 @@ async function issue(
 ): Promise<VaultResponse> {
   const d = req.data ?? {};
   const params: CreateTokenParams = {
-    id: weakString(d.id, 'id'),
-    policies: weakStringSlice(d.policies, 'policies'),
-    meta: weakStringMap(d.meta, 'meta'),
-    noParent: weakBool(d.no_parent, 'no_parent'),
-    noDefaultPolicy: weakBool(d.no_default_policy, 'no_default_policy'),
-    renewable: weakBool(d.renewable, 'renewable'),
-    ttl: weakString(d.ttl, 'ttl'),
-    lease: weakString(d.lease, 'lease'),
-    explicitMaxTtl: weakString(d.explicit_max_ttl, 'explicit_max_ttl'),
-    period: weakString(d.period, 'period'),
-    displayName: weakString(d.display_name, 'display_name'),
-    numUses: weakInt(d.num_uses, 'num_uses'),
-    type: weakString(d.type, 'type'),
-    entityAlias: weakString(d.entity_alias, 'entity_alias'),
+    id: weakString(d.id, decodeError('id')),
+    policies: weakStringSlice(d.policies, decodeError('policies')),
+    meta: weakStringMap(d.meta, decodeError('meta')),
+    noParent: weakBool(d.no_parent, decodeError('no_parent')),
+    noDefaultPolicy: weakBool(d.no_default_policy, decodeError('no_default_policy')),
+    renewable: weakBool(d.renewable, decodeError('renewable')),
+    ttl: weakString(d.ttl, decodeError('ttl')),
+    lease: weakString(d.lease, decodeError('lease')),
+    explicitMaxTtl: weakString(d.explicit_max_ttl, decodeError('explicit_max_ttl')),
+    period: weakString(d.period, decodeError('period')),
+    displayName: weakString(d.display_name, decodeError('display_name')),
+    numUses: weakInt(d.num_uses, decodeError('num_uses')),
+    type: weakString(d.type, decodeError('type')),
+    entityAlias: weakString(d.entity_alias, decodeError('entity_alias')),
     orphan,
     parentHasSudo: await hasSudo(opts, caller, req.path),
     path,
@@ -243,74 +244,32 @@ async function hasSudo(opts: TokenHandlerOptions, caller: CallerToken, path: str
   return opts.hasSudo ? await opts.hasSudo(caller, path) : false;
 }
 
-/** A field from the body, else from the query string (Vault reads GET parameters from the query). */
+/**
+ * A field of the request data, and only of it: the parse stage puts a GET's query there and leaves a write's query
+ * out, and the ACL has checked exactly this data. Reading the query here too would let `?token=` skip the ACL.
+ */
 function rawField(req: VaultRequest, name: string): unknown {
-  if (req.data && Object.hasOwn(req.data, name)) return req.data[name];
-  return req.query?.get(name) ?? undefined;
+  return req.data && Object.hasOwn(req.data, name) ? req.data[name] : undefined;
 }
 
 function stringField(req: VaultRequest, name: string): string {
-  return weakString(rawField(req, name), name) ?? '';
+  return weakString(rawField(req, name), decodeError(name)) ?? '';
 }
 
 function durationField(req: VaultRequest, name: string): string | number | undefined {
   const value = rawField(req, name);
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'number' || typeof value === 'string') return value;
-  throw decodeError(name, 'duration', value);
+  throw decodeError(name)('duration', value);
 }
 
-// Vault decodes request data "weakly" (mapstructure.WeakDecode): numbers and booleans become strings and back.
-
-function weakString(value: unknown, name: string): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'boolean') return value ? '1' : '0';
-  throw decodeError(name, 'string', value);
-}
-
-function weakBool(value: unknown, name: string): boolean | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'boolean') return value;
-  if (typeof value === 'number') return value !== 0;
-  if (typeof value === 'string') {
-    if (value === '') return false;
-    if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
-    if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
-  }
-  throw decodeError(name, 'bool', value);
-}
-
-function weakInt(value: unknown, name: string): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'number' && Number.isFinite(value)) return Math.trunc(value);
-  if (typeof value === 'boolean') return value ? 1 : 0;
-  if (typeof value === 'string') {
-    if (value === '') return 0;
-    if (/^[+-]?\d+$/.test(value)) return Number(value);
-  }
-  throw decodeError(name, 'int', value);
-}
-
-/** A list, or a comma-separated string (what form posts and hand-written curl calls send). */
-function weakStringSlice(value: unknown, name: string): string[] | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value === '' ? [] : value.split(',');
-  if (Array.isArray(value)) return value.map((item, i) => weakString(item, `${name}[${i}]`) ?? '');
-  throw decodeError(name, '[]string', value);
-}
-
-function weakStringMap(value: unknown, name: string): Record<string, string> | null | undefined {
-  if (value === undefined) return undefined;
-  if (value === null) return null;
-  if (typeof value !== 'object' || Array.isArray(value)) throw decodeError(name, 'map[string]string', value);
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, weakString(v, `${name}[${k}]`) ?? '']));
-}
-
-function decodeError(name: string, expected: string, value: unknown): CofferError {
-  const got = Array.isArray(value) ? '[]interface {}' : value === null ? 'nil' : typeof value === 'object' ? 'map[string]interface {}' : typeof value;
-  return invalid(`Error decoding request: '${name}' expected type '${expected}', got unconvertible type '${got}'`);
+/**
+ * Vault decodes request data "weakly" (mapstructure.WeakDecode, in libs/vault-rules); this is how the token store
+ * words a value it cannot convert.
+ */
+function decodeError(name: string): DecodeFailure {
+  return (expected, value, element = '') =>
+    invalid(`Error decoding request: '${name}${element}' expected type '${expected}', got unconvertible type '${goTypeName(value)}'`);
 }
 
 function invalid(message: string): CofferError {

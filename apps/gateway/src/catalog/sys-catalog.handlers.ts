@@ -9,8 +9,8 @@ import {
   type CatalogListing,
   type CatalogRegisterRequest,
 } from '#contracts';
-import type { VaultRequest, VaultResponse } from './vault-http.js';
-import { actorOf } from './audit/actor.js';
+import type { VaultRequest, VaultResponse } from '../vault-http.js';
+import { actorOf } from '../audit/actor.js';
 
 const PLUGIN_TYPES = ['auth', 'database', 'secret'] as const;
 
@@ -28,7 +28,8 @@ export class SysCatalogHandlers {
       name: e.name,
       version: e.version,
       builtin: e.builtin,
-      deprecation_status: '',
+      // Vault gives its builtins a deprecation status and other plugins none.
+      deprecation_status: e.builtin ? 'supported' : '',
       sha256: e.sha256,
     }));
     return { kind: 'envelope', data };
@@ -72,7 +73,14 @@ export class SysCatalogHandlers {
     if (type === undefined) {
       return { kind: 'envelope', data: null, warnings: [`Deprecated API endpoint, cannot read plugin information from catalog for "${name}"`] };
     }
-    const entry = await this.bus.request<CatalogEntryView | null>(catalogSubjects.read, key);
+    let entry: CatalogEntryView | null;
+    try {
+      entry = await this.bus.request<CatalogEntryView | null>(catalogSubjects.read, key);
+    } catch (err) {
+      // The catalog's not-found with a message: the versions that exist, as a warning with the 404.
+      if (err instanceof CofferError && err.code === 'not-found' && err.message) return { kind: 'envelope', status: 404, data: null, warnings: [err.message] };
+      throw err;
+    }
     if (!entry) throw new CofferError('not-found', '');
     const { type: _t, ...data } = entry;
     return { kind: 'envelope', data: { ...data, deprecation_status: '' } };

@@ -5,7 +5,7 @@ import { CofferError, catalogSubjects, mountSubjects } from '#contracts';
 import type { Mount, MountTableState } from '#mount-table';
 import type { ProjectionHost, ServiceContext } from '#runtime';
 import { SysMountsHandlers } from './sys-mounts.handlers.js';
-import type { VaultRequest, VaultResponse } from './vault-http.js';
+import type { VaultRequest, VaultResponse } from '../vault-http.js';
 
 function mount(table: 'secret' | 'auth', path: string, extra: Partial<Mount> = {}): Mount {
   return {
@@ -65,7 +65,9 @@ const LISTING = { entries: [{ type: 'secret', name: 'my-mock-plugin', version: '
 describe('sys/mounts handlers', () => {
   test('list: Vault\'s mountInfo per path, running_sha256 from the catalog', async () => {
     const { handlers } = setup({ secret: { 'kv/': mount('secret', 'kv/') }, auth: {} }, { [catalogSubjects.list]: LISTING });
-    assert.deepEqual(dataOf(await handlers.listMounts()), {
+    const { 'sys/': system, ...listed } = dataOf(await handlers.listMounts()) as Record<string, { type: string }>;
+    assert.equal(system.type, 'system');
+    assert.deepEqual(listed, {
       'kv/': {
         accessor: 'my-mock-plugin_0a1b2c3d',
         config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 90 },

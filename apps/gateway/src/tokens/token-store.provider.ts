@@ -2,7 +2,7 @@ import type { Provider } from '@nestjs/common';
 import { subjects } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import { ROOT_TOKEN_ISSUER, type RootTokenIssuer } from '../seal/seal.service.js';
-import { TokenStore } from '../tokens/token-store.js';
+import { TokenStore } from './token-store.js';
 
 export const TOKEN_STORE = Symbol('coffer.gateway.token-store');
 

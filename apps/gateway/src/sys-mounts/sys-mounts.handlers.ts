@@ -1,3 +1,4 @@
+import { sanitizeMountPath } from '#vault-rules';
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { BUS, type Bus } from '#bus';
@@ -15,13 +16,13 @@ import {
   type RemountStatus,
 } from '#contracts';
 import { findMount, type Mount, type MountTableState } from '#mount-table';
+import { catalogKey } from '#plugin-catalog';
 import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
-import { parseDurationSeconds } from './tokens/ttl.js';
-import { parseBool, type VaultRequest, type VaultResponse } from './vault-http.js';
-import { actorOf } from './audit/actor.js';
+import { MOUNT_TABLE } from '../mounts/mount-table.provider.js';
+import { parseDurationSeconds } from '../tokens/ttl.js';
+import { parseBool, type VaultRequest, type VaultResponse } from '../vault-http.js';
+import { actorOf } from '../audit/actor.js';
 
-/** `ProjectionHost<MountTableState>`: the gateway's projection of the mount table (routing and these reads). */
-export const MOUNT_TABLE = Symbol('coffer.gateway.mount-table');
 
 /** running_sha256 is a nicety of the listing: a slow or absent catalog must not hold a mount listing up for long. */
 const CATALOG_TIMEOUT_MS = 2_000;
@@ -50,7 +51,7 @@ export class SysMountsHandlers {
   constructor(
     @Inject(BUS) private readonly bus: Bus,
     @Inject(MOUNT_TABLE) private readonly mounts: ProjectionHost<MountTableState>,
-    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'config'>,
   ) {}
 
   // ---- sys/mounts ----
@@ -59,13 +60,13 @@ export class SysMountsHandlers {
     const state = await this.fresh();
     const shas = await this.catalogShas();
     const data: Record<string, unknown> = {};
-    for (const path of Object.keys(state.secret).sort()) data[path] = mountInfo(state.secret[path], shas);
+    for (const path of [...Object.keys(state.secret), 'sys/'].sort()) data[path] = path === 'sys/' ? systemMountInfo() : mountInfo(state.secret[path], shas);
     return envelope(data);
   }
 
   /** Longest-prefix, as Vault's MatchingMountEntry; an `auth/` path finds the auth mount, as on Vault's router. */
   async readMount(_req: VaultRequest, rawPath: string): Promise<VaultResponse> {
-    const path = sanitize(rawPath);
+    const path = sanitizeMountPath(rawPath);
     const state = await this.fresh();
     const [table, inner] = splitAuth(path);
     const mount = findMount(state[table], inner);
@@ -82,12 +83,12 @@ export class SysMountsHandlers {
   }
 
   readMountTune(_req: VaultRequest, path: string): Promise<VaultResponse> {
-    const [table, inner] = splitAuth(sanitize(path));
+    const [table, inner] = splitAuth(sanitizeMountPath(path));
     return this.readTune(table, inner);
   }
 
   tuneMount(req: VaultRequest, path: string): Promise<VaultResponse> {
-    const [table, inner] = splitAuth(sanitize(path));
+    const [table, inner] = splitAuth(sanitizeMountPath(path));
     return this.tune(req, table, inner);
   }
 
@@ -105,7 +106,7 @@ export class SysMountsHandlers {
 
   /** Exact, unlike sys/mounts/:path (Vault's handleReadAuth compares paths). */
   async readAuth(_req: VaultRequest, rawPath: string): Promise<VaultResponse> {
-    const path = sanitize(rawPath);
+    const path = sanitizeMountPath(rawPath);
     if (path === 'token/') return envelope(tokenMountInfo());
     const mount = (await this.fresh()).auth[path];
     if (!mount) throw new CofferError('invalid-request', `No auth engine at ${path}`);
@@ -121,11 +122,11 @@ export class SysMountsHandlers {
   }
 
   readAuthTune(_req: VaultRequest, path: string): Promise<VaultResponse> {
-    return this.readTune('auth', sanitize(path));
+    return this.readTune('auth', sanitizeMountPath(path));
   }
 
   tuneAuth(req: VaultRequest, path: string): Promise<VaultResponse> {
-    return this.tune(req, 'auth', sanitize(path));
+    return this.tune(req, 'auth', sanitizeMountPath(path));
   }
 
   // ---- sys/remount ----
@@ -138,8 +139,8 @@ export class SysMountsHandlers {
     const { from, to } = req.data;
     let request: MountRemountRequest = { table: 'secret', from: from as string, to: to as string };
     if (typeof from === 'string' && typeof to === 'string' && from !== '' && to !== '' && from.trim() === from && to.trim() === to) {
-      const source = sanitize(from);
-      const target = sanitize(to);
+      const source = sanitizeMountPath(from);
+      const target = sanitizeMountPath(to);
       if (source.startsWith('auth/')) {
         if (!target.startsWith('auth/')) throw new CofferError('invalid-request', `cannot remount auth mount to non-auth mount "${target}"`);
         request = { table: 'auth', from: source.slice('auth/'.length), to: target.slice('auth/'.length) };
@@ -189,7 +190,8 @@ export class SysMountsHandlers {
       sealWrap: flag(d.seal_wrap, 'seal_wrap'),
       actor: actorOf(req),
     };
-    await this.bus.request(mountSubjects.enable, request);
+    // The mount-manager starts the plugin before it answers (a hung one takes the host side's 10 s start limit).
+    await this.bus.request(mountSubjects.enable, request, { timeoutMs: 30_000 });
     // The next request to this gateway (often a write under the new mount) must find the mount in its projection.
     await this.mounts.catchUp();
     return { kind: 'empty' };
@@ -265,7 +267,7 @@ export class SysMountsHandlers {
   private async catalogShas(): Promise<Map<string, string>> {
     try {
       const { entries } = await this.bus.request<CatalogListing>(catalogSubjects.list, {}, { timeoutMs: CATALOG_TIMEOUT_MS });
-      return new Map(entries.map((e) => [`${e.type}/${e.name}/${e.version}`, e.sha256]));
+      return new Map(entries.map((e) => [catalogKey(e.type, e.name, e.version), e.sha256]));
     } catch {
       return new Map();
     }
@@ -294,10 +296,22 @@ function mountInfo(m: Mount, shas: Map<string, string>): Record<string, unknown>
     options: m.options,
     plugin_version: m.config.pluginVersion,
     running_plugin_version: m.config.pluginVersion,
-    running_sha256: shas.get(`${m.table}/${m.pluginName}/${m.config.pluginVersion}`) ?? '',
+    running_sha256: shas.get(catalogKey(m.table, m.pluginName, m.config.pluginVersion)) ?? '',
     seal_wrap: m.sealWrap,
     type: m.type,
     uuid: m.uuid,
+  };
+}
+
+/** The gateway's own sys/ paths, which Vault lists among the secrets engines (type system). */
+function systemMountInfo(): Record<string, unknown> {
+  return {
+    ...tokenMountInfo(),
+    accessor: `system_${TOKEN_DIGEST.slice(40, 48)}`,
+    config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 },
+    description: 'system endpoints used for control, policy and debugging',
+    type: 'system',
+    uuid: [TOKEN_DIGEST.slice(48, 56), TOKEN_DIGEST.slice(56, 60), `4${TOKEN_DIGEST.slice(61, 64)}`, `8${TOKEN_DIGEST.slice(1, 4)}`, TOKEN_DIGEST.slice(4, 16)].join('-'),
   };
 }
 
@@ -319,12 +333,6 @@ function tokenMountInfo(): Record<string, unknown> {
   };
 }
 
-/** Vault's sanitizePath: no leading slashes, one trailing slash. */
-function sanitize(path: string): string {
-  let p = (path ?? '').replace(/^\/+/, '');
-  if (!p.endsWith('/')) p += '/';
-  return p;
-}
 
 function splitAuth(path: string): [MountTable, string] {
   return path.startsWith('auth/') ? ['auth', path.slice('auth/'.length)] : ['secret', path];

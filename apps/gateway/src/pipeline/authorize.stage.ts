@@ -1,0 +1,53 @@
+import type { AclOperation } from '../acl/index.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { MountRouting } from '../mounts/mount-routing.js';
+import type { Operation } from '../vault-http.js';
+import { unsupportedOperation } from './edge-errors.js';
+import type { Exchange, Stage } from './exchange.js';
+
+/**
+ * Stage 4, authorize: the final operation first (Vault's existence check turns an update of something absent into a
+ * create, which the ACL judges separately), then the caller's ACL on the path and the request data, with sudo where
+ * the route needs it. A path nobody serves is still checked, so a token that may not touch it learns nothing; a
+ * verb the route does not serve is a 405 before the ACL, as Vault's router answers it.
+ */
+export class AuthorizeStage implements Stage {
+  readonly name = 'authorize';
+
+  constructor(
+    private readonly auth: Pick<Authenticator, 'authorize'>,
+    private readonly mounts: Pick<MountRouting, 'operationFor' | 'normalize'>,
+  ) {}
+
+  async run(x: Exchange): Promise<void> {
+    const { req, caller, target } = x;
+    if (x.edge.help) {
+      this.auth.authorize(caller!, req, 'help', false);
+      return;
+    }
+    let sudo = false;
+    // The ACL judges the path the handler will act on: names normalized as the handler normalizes them.
+    let judged = req.path;
+    if (target?.kind === 'own') {
+      const { route, params } = target;
+      if (req.operation === 'update' && route.exists && !route.exists(params)) req.operation = 'create';
+      if (!route.operations[req.operation]) throw unsupportedOperation(route.plain === true);
+      sudo = route.sudo === true;
+      if (route.normalize) judged = route.normalize(params);
+    } else if (target?.kind === 'mount') {
+      const normalized = await this.mounts.normalize(target.mounted);
+      if (normalized.relative !== target.mounted.relative) {
+        // The plugin then sees the folded path too: what it acts on is what the ACL allowed.
+        req.path = req.path.slice(0, req.path.length - target.mounted.relative.length) + normalized.relative;
+        target.mounted = normalized;
+        judged = req.path;
+      }
+      req.operation = await this.mounts.operationFor(target.mounted, req);
+    }
+    if (caller) this.auth.authorize(caller, judged === req.path ? req : { ...req, path: judged }, aclOperation(req.operation), sudo);
+  }
+}
+
+function aclOperation(operation: Operation): AclOperation {
+  return operation === 'head' ? 'read' : operation;
+}
