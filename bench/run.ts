@@ -2,10 +2,10 @@
  * `npm run bench`: the figures Coffer is judged by (issue 7), each as a ratio against a baseline measured in the
  * same run on the same machine, alternating baseline and subject and taking medians. Prints a table, writes
  * bench/results/latest.json and bench/results/latest.md. `--quick` runs one short round of everything (a smoke run;
- * its figures are not to be quoted); `--only=dev,dist,replay` runs a subset.
+ * its figures are not to be quoted); `--only=dev,dist,replay,audit` runs a subset.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, release } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../test/support/paths.js';
 import { BENCH_MOUNT as MOUNT, call, mountMock, startBenchCluster } from './lib/cluster.js';
@@ -16,9 +16,9 @@ import { formatTable, ms, rps, type Row } from './lib/report.js';
 import { median } from './lib/stats.js';
 
 const QUICK = process.argv.includes('--quick');
-/** `--only=dev,dist,replay`: a subset, while working on one figure. */
+/** `--only=dev,dist,replay,audit`: a subset, while working on one figure. */
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const wanted = (part: 'dev' | 'dist' | 'replay') => !ONLY || ONLY.includes(part);
+const wanted = (part: 'dev' | 'dist' | 'replay' | 'audit') => !ONLY || ONLY.includes(part);
 const ROUNDS = QUICK ? 1 : 3;
 const LOAD: LoadSettings = { connections: 50, seconds: QUICK ? 2 : 5, warmupSeconds: QUICK ? 1 : 2 };
 const SPAWNS = QUICK ? 3 : 10;
@@ -125,6 +125,38 @@ async function devServerFigures(rows: Row[], ceiling: RunningProcess, json: Reco
   }
 }
 
+/**
+ * The cost of audit (issue 14): dev kv read with a file audit device on, against the same server with none, the two
+ * alternated within each round (enable, measure, disable), so the ratio compares like with like.
+ */
+async function auditFigures(rows: Row[], json: Record<string, unknown>): Promise<void> {
+  progress('audit: starting the dev server');
+  const dev = await startDevServer(ROOT, { COFFER_PLUGIN_IDLE_MS: '600000', COFFER_LOG_LEVEL: 'info' });
+  const dir = mkdtempSync(join(tmpdir(), 'coffer-bench-audit-'));
+  try {
+    await mountMock(dev.url, ROOT);
+    const read = targets(dev.url, ROOT).read;
+    const off: LoadFigures[] = [];
+    const on: LoadFigures[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      progress(`audit: round ${r + 1}/${ROUNDS}`);
+      off.push(checked('kv read, audit off', await measureLoad(read, LOAD)));
+      const enabled = await call(dev.url, ROOT, 'PUT', 'sys/audit/bench', { type: 'file', options: { file_path: join(dir, `audit-${r}.log`) } });
+      if (enabled.status !== 204) throw new Error(`audit: enabling the file device failed: ${enabled.status} ${await enabled.text()}`);
+      on.push(checked('kv read, audit on', await measureLoad(read, LOAD)));
+      await call(dev.url, ROOT, 'DELETE', 'sys/audit/bench');
+      rmSync(join(dir, `audit-${r}.log`), { force: true });
+    }
+    const ratio = median(on.map((f, i) => f.rps / off[i].rps));
+    const text = (runs: LoadFigures[]) => `${rps(median(runs.map((f) => f.rps)))}, p50 ${ms(median(runs.map((f) => f.p50Ms)))}, p99 ${ms(median(runs.map((f) => f.p99Ms)))}`;
+    rows.push({ id: 'audit.file', figure: 'kv read, dev server, file audit device on / off', coffer: text(on), baseline: `${text(off)} (audit off)`, ratio, target: '≥ 0.85×', met: ratio >= 0.85 });
+    json.audit = { on, off };
+  } finally {
+    await dev.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function distributedFigures(rows: Row[], ceiling: RunningProcess, json: Record<string, unknown>): Promise<void> {
   progress('starting the four services as processes (real NATS and Postgres)');
   const { cluster, rootToken, stop } = await startBenchCluster();
@@ -198,8 +230,9 @@ async function main(): Promise<void> {
     await ceiling.stop();
   }
   if (wanted('replay')) await replayFigures(rows, json);
+  if (wanted('audit')) await auditFigures(rows, json);
 
-  const order = ['dist.kv-read', 'dist.kv-write', 'dev.kv-read', 'dev.kv-write', 'dev.plugin-hop', 'dist.plugin-hop', 'plugin-cold-start', 'replay.10000', 'replay.100000', 'scale-out', 'cli-start'];
+  const order = ['dist.kv-read', 'dist.kv-write', 'dev.kv-read', 'dev.kv-write', 'dev.plugin-hop', 'dist.plugin-hop', 'plugin-cold-start', 'replay.10000', 'replay.100000', 'scale-out', 'cli-start', 'audit.file'];
   rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   const table = formatTable(rows);
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);

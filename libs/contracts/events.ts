@@ -30,6 +30,9 @@ export interface MountConfigV1 {
   maxLeaseTtl: number;
   forceNoCache: boolean;
   pluginVersion: string;
+  /** Tune `audit_non_hmac_request_keys` / `audit_non_hmac_response_keys`: data keys audit logs in clear. */
+  auditNonHmacRequestKeys?: string[];
+  auditNonHmacResponseKeys?: string[];
 }
 
 export interface MountEnabledV1 {
@@ -82,6 +85,26 @@ export interface PolicyDeletedV1 {
   name: string;
 }
 
+/**
+ * An audit device, enabled cluster-wide: every gateway opens its own sink from it. `salt` is the HMAC key of the
+ * device's hashes; it lives only here, in event data the barrier encrypts, so it is unreadable while sealed.
+ */
+export interface AuditDeviceEnabledV1 {
+  v: 1;
+  /** Always ends with `/`. */
+  path: string;
+  type: 'file' | 'socket' | 'syslog';
+  description: string;
+  options: Record<string, string>;
+  local: boolean;
+  salt: string;
+}
+
+export interface AuditDeviceDisabledV1 {
+  v: 1;
+  path: string;
+}
+
 /** Event type names per stream, with the data each carries. */
 export interface StreamEvents {
   'plugin-catalog': { PluginRegistered: PluginRegisteredV1; PluginDeregistered: PluginDeregisteredV1 };
@@ -92,6 +115,7 @@ export interface StreamEvents {
     MountMoved: MountMovedV1;
   };
   'acl-policies': { PolicyWritten: PolicyWrittenV1; PolicyDeleted: PolicyDeletedV1 };
+  'audit-devices': { AuditDeviceEnabled: AuditDeviceEnabledV1; AuditDeviceDisabled: AuditDeviceDisabledV1 };
 }
 
 export type EventOf<S extends StreamName> = {

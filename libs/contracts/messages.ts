@@ -67,9 +67,19 @@ export interface CatalogListing {
  */
 export type UnsealedNotice = Record<string, never>;
 
+/**
+ * Who asked for a change: the request id (which the audit log carries too) and the caller's token accessor (never
+ * the token). A command writes it, as it is, as the metadata of the events it appends (stored in clear).
+ */
+export interface EventActor {
+  requestId: string;
+  actorAccessor: string;
+}
+
 export interface CatalogRegisterRequest {
   /** Absent for the legacy untyped endpoint: learnt by running the plugin. */
   type?: 'secret' | 'auth';
+  actor?: EventActor;
   name: string;
   version?: string;
   sha256?: string;
@@ -80,6 +90,8 @@ export interface CatalogRegisterRequest {
 
 export interface CatalogEntryKey {
   type?: 'secret' | 'auth';
+  /** On deregistration: who asked. */
+  actor?: EventActor;
   name: string;
   version?: string;
 }
@@ -120,6 +132,8 @@ export interface MountRef {
   table: MountTable;
   /** With or without the trailing `/`; auth paths without `auth/`. */
   path: string;
+  /** On enable, disable and tune: who asked. */
+  actor?: EventActor;
 }
 
 export interface MountEnableRequest extends MountRef {
@@ -135,12 +149,19 @@ export interface MountEnableRequest extends MountRef {
 
 export interface MountTuneRequest extends MountRef {
   description?: string;
-  config?: { defaultLeaseTtl?: number; maxLeaseTtl?: number; pluginVersion?: string };
+  config?: {
+    defaultLeaseTtl?: number;
+    maxLeaseTtl?: number;
+    pluginVersion?: string;
+    auditNonHmacRequestKeys?: string[];
+    auditNonHmacResponseKeys?: string[];
+  };
   options?: Record<string, string> | null;
 }
 
 export interface MountRemountRequest {
   table: MountTable;
+  actor?: EventActor;
   from: string;
   to: string;
 }

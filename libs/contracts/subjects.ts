@@ -14,7 +14,7 @@ export function queueGroup(service: ServiceName): string {
   return `coffer.${service}`;
 }
 
-export const STREAMS = ['plugin-catalog', 'mount-table', 'acl-policies'] as const;
+export const STREAMS = ['plugin-catalog', 'mount-table', 'acl-policies', 'audit-devices'] as const;
 export type StreamName = (typeof STREAMS)[number];
 
 export const subjects = {

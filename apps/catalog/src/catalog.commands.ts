@@ -8,6 +8,7 @@ import {
   type CatalogEntryKey,
   type CatalogEntryView,
   type CatalogRegisterRequest,
+  type EventActor,
   type EventOf,
   type PluginProbeRequest,
   type PluginProbeResult,
@@ -61,7 +62,7 @@ export class CatalogCommands {
       );
     }
     const entry: CatalogEntry = { type, name: valid.name, version, sha256: valid.sha256, command: valid.command, args: valid.args, env: valid.env };
-    await this.append({ type: 'PluginRegistered', data: { v: 1, ...entry } });
+    await this.append({ type: 'PluginRegistered', data: { v: 1, ...entry } }, req.actor);
     return view(entry);
   }
 
@@ -105,7 +106,7 @@ export class CatalogCommands {
   async deregister(key: CatalogEntryKey): Promise<null> {
     this.assertUnsealed();
     const entry = this.find(key);
-    if (entry) await this.append({ type: 'PluginDeregistered', data: { v: 1, type: entry.type, name: entry.name, version: entry.version } });
+    if (entry) await this.append({ type: 'PluginDeregistered', data: { v: 1, type: entry.type, name: entry.name, version: entry.version } }, key.actor);
     return null;
   }
 
@@ -124,8 +125,9 @@ export class CatalogCommands {
     if (this.ctx.barrier.sealed) throw sealedError();
   }
 
-  private async append(event: EventOf<'plugin-catalog'>): Promise<void> {
-    await this.catalog.decideAndAppend(this.ctx.events, () => [event]);
+  /** The actor (request id, accessor) goes into the event's clear metadata, as the design says. */
+  private async append(event: EventOf<'plugin-catalog'>, actor: EventActor | undefined): Promise<void> {
+    await this.catalog.decideAndAppend(this.ctx.events, () => [{ ...event, metadata: { ...actor } }]);
   }
 
 }

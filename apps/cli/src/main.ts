@@ -4,6 +4,7 @@ import { CofferError } from '#contracts';
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  audit: { summary: 'Interact with audit devices', load: async () => (await import('./commands/audit.js')).auditCommand },
   server: { summary: 'Start a Coffer server', load: async () => (await import('./commands/server.js')).serverCommand },
   version: { summary: 'Print the Coffer version', load: async () => (await import('./commands/version.js')).versionCommand },
   read: { summary: 'Read data and retrieves secrets', load: async () => (await import('./commands/kv.js')).readCommand },

@@ -53,7 +53,9 @@ function decode(id: string, http: FastifyRequest): EdgeRequest {
     token: tokenOf(http.headers),
     headers: http.headers,
     wrapTtl: wrapTtlOf(http.headers['x-vault-wrap-ttl']),
+    // Where the request came from: bound CIDRs, plugins (remote_address) and the audit log.
     remoteAddress: clientAddress(http.socket?.remoteAddress),
+    remotePort: http.socket?.remotePort,
   };
   // Vault's wrapHelpHandler: a non-empty `help` query turns any request into a help request for its path.
   if (query.get('help')) return { ...base, operation: 'read', path: logicalPath(pathname.slice('/v1/'.length)), help: true };

@@ -9,6 +9,7 @@ import { SERVICE_CONTEXT, nestLogger, type RunningService, type ServiceContext }
 import { mountTableProjection, type MountTableState } from '#mount-table';
 import { ProjectionHost } from '#runtime';
 import { ApiController } from './api.controller.js';
+import { AuditBroker, AuditHandlers } from './audit/index.js';
 import { MountRouting } from './mounts/mount-routing.js';
 import { ReloadHandlers } from './mounts/reload.handlers.js';
 import { MOUNT_TABLE, mountTableProvider } from './mounts/mount-table.provider.js';
@@ -86,6 +87,8 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
         GatewayMetrics,
         RequestLog,
         InfoHandlers,
+        AuditBroker,
+        AuditHandlers,
       ],
     },
     adapter,
@@ -101,6 +104,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   await app.get(PolicyService).start();
   const mountTable = app.get<ProjectionHost<MountTableState>>(MOUNT_TABLE);
   await mountTable.start();
+  await app.get(AuditBroker).start();
   if (!server || !handler) throw new Error('gateway: HTTP server was not created');
   let bound: Awaited<ReturnType<typeof bindListeners>>;
   try {

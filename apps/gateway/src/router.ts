@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CofferError, sealedError } from '#contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '#runtime';
+import { AuditBroker, AuditHandlers } from './audit/index.js';
 import { Authenticator, type Caller } from './auth/authenticator.js';
 import { CUBBYHOLE_CLEANUP, type CubbyholeCleanup } from './cubbyhole/cubbyhole-cleanup.js';
 import { MountRouting } from './mounts/mount-routing.js';
@@ -75,6 +76,8 @@ export class Router {
     @Inject(TOKEN_STORE) tokens: TokenStore,
     @Inject(SERVICE_CONTEXT) ctx: Pick<ServiceContext, 'barrier' | 'config' | 'log'>,
     @Inject(CUBBYHOLE_CLEANUP) cubbyholes: Pick<CubbyholeCleanup, 'revoked'>,
+    audit: AuditBroker,
+    auditHandlers: AuditHandlers,
   ) {
     const open = { unauthenticated: true, whileSealed: true, plain: true };
     const wrapping = new WrappingHandlers(tokens);
@@ -164,7 +167,7 @@ export class Router {
           read: (_r, p) => policyHandlers.read(p.name, false),
           create: (r, p) => policyHandlers.write(r, p.name, false),
           update: (r, p) => policyHandlers.write(r, p.name, false),
-          delete: (_r, p) => policyHandlers.delete(p.name),
+          delete: (r, p) => policyHandlers.delete(r, p.name), // AUDIT: the actor
         },
         exists: policyExists,
         normalize: (p) => `sys/policies/acl/${policyName(p.name)}`,
@@ -176,7 +179,7 @@ export class Router {
           read: (_r, p) => policyHandlers.read(p.name, true),
           create: (r, p) => policyHandlers.write(r, p.name, true),
           update: (r, p) => policyHandlers.write(r, p.name, true),
-          delete: (_r, p) => policyHandlers.delete(p.name),
+          delete: (r, p) => policyHandlers.delete(r, p.name), // AUDIT: the actor
         },
         exists: policyExists,
         normalize: (p) => `sys/policy/${policyName(p.name)}`,
@@ -193,6 +196,8 @@ export class Router {
 
       // The token store's paths: the one table (tokens/token.handlers.ts) its tests exercise too.
       ...token.TOKEN_ROUTES.map((r) => ({ pattern: r.pattern, operations: mapValues(r.operations, tokenHandler) })),
+      // sys/audit, sys/audit/:path, sys/audit-hash/:path (audit/audit.handlers.ts)
+      ...auditHandlers.routes(),
     ];
 
     this.pipeline = new Pipeline([
@@ -200,11 +205,11 @@ export class Router {
       new ParseStage(jsonLimitsOf(ctx.config.listeners[0]), ctx.log),
       new AuthenticateStage(auth, mounts),
       new AuthorizeStage(auth, mounts),
-      new AuditRequestStage(),
+      new AuditRequestStage(audit),
       new RouteStage(() => this.routes, mounts, cubbyholes),
       new ResponseStage(tokens),
       new WrappingStage(tokens),
-      new AuditResponseStage(),
+      new AuditResponseStage(audit),
     ]);
   }
 

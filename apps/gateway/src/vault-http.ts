@@ -18,11 +18,15 @@ export interface VaultRequest {
   query: URLSearchParams;
   token?: string;
   headers: FastifyRequest['headers'];
+  /** The client's port, for the audit log (its address is `remoteAddress` below). */
+  remotePort?: number;
+  /** The caller's token accessor once authenticated: events record it as their actor. */
+  callerAccessor?: string;
   /** Seconds the client asked the response to be wrapped for (`X-Vault-Wrap-TTL`); absent: not wrapped. */
   wrapTtl?: number;
   /**
    * The client's IP address from the socket (no proxy header is trusted), IPv4-mapped IPv6 unwrapped; "" if the
-   * socket did not say. Bound-CIDR checks (tokens, AppRole) compare against it.
+   * socket did not say. Bound-CIDR checks (tokens, AppRole) compare against it; the audit log records it.
    */
   remoteAddress?: string;
 }

@@ -302,6 +302,13 @@ export function decideTune(mounts: MountTableState, catalog: CatalogState, req: 
     if (newMax !== mount.config.maxLeaseTtl) config.maxLeaseTtl = newMax;
   }
 
+  for (const key of ['auditNonHmacRequestKeys', 'auditNonHmacResponseKeys'] as const) {
+    const keys = req.config?.[key];
+    if (keys === undefined) continue;
+    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) throw invalid('audit keys must be a list of strings');
+    if (JSON.stringify(keys) !== JSON.stringify(mount.config[key] ?? [])) config[key] = [...keys];
+  }
+
   if (req.description !== undefined && req.description !== mount.description) event.description = String(req.description);
 
   if (req.config?.pluginVersion !== undefined) {

@@ -56,7 +56,10 @@ export class MountCommands {
     const opts = { systemMaxLeaseTtl: this.ctx.config.maxLeaseTtl };
     const started = new Map<string, Promise<void>>();
     const event = await this.command(
-      (s) => ({ event: { type: 'MountEnabled', data: decideEnable(s.table, this.catalog.state, req, opts) } }),
+      (s) => ({
+        event: { type: 'MountEnabled', data: decideEnable(s.table, this.catalog.state, req, opts) },
+        metadata: { ...req.actor },
+      }),
       async (decided) => {
         if (decided.event.type !== 'MountEnabled') return;
         const { table, pluginName, config } = decided.event.data;
@@ -91,7 +94,7 @@ export class MountCommands {
   async disable(ref: MountRef): Promise<null> {
     const event = await this.command((s) => {
       const data = decideDisable(s.table, ref);
-      return data ? { event: { type: 'MountDisabled', data } } : null;
+      return data ? { event: { type: 'MountDisabled', data }, metadata: { ...ref.actor } } : null;
     });
     if (event?.type === 'MountDisabled') this.bus.publish(runnerSubjects.mountDisabled, { mount: event.data.uuid });
     return null;
@@ -100,7 +103,7 @@ export class MountCommands {
   async tune(req: MountTuneRequest): Promise<null> {
     await this.command((s) => {
       const data = decideTune(s.table, this.catalog.state, req);
-      return data ? { event: { type: 'MountTuned', data } } : null;
+      return data ? { event: { type: 'MountTuned', data }, metadata: { ...req.actor } } : null;
     });
     return null;
   }
@@ -110,7 +113,7 @@ export class MountCommands {
     const migrationId = randomUUID();
     await this.command((s) => ({
       event: { type: 'MountMoved', data: decideRemount(s.table, req) },
-      metadata: { [MIGRATION_ID_KEY]: migrationId },
+      metadata: { ...req.actor, [MIGRATION_ID_KEY]: migrationId },
     }));
     return { migrationId };
   }

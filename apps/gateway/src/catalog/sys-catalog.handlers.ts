@@ -10,6 +10,7 @@ import {
   type CatalogRegisterRequest,
 } from '#contracts';
 import type { VaultRequest, VaultResponse } from '../vault-http.js';
+import { actorOf } from '../audit/actor.js';
 
 const PLUGIN_TYPES = ['auth', 'database', 'secret'] as const;
 
@@ -60,6 +61,7 @@ export class SysCatalogHandlers {
       command: optionalString(d.command, 'command'),
       args: d.args as string[] | undefined,
       env: d.env as string[] | undefined,
+      actor: actorOf(req),
     };
     // Registration runs the plugin to learn its type and version, which can take a while on a cold machine.
     await this.bus.request<CatalogEntryView>(catalogSubjects.register, request, { timeoutMs: 30_000 });
@@ -85,7 +87,7 @@ export class SysCatalogHandlers {
   }
 
   async deregister(req: VaultRequest, type: string | undefined, name: string): Promise<VaultResponse> {
-    const key: CatalogEntryKey = { type: this.pluginType(type), name, version: (req.data.version as string) ?? req.query.get('version') ?? undefined };
+    const key: CatalogEntryKey = { type: this.pluginType(type), name, version: (req.data.version as string) ?? req.query.get('version') ?? undefined, actor: actorOf(req) };
     await this.bus.request(catalogSubjects.deregister, key);
     if (type === undefined) {
       return { kind: 'envelope', data: null, warnings: [`Deprecated API endpoint, cannot deregister plugin from catalog for "${name}"`] };

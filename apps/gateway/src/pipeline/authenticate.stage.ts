@@ -21,6 +21,10 @@ export class AuthenticateStage implements Stage {
       x.target = mounted ? { kind: 'mount', mounted, unauthenticated: await this.mounts.isUnauthenticated(mounted) } : { kind: 'none' };
     }
     const open = x.target.kind === 'own' ? x.target.route.unauthenticated === true : x.target.kind === 'mount' && x.target.unauthenticated;
-    if (x.edge.help || !open) x.caller = await this.auth.authenticate(x.req);
+    if (x.edge.help || !open) {
+      x.caller = await this.auth.authenticate(x.req);
+      // The actor catalog, mount, policy and audit events record (audit/actor.ts).
+      x.req.callerAccessor = x.caller.token.accessor;
+    }
   }
 }

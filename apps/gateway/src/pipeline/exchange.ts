@@ -1,3 +1,4 @@
+import type { AuditContext } from '../audit/broker.js';
 import type { Caller } from '../auth/authenticator.js';
 import type { MountedRequest } from '../mounts/mount-routing.js';
 import type { OwnRoute } from '../router.js';
@@ -23,10 +24,12 @@ export interface EdgeRequest {
   headers: VaultRequest['headers'];
   /** Seconds from `X-Vault-Wrap-TTL`, when the client asked for response wrapping. */
   wrapTtl?: number;
-  /** The client's address from the socket (`clientAddress`), for bound-CIDR checks and the plugins. */
+  /** The client's address from the socket (`clientAddress`), for bound-CIDR checks, the plugins and the audit log. */
   remoteAddress?: string;
   /** Vault's `?help=1`: the request asks for the path's help, not the path. */
   help: boolean;
+  /** The client's port, for the audit log. */
+  remotePort?: number;
 }
 
 /**
@@ -40,10 +43,17 @@ export interface Exchange {
   target?: Target;
   caller?: Caller;
   response?: VaultResponse;
+  /** What the audit-request stage recorded, for the audit-response stage. */
+  audit?: AuditContext;
 }
 
 /** A named step of the pipeline (see pipeline.ts for their order). */
 export interface Stage {
   readonly name: string;
   run(x: Exchange): void | Promise<void>;
+  /**
+   * Called instead of `run` when an earlier stage threw: a stage that must see every outcome (audit-response
+   * records the error) says so here. What it throws replaces the error.
+   */
+  failed?(x: Exchange, err: unknown): void | Promise<void>;
 }

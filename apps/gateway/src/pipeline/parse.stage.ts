@@ -28,7 +28,18 @@ export class ParseStage implements Stage {
     else if (operation === 'delete') data = Object.fromEntries(edge.query);
     else if (operation === 'read' || operation === 'list' || operation === 'head') data = queryData(edge.query);
     else data = this.body(x);
-    x.req = { id: edge.id, operation, path, data, query: edge.query, token: edge.token, headers: edge.headers, wrapTtl: edge.wrapTtl, remoteAddress: edge.remoteAddress };
+    x.req = {
+      id: edge.id,
+      operation,
+      path,
+      data,
+      query: edge.query,
+      token: edge.token,
+      headers: edge.headers,
+      wrapTtl: edge.wrapTtl,
+      remoteAddress: edge.remoteAddress,
+      remotePort: edge.remotePort,
+    };
   }
 
   /** The body, under Vault's JSON limits: past one is a 400 here, before any handler, and a warning without a stack. */

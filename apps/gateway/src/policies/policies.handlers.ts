@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CofferError } from '#contracts';
 import type { VaultRequest, VaultResponse } from '../vault-http.js';
+import { actorOf } from '../audit/actor.js';
 import { PolicyService } from './policy.service.js';
 
 /** `sys/policies/acl/*` and the older `sys/policy/*`, in Vault's shapes. */
@@ -28,12 +29,12 @@ export class PolicyHandlers {
 
   async write(req: VaultRequest, name: string, legacy: boolean): Promise<VaultResponse> {
     const text = legacy ? (req.data.rules ?? req.data.policy) : req.data.policy;
-    await this.policies.write(name, text);
+    await this.policies.write(name, text, actorOf(req));
     return { kind: 'empty' };
   }
 
-  async delete(name: string): Promise<VaultResponse> {
-    await this.policies.delete(name);
+  async delete(req: VaultRequest, name: string): Promise<VaultResponse> {
+    await this.policies.delete(name, actorOf(req));
     return { kind: 'empty' };
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { CofferError, type EventOf } from '#contracts';
+import { CofferError, type EventActor, type EventOf } from '#contracts';
 import { ProjectionHost, SERVICE_CONTEXT, type ServiceContext } from '#runtime';
 import {
   Acl,
@@ -53,17 +53,17 @@ export class PolicyService implements OnModuleDestroy {
     return this.host.state.policies[name];
   }
 
-  async write(name: string, text: unknown): Promise<void> {
+  async write(name: string, text: unknown, actor?: EventActor): Promise<void> {
     const normalized = assertPolicyWritable(name);
     if (typeof text !== 'string' || text.trim() === '') throw new CofferError('invalid-request', "'policy' parameter not supplied or empty");
     await parsePolicy(normalized, text);
-    await this.append({ type: 'PolicyWritten', data: { v: 1, name: normalized, policy: text } });
+    await this.append({ type: 'PolicyWritten', data: { v: 1, name: normalized, policy: text } }, actor);
   }
 
-  async delete(name: string): Promise<void> {
+  async delete(name: string, actor?: EventActor): Promise<void> {
     const normalized = assertPolicyDeletable(name);
     if (this.host.state.policies[normalized] === undefined) return;
-    await this.append({ type: 'PolicyDeleted', data: { v: 1, name: normalized } });
+    await this.append({ type: 'PolicyDeleted', data: { v: 1, name: normalized } }, actor);
   }
 
   /** The ACL of a set of policy names; names with no policy behind them grant nothing, as in Vault. */
@@ -96,8 +96,8 @@ export class PolicyService implements OnModuleDestroy {
     return policy;
   }
 
-  private async append(event: EventOf<'acl-policies'>): Promise<void> {
-    await this.host.decideAndAppend(this.ctx.events, () => [event]);
+  private async append(event: EventOf<'acl-policies'>, actor: EventActor | undefined): Promise<void> {
+    await this.host.decideAndAppend(this.ctx.events, () => [{ ...event, metadata: { ...actor } }]);
   }
 
 }

@@ -27,10 +27,14 @@ function mount(table: 'secret' | 'auth', path: string, extra: Partial<Mount> = {
 /** The handlers against a scripted bus and a fixed table: what they send, and what they answer. */
 function setup(state: MountTableState, replies: Record<string, unknown> = {}) {
   const sent: { subject: string; data: unknown }[] = [];
+  /** Who each write said it came from, kept apart so the assertions on the message itself stay as they were. */
+  const actors: unknown[] = [];
   let catchUps = 0;
   const bus = {
     async request(subject: string, data: unknown) {
-      sent.push({ subject, data });
+      const { actor, ...rest } = data as { actor?: unknown };
+      if (actor !== undefined) actors.push(actor);
+      sent.push({ subject, data: rest });
       const reply = replies[subject];
       if (reply instanceof Error) throw reply;
       return reply ?? null;
@@ -38,7 +42,7 @@ function setup(state: MountTableState, replies: Record<string, unknown> = {}) {
   } as unknown as Bus;
   const host = { state, catchUp: async () => void catchUps++ } as unknown as ProjectionHost<MountTableState>;
   const ctx = { config: { defaultLeaseTtl: 3600, maxLeaseTtl: 7200 } } as unknown as ServiceContext;
-  return { handlers: new SysMountsHandlers(bus, host, ctx), sent, catchUps: () => catchUps };
+  return { handlers: new SysMountsHandlers(bus, host, ctx), sent, actors, catchUps: () => catchUps };
 }
 
 function req(data: Record<string, unknown> = {}): VaultRequest {
@@ -209,5 +213,15 @@ describe('sys/remount handlers', () => {
     });
     const none = setup({ secret: {}, auth: {} });
     await refuses(none.handlers.remountStatus(req(), 'nope'), 'not-found', '');
+  });
+
+  test('every write names its actor: the request id and the caller\'s accessor, never the token', async () => {
+    const { handlers, actors } = setup({ secret: { 'kv/': mount('secret', 'kv/') }, auth: {} }, { [mountSubjects.remount]: { migrationId: 'm1' } });
+    const r = { ...req({ type: 'kv' }), token: 'hvs.secret-token', callerAccessor: 'acc-1' };
+    await handlers.enableMount(r, 'kv2');
+    await handlers.tuneMount(r, 'kv');
+    await handlers.disableMount(r, 'kv2');
+    await handlers.remount({ ...r, data: { from: 'kv', to: 'kv3' } });
+    assert.deepEqual(actors, Array(4).fill({ requestId: 'r', actorAccessor: 'acc-1' }));
   });
 });

@@ -21,6 +21,7 @@ import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runt
 import { MOUNT_TABLE } from '../mounts/mount-table.provider.js';
 import { parseDurationSeconds } from '../tokens/ttl.js';
 import { parseBool, type VaultRequest, type VaultResponse } from '../vault-http.js';
+import { actorOf } from '../audit/actor.js';
 
 
 /** running_sha256 is a nicety of the listing: a slow or absent catalog must not hold a mount listing up for long. */
@@ -77,8 +78,8 @@ export class SysMountsHandlers {
     return this.enable(req, 'secret', path);
   }
 
-  disableMount(_req: VaultRequest, path: string): Promise<VaultResponse> {
-    return this.disable('secret', path);
+  disableMount(req: VaultRequest, path: string): Promise<VaultResponse> {
+    return this.disable(req, 'secret', path);
   }
 
   readMountTune(_req: VaultRequest, path: string): Promise<VaultResponse> {
@@ -116,8 +117,8 @@ export class SysMountsHandlers {
     return this.enable(req, 'auth', path);
   }
 
-  disableAuth(_req: VaultRequest, path: string): Promise<VaultResponse> {
-    return this.disable('auth', path);
+  disableAuth(req: VaultRequest, path: string): Promise<VaultResponse> {
+    return this.disable(req, 'auth', path);
   }
 
   readAuthTune(_req: VaultRequest, path: string): Promise<VaultResponse> {
@@ -145,7 +146,7 @@ export class SysMountsHandlers {
         request = { table: 'auth', from: source.slice('auth/'.length), to: target.slice('auth/'.length) };
       }
     }
-    const { migrationId } = await this.bus.request<{ migrationId: string }>(mountSubjects.remount, request);
+    const { migrationId } = await this.bus.request<{ migrationId: string }>(mountSubjects.remount, { ...request, actor: actorOf(req) });
     await this.mounts.catchUp();
     return envelope({ migration_id: migrationId }, [
       "Mount move has been queued. Progress will be reported in Vault's server log, tagged with the returned migration_id",
@@ -187,6 +188,7 @@ export class SysMountsHandlers {
       options: stringMap(d.options),
       local: flag(d.local, 'local'),
       sealWrap: flag(d.seal_wrap, 'seal_wrap'),
+      actor: actorOf(req),
     };
     // The mount-manager starts the plugin before it answers (a hung one takes the host side's 10 s start limit).
     await this.bus.request(mountSubjects.enable, request, { timeoutMs: 30_000 });
@@ -195,8 +197,8 @@ export class SysMountsHandlers {
     return { kind: 'empty' };
   }
 
-  private async disable(table: MountTable, path: string): Promise<VaultResponse> {
-    await this.bus.request(mountSubjects.disable, { table, path } satisfies MountRef);
+  private async disable(req: VaultRequest, table: MountTable, path: string): Promise<VaultResponse> {
+    await this.bus.request(mountSubjects.disable, { table, path, actor: actorOf(req) } satisfies MountRef);
     await this.mounts.catchUp();
     return { kind: 'empty' };
   }
@@ -224,13 +226,15 @@ export class SysMountsHandlers {
     };
     if (mount.options && Object.keys(mount.options).length > 0) data.options = mount.options;
     if (mount.config.pluginVersion) data.plugin_version = mount.config.pluginVersion;
+    if (mount.config.auditNonHmacRequestKeys?.length) data.audit_non_hmac_request_keys = mount.config.auditNonHmacRequestKeys;
+    if (mount.config.auditNonHmacResponseKeys?.length) data.audit_non_hmac_response_keys = mount.config.auditNonHmacResponseKeys;
     if (table === 'auth') data.token_type = 'default-service';
     return envelope(data);
   }
 
   private async tune(req: VaultRequest, table: MountTable, path: string): Promise<VaultResponse> {
     const d = req.data;
-    const request: MountTuneRequest = { table, path };
+    const request: MountTuneRequest = { table, path, actor: actorOf(req) };
     const config: NonNullable<MountTuneRequest['config']> = {};
     const defaultTtl = tuneTtl(d.default_lease_ttl);
     const maxTtl = tuneTtl(d.max_lease_ttl);
@@ -239,6 +243,11 @@ export class SysMountsHandlers {
     if (d.plugin_version !== undefined && d.plugin_version !== null) {
       config.pluginVersion = optionalString(d.plugin_version, 'plugin_version must be a string') ?? '';
     }
+    // Vault's audit tune options: the data keys audit devices log in clear for this mount.
+    const auditRequestKeys = keyList(d.audit_non_hmac_request_keys, 'audit_non_hmac_request_keys');
+    const auditResponseKeys = keyList(d.audit_non_hmac_response_keys, 'audit_non_hmac_response_keys');
+    if (auditRequestKeys) config.auditNonHmacRequestKeys = auditRequestKeys;
+    if (auditResponseKeys) config.auditNonHmacResponseKeys = auditResponseKeys;
     if (Object.keys(config).length > 0) request.config = config;
     if (d.description !== undefined && d.description !== null) request.description = optionalString(d.description, 'description must be a string');
     const options = stringMap(d.options);
@@ -388,4 +397,12 @@ function stringMap(value: unknown): Record<string, string> | null {
     out[k] = v === undefined || v === null ? '' : String(v);
   }
   return out;
+}
+
+/** A list tune option as Vault takes it: a JSON array of strings or one comma-separated string. */
+function keyList(raw: unknown, name: string): string[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (!items || items.some((k) => typeof k !== 'string')) throw new CofferError('invalid-request', `${name} must be a list of strings`);
+  return [...new Set((items as string[]).map((k) => k.trim()).filter((k) => k !== ''))];
 }

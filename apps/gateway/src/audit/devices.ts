@@ -1,0 +1,232 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { closeSync, constants as fsc, fchmodSync, fstatSync, openSync, statSync, writeSync, type Stats } from 'node:fs';
+import net from 'node:net';
+import { checkOptions, fileTarget, socketTarget, syslogTarget, type HostFacts, type SocketTarget } from './options.js';
+import type { AuditDevice } from './projection.js';
+
+/**
+ * Where entries go. A sink answers each write only once the bytes were handed to the file, the socket or syslog,
+ * and rejects when they were not: the broker needs that answer to fail closed. Every sink retries its target on
+ * the next write after a failure, so a device that comes back is used again without anyone re-enabling it.
+ */
+export interface Sink {
+  write(lines: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens this gateway's sink for a device, re-checking its options against this host (its plugin directory). */
+export function openSink(device: AuditDevice, host: HostFacts): Sink {
+  checkOptions(device.type, device.options, host);
+  switch (device.type) {
+    case 'file': {
+      const target = fileTarget(device.options, host);
+      if (target.kind === 'discard') return { write: async () => undefined, close: async () => undefined };
+      if (target.kind === 'stdout') return new StreamSink((s) => process.stdout.write(s));
+      return new FileSink(target.path, target.mode);
+    }
+    case 'socket': {
+      const target = socketTarget(device.options);
+      return target.kind === 'udp' ? new UdpSink(target) : new SocketSink(target);
+    }
+    case 'syslog':
+      return new SyslogSink(syslogTarget(device.options));
+  }
+}
+
+class StreamSink implements Sink {
+  constructor(private readonly out: (s: string) => boolean) {}
+  async write(lines: string): Promise<void> {
+    this.out(lines);
+  }
+  async close(): Promise<void> {}
+}
+
+/**
+ * Appends to the file with synchronous writes on a descriptor kept open: a small append to the page cache costs
+ * microseconds, far less than a trip through libuv's thread pool, and Vault's file sink writes synchronously too.
+ * Before each write the path is stat'ed: a file that was deleted or replaced (say, by a directory) would otherwise
+ * keep taking entries into an inode nobody can read while every request succeeded, so the device reopens the path,
+ * and a path that cannot be opened fails the write, and so the request. A file found executable is never written.
+ */
+class FileSink implements Sink {
+  private fd?: number;
+  private ino = -1;
+  private dev = -1;
+
+  constructor(
+    private readonly path: string,
+    private readonly mode: number,
+  ) {}
+
+  /** Set once the device is disabled: a late response entry still goes out, without keeping a descriptor. */
+  private closed = false;
+
+  async write(lines: string): Promise<void> {
+    try {
+      this.append(lines);
+    } finally {
+      if (this.closed) this.closeFd();
+    }
+  }
+
+  private append(text: string): void {
+    let current: Stats | undefined;
+    try {
+      current = statSync(this.path);
+    } catch {
+      current = undefined;
+    }
+    if (this.fd === undefined || !current || current.ino !== this.ino || current.dev !== this.dev) current = this.reopen();
+    if (current.mode & 0o7111) throw new Error(`${this.path} is executable; refusing to write audit entries to it`);
+    writeSync(this.fd!, text);
+  }
+
+  private reopen(): Stats {
+    this.closeFd();
+    // O_NOFOLLOW: a symlink planted at the path would send entries (and the chmod below) somewhere else.
+    const fd = openSync(this.path, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, this.mode || 0o600);
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new Error(`${this.path} is not a regular file`);
+      if (this.mode !== 0 && (stat.mode & 0o7777) !== this.mode) fchmodSync(fd, this.mode);
+      const after = fstatSync(fd);
+      this.fd = fd;
+      this.ino = after.ino;
+      this.dev = after.dev;
+      return after;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  private closeFd(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already gone
+      }
+    }
+    this.fd = undefined;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.closeFd();
+  }
+}
+
+/** TCP or a unix stream socket, connected on first use and again after the collector went away. */
+class SocketSink implements Sink {
+  private socket?: net.Socket;
+  private connecting?: Promise<net.Socket>;
+
+  constructor(private readonly target: SocketTarget) {}
+
+  private connect(): Promise<net.Socket> {
+    if (this.socket && !this.socket.destroyed && this.socket.writable) return Promise.resolve(this.socket);
+    this.connecting ??= new Promise<net.Socket>((resolve, reject) => {
+      const t = this.target;
+      const socket = t.kind === 'unix' ? net.connect({ path: t.path }) : net.connect({ host: t.host, port: t.port });
+      const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), t.timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        this.socket = socket;
+        resolve(socket);
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      // A collector that hangs up (or dies) is noticed here, so the next write reconnects instead of writing into a
+      // socket nobody reads.
+      socket.on('end', () => socket.destroy());
+      socket.on('close', () => {
+        if (this.socket === socket) this.socket = undefined;
+      });
+      socket.on('error', () => undefined);
+    }).finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  async write(lines: string): Promise<void> {
+    const socket = await this.connect();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error('write timed out'));
+      }, this.target.timeoutMs);
+      socket.write(lines, (err) => {
+        clearTimeout(timer);
+        if (err) {
+          socket.destroy();
+          reject(err);
+        } else resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.socket?.end();
+    this.socket = undefined;
+  }
+}
+
+/** One datagram per entry; UDP says nothing of whether anyone listened, only whether it could be sent. */
+class UdpSink implements Sink {
+  private socket?: dgram.Socket;
+  constructor(private readonly target: SocketTarget & { kind: 'tcp' | 'udp' }) {}
+
+  async write(lines: string): Promise<void> {
+    const t = this.target;
+    this.socket ??= dgram.createSocket(net.isIPv6(t.host) ? 'udp6' : 'udp4').on('error', () => undefined);
+    const socket = this.socket;
+    for (const line of lines.split('\n').filter((l) => l !== '')) {
+      await new Promise<void>((resolve, reject) => socket.send(`${line}\n`, t.port, t.host, (err) => (err ? reject(err) : resolve())));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.socket?.close();
+    this.socket = undefined;
+  }
+}
+
+/**
+ * The host's syslog, through util-linux `logger` kept running with entries on its stdin (Node cannot open the
+ * datagram socket /dev/log itself). If logger is missing or exits, writes fail until a new one starts.
+ */
+class SyslogSink implements Sink {
+  private child?: ChildProcess;
+
+  constructor(private readonly target: { facility: string; tag: string }) {}
+
+  private process(): ChildProcess {
+    if (this.child && this.child.exitCode === null && this.child.stdin?.writable) return this.child;
+    const child = spawn('logger', ['-t', this.target.tag, '-p', `${this.target.facility.toLowerCase()}.info`], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    child.on('error', () => undefined);
+    child.stdin!.on('error', () => undefined);
+    this.child = child;
+    return child;
+  }
+
+  async write(lines: string): Promise<void> {
+    const child = this.process();
+    await new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.stdin!.write(lines, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.child?.stdin?.end();
+    this.child = undefined;
+  }
+}

@@ -1,0 +1,3 @@
+export { AuditBroker, type AuditContext } from './broker.js';
+export { AuditHandlers } from './audit.handlers.js';
+export { actorOf } from './actor.js';
