@@ -20,6 +20,7 @@ export type Settings = Pick<
   | 'defaultLeaseTtl'
   | 'maxLeaseTtl'
   | 'services'
+  | 'ui'
 >;
 export type PostgresFields = Omit<PostgresStorageConfig, 'type'>;
 export type TcpListenerFields = Omit<TcpListenerConfig, 'type'>;
@@ -79,7 +80,7 @@ export const SETTINGS: KeyTable<Settings> = {
   default_lease_ttl: { field: 'defaultLeaseTtl', kind: kind.duration, fallback: DEFAULT_LEASE_TTL, reloadable: true },
   max_lease_ttl: { field: 'maxLeaseTtl', kind: kind.duration, fallback: DEFAULT_LEASE_TTL, reloadable: true },
   services: { field: 'services', kind: kind.listOf(kind.oneOf(SERVICE_NAMES)), fallback: [...SERVICE_NAMES] },
-  ui: { ignored: true, kind: kind.boolean },
+  ui: { field: 'ui', kind: kind.boolean },
   disable_mlock: { ignored: true, kind: kind.boolean },
 };
 

@@ -25,6 +25,7 @@ import { SealHandlers } from './seal/seal.handlers.js';
 import { SealService } from './seal/seal.service.js';
 import { SealStore } from './seal/seal.store.js';
 import { VaultExceptionFilter } from './vault-exception.filter.js';
+import { registerUi } from './ui/ui-static.js';
 
 @Module({})
 class GatewayModule {}
@@ -90,6 +91,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   // Fastify's own JSON and text parsers go first, or `Content-Type: application/json` would never reach parseBody.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  if (ctx.config.ui) registerUi(fastify, ctx.log);
   await app.init();
   await fastify.ready();
   await app.get(PolicyService).start();
