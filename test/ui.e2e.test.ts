@@ -48,6 +48,9 @@ async function openBrowser(viewport = { width: 1280, height: 860 }): Promise<Bro
   };
 }
 
+/** A link of the main menu (the breadcrumbs repeat some of its names). */
+const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+
 async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
@@ -190,7 +193,7 @@ describe('web UI on a dev server', () => {
 
   it('lists the catalog and registers the mock plugin by a pasted SHA-256', async () => {
     const sha = createHash('sha256').update(readFileSync(join(REPO_ROOT, 'dist/plugins/mock-plugin'))).digest('hex');
-    await page.getByRole('link', { name: 'Plugins' }).click();
+    await nav(page, 'Plugins').click();
     await page.getByRole('heading', { name: 'Plugins' }).waitFor();
     const kvRow = page.locator('tr[data-plugin="kv"]');
     await kvRow.waitFor();
@@ -212,7 +215,7 @@ describe('web UI on a dev server', () => {
   });
 
   it('enables the registered plugin, then writes and reads through it with path-help', async () => {
-    await page.getByRole('link', { name: 'Secrets engines' }).click();
+    await nav(page, 'Secrets engines').click();
     await page.getByLabel('Plugin').selectOption(`mock-ui@${mockVersion}`);
     await page.getByLabel('Path', { exact: true }).fill('mock');
     await page.getByRole('button', { name: 'Enable', exact: true }).click();
@@ -225,11 +228,11 @@ describe('web UI on a dev server', () => {
     await page.getByLabel('Operation').selectOption('PUT');
     await page.getByLabel('Request data (JSON)').fill('{"value": "hello from the UI"}');
     await page.getByRole('button', { name: 'Send', exact: true }).click();
-    await page.getByLabel('Response').filter({ hasText: 'hello from the UI' }).waitFor();
+    await page.locator('pre[aria-label="Response"]').filter({ hasText: 'hello from the UI' }).waitFor();
     await page.getByLabel('Operation').selectOption('GET');
     await page.getByRole('button', { name: 'Send', exact: true }).click();
-    await page.getByLabel('Response').filter({ hasText: '"version"' }).waitFor();
-    assert.match((await page.getByLabel('Response').textContent()) ?? '', /hello from the UI/);
+    await page.locator('pre[aria-label="Response"]').filter({ hasText: '"version"' }).waitFor();
+    assert.match((await page.locator('pre[aria-label="Response"]').textContent()) ?? '', /hello from the UI/);
     await page.getByRole('button', { name: 'Path help' }).click();
     const help = await page.getByTestId('path-help').textContent();
     assert.ok(help && help.length > 0 && !/gives no help/.test(help), help ?? '');
@@ -239,15 +242,15 @@ describe('web UI on a dev server', () => {
   });
 
   it('creates a KV v2 secret with hidden values, edits it, and deletes and undeletes a version', async () => {
-    await page.getByRole('link', { name: 'Secrets engines' }).click();
+    await nav(page, 'Secrets engines').click();
     await page.getByRole('link', { name: 'secret/', exact: true }).click();
     await page.getByRole('link', { name: 'Create secret' }).click();
     await page.getByLabel('Path of the secret').fill('app/db');
-    await page.getByLabel('Key 1').fill('password');
-    await page.getByLabel('Value 1').fill('s3cret-one');
+    await page.getByLabel('Key 1', { exact: true }).fill('password');
+    await page.getByLabel('Value 1', { exact: true }).fill('s3cret-one');
     await page.getByRole('button', { name: 'Add key' }).click();
-    await page.getByLabel('Key 2').fill('user');
-    await page.getByLabel('Value 2').fill('app');
+    await page.getByLabel('Key 2', { exact: true }).fill('user');
+    await page.getByLabel('Value 2', { exact: true }).fill('app');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByRole('heading', { name: 'app/db' }).waitFor();
     const value = page.getByTestId('value-password');
@@ -256,9 +259,9 @@ describe('web UI on a dev server', () => {
     assert.equal(await value.textContent(), 's3cret-one');
 
     await page.getByRole('link', { name: 'Create new version' }).click();
-    await page.getByLabel('Value 1').waitFor();
-    assert.equal(await page.getByLabel('Value 1').inputValue(), 's3cret-one');
-    await page.getByLabel('Value 1').fill('s3cret-two');
+    await page.getByLabel('Value 1', { exact: true }).waitFor();
+    assert.equal(await page.getByLabel('Value 1', { exact: true }).inputValue(), 's3cret-one');
+    await page.getByLabel('Value 1', { exact: true }).fill('s3cret-two');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByRole('heading', { name: 'Data, version 2' }).waitFor();
     const rows = page.locator('tr[data-version]');
@@ -307,7 +310,7 @@ describe('web UI on a dev server', () => {
   let appToken = '';
 
   it('shows the server\'s syntax error on a bad policy, at its line, then saves the fixed one', async () => {
-    await page.getByRole('link', { name: 'Policies' }).click();
+    await nav(page, 'Policies').click();
     await page.getByLabel('Policy name').fill('app-read');
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     await page.getByRole('heading', { name: 'Policy app-read' }).waitFor();
@@ -332,16 +335,16 @@ describe('web UI on a dev server', () => {
   });
 
   it('creates a token with the policy, looks it up by accessor, signs in with it and sees what it may not do', async () => {
-    await page.getByRole('link', { name: 'Tokens' }).click();
-    await page.getByLabel('Policies').fill('app-read');
+    await nav(page, 'Tokens').click();
+    await page.getByLabel('Policies', { exact: true }).fill('app-read');
     await page.getByLabel('TTL').fill('1h');
     await page.getByRole('button', { name: 'Create token' }).click();
     appToken = (await page.getByTestId('new-token').textContent()) ?? '';
     const accessor = (await page.getByTestId('new-accessor').textContent()) ?? '';
     assert.match(appToken, /^hvs\./);
-    await page.getByLabel('Accessor').fill(accessor);
+    await page.getByLabel('Accessor', { exact: true }).fill(accessor);
     await page.getByRole('button', { name: 'Look up' }).click();
-    await page.getByLabel('Token', { exact: true }).filter({ hasText: 'app-read' }).waitFor();
+    await page.locator('pre[aria-label="Token"]').filter({ hasText: 'app-read' }).waitFor();
     await shot(page, 'tokens');
 
     await page.getByRole('button', { name: 'Sign in with the new token' }).click();
@@ -354,7 +357,7 @@ describe('web UI on a dev server', () => {
     await page.getByRole('button', { name: 'Reveal password' }).click();
     await page.getByTestId('value-password').filter({ hasText: 's3cret-two' }).waitFor();
     // And may not seal.
-    await page.getByRole('link', { name: 'Seal' }).click();
+    await nav(page, 'Seal').click();
     await page.getByRole('button', { name: 'Seal the cluster' }).click();
     await page.getByRole('alert').filter({ hasText: 'permission denied' }).first().waitFor();
     assert.equal(((await (await fetch(`${server.url}/v1/sys/seal-status`)).json()) as { sealed: boolean }).sealed, false);
@@ -368,7 +371,7 @@ describe('web UI on a dev server', () => {
       await p.goto(`${server.url}/ui/`);
       await p.evaluate((t) => sessionStorage.setItem('coffer.token', t), server.rootToken);
       await p.goto(`${server.url}/ui/tokens`);
-      await p.getByLabel('Accessor').fill(lookup.data.accessor);
+      await p.getByLabel('Accessor', { exact: true }).fill(lookup.data.accessor);
       await p.getByRole('button', { name: 'Revoke this token' }).click();
       await p.getByRole('button', { name: 'Confirm: Revoke this token' }).click();
       await p.getByText('Revoked the token').waitFor();
@@ -376,7 +379,7 @@ describe('web UI on a dev server', () => {
       await other.close();
     }
     // The next request the page makes finds the token gone (Vault's 403 "invalid token"): back to sign in.
-    await page.getByRole('link', { name: 'Secrets engines' }).click();
+    await nav(page, 'Secrets engines').click();
     await page.getByRole('heading', { name: 'Sign in to Coffer' }).waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.getItem('coffer.token')), null);
   });
@@ -384,7 +387,7 @@ describe('web UI on a dev server', () => {
   it('seals with a sudo token, and the unseal page takes the dev key', async () => {
     await page.getByLabel('Token', { exact: true }).fill(server.rootToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('link', { name: 'Seal' }).click();
+    await nav(page, 'Seal').click();
     await page.getByRole('heading', { name: 'Seal', exact: true }).waitFor();
     await shot(page, 'seal');
     await page.getByRole('button', { name: 'Seal the cluster' }).click();
