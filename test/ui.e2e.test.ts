@@ -208,6 +208,7 @@ describe('web UI on a dev server', () => {
     await page.getByRole('button', { name: 'Register', exact: true }).click();
     assert.equal(await page.getByTestId('registered-sha').textContent(), sha);
     await page.locator('tr[data-plugin="mock-ui"]').waitFor();
+    await shot(page, 'plugins');
     const catalog = (await (await fetch(`${server.url}/v1/sys/plugins/catalog`, { headers: root() })).json()) as { data: { detailed: { name: string; version: string; sha256: string }[] } };
     const entry = catalog.data.detailed.find((e) => e.name === 'mock-ui');
     assert.equal(entry?.sha256, sha);
