@@ -242,6 +242,16 @@ describe('web UI on a dev server', () => {
     assert.equal(direct.data.value, 'hello from the UI');
   });
 
+  it('shows which mounts run each plugin, and reloads one on every runner with their reports', async () => {
+    await nav(page, 'Plugins').click();
+    await page.locator('tr[data-plugin="mock-ui"]').filter({ hasText: 'mock/' }).waitFor();
+    await page.getByRole('button', { name: 'Reload mock-ui' }).click();
+    await page.getByText('Reload finished.').waitFor();
+    const runners = await page.getByRole('list', { name: 'Runners' }).getByRole('listitem').allTextContents();
+    assert.ok(runners.length >= 1, 'at least one runner reported');
+    for (const r of runners) assert.match(r, /: completed/);
+  });
+
   it('creates a KV v2 secret with hidden values, edits it, and deletes and undeletes a version', async () => {
     await nav(page, 'Secrets engines').click();
     await page.getByRole('link', { name: 'secret/', exact: true }).click();
