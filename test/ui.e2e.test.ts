@@ -165,7 +165,16 @@ describe('web UI on a dev server', () => {
   });
 
   it('signs in with userpass, and a wrong password shows Vault\'s message', async () => {
-    assert.equal((await fetch(`${server.url}/v1/sys/auth/userpass`, { method: 'POST', headers: root(), body: JSON.stringify({ type: 'userpass' }) })).status, 204);
+    // The auth method is enabled through the UI's auth methods page, with the plugin picked from the catalog.
+    const catalog = (await (await fetch(`${server.url}/v1/sys/plugins/catalog`, { headers: root() })).json()) as { data: { detailed: { name: string; type: string; version: string }[] } };
+    const userpass = catalog.data.detailed.find((e) => e.type === 'auth' && e.name === 'userpass')!;
+    await nav(page, 'Auth methods').click();
+    await page.getByRole('heading', { name: 'Auth methods' }).waitFor();
+    await page.getByLabel('Plugin').selectOption(`userpass@${userpass.version}`);
+    await page.getByRole('button', { name: 'Enable', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Enabled userpass at userpass/' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'userpass/' }).first().waitFor();
+    await shot(page, 'auth-methods');
     const user = await fetch(`${server.url}/v1/auth/userpass/users/alice`, { method: 'POST', headers: root(), body: JSON.stringify({ password: 'wonderland', policies: 'default' }) });
     assert.ok(user.status < 300, await user.text());
     const other = await openBrowser();
