@@ -231,6 +231,11 @@ describe('web UI on a dev server', () => {
     await page.getByRole('button', { name: 'Enable', exact: true }).click();
     await page.getByRole('status').filter({ hasText: 'Enabled mock-ui at mock/' }).waitFor();
     await page.getByRole('link', { name: 'mock/' }).waitFor();
+    // Tune: a new description, shown in the list.
+    await page.getByRole('button', { name: 'Tune mock/' }).click();
+    await page.getByRole('form', { name: 'Tune mock/' }).getByLabel('Description').fill('the mock plugin, from the UI');
+    await page.getByRole('button', { name: 'Save tuning' }).click();
+    await page.getByRole('row').filter({ hasText: 'the mock plugin, from the UI' }).waitFor();
     await shot(page, 'secrets-engines');
     await page.getByRole('link', { name: 'mock/' }).click();
     await page.getByRole('heading', { name: 'Requests to mock/' }).waitFor();
@@ -298,10 +303,16 @@ describe('web UI on a dev server', () => {
     await page.getByRole('button', { name: 'Show version 2' }).click();
     await page.getByRole('heading', { name: 'Data, version 2' }).waitFor();
     await shot(page, 'kv-secret');
+    // Destroying asks once more, in place.
+    await page.getByRole('button', { name: 'Destroy version 1' }).click();
+    await page.getByRole('button', { name: 'Confirm: Destroy version 1' }).click();
+    await page.locator('tr[data-version="1"]').filter({ hasText: 'destroyed' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Undelete version 1' }).count(), 0);
 
     const meta = (await (await fetch(`${server.url}/v1/secret/metadata/app/db`, { headers: root() })).json()) as { data: { current_version: number; versions: Record<string, { deletion_time: string }> } };
     assert.equal(meta.data.current_version, 2);
     assert.equal(meta.data.versions['1'].deletion_time, '');
+    assert.equal((meta.data.versions['1'] as { destroyed?: boolean }).destroyed, true);
 
     await page.getByRole('link', { name: 'secret/', exact: true }).click();
     await page.getByRole('link', { name: 'app/', exact: true }).click();
@@ -405,6 +416,15 @@ describe('web UI on a dev server', () => {
   });
 
   it('seals with a sudo token, and the unseal page takes the dev key', async () => {
+    // A cluster sealed behind the UI's back: the next request finds it sealed, and the UI shows the unseal page.
+    assert.equal((await fetch(`${server.url}/v1/sys/seal`, { method: 'PUT', headers: root() })).status, 204);
+    await page.getByLabel('Token', { exact: true }).fill(server.rootToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Unseal Coffer' }).waitFor();
+    await page.getByLabel('Unseal key share').fill(server.unsealKey);
+    await page.getByRole('button', { name: 'Unseal', exact: true }).click();
+    await page.getByRole('heading', { name: 'Sign in to Coffer' }).waitFor();
+
     await page.getByLabel('Token', { exact: true }).fill(server.rootToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await nav(page, 'Seal').click();

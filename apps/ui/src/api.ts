@@ -58,6 +58,13 @@ export function whenTokenRejected(fn: () => void): () => void {
   return () => onForbidden.delete(fn);
 }
 
+/** Listeners told when a request finds the cluster sealed (sealed elsewhere, or a restart): the app re-checks. */
+const onSealed = new Set<() => void>();
+export function whenSealed(fn: () => void): () => void {
+  onSealed.add(fn);
+  return () => onSealed.delete(fn);
+}
+
 /**
  * A request to `/v1/<path>`. LIST goes as `GET ?list=true` (Vault accepts both; browsers cannot send LIST).
  * Resolves with the parsed body (null for 204), rejects with an ApiError carrying Vault's messages.
@@ -93,6 +100,7 @@ export async function request<T = Envelope>(method: Method, path: string, body?:
   if (!res.ok) {
     const errors = Array.isArray((parsed as { errors?: unknown })?.errors) ? ((parsed as { errors: string[] }).errors) : [];
     // Vault's 403 for a token that does not exist (or expired) says so; a policy's 403 says "permission denied".
+    if (res.status === 503 && errors.includes('Vault is sealed')) for (const fn of onSealed) fn();
     if (res.status === 403 && token && errors.some((e) => /invalid token|bad token/.test(e))) for (const fn of onForbidden) fn();
     throw new ApiError(res.status, errors);
   }

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { api, sealStatus, session, whenTokenRejected, type SealStatus } from './api';
+import { api, sealStatus, session, whenSealed, whenTokenRejected, type SealStatus } from './api';
 import { href, navigate, onLinkClick, useRoute } from './router';
 import { ErrorBox, Loading } from './ui';
 import { InitPage, SealPage, UnsealPage } from './pages/seal';
@@ -60,10 +60,15 @@ export function App() {
 
   useEffect(() => {
     void check();
-    return whenTokenRejected(() => {
+    const unsubscribeSealed = whenSealed(() => void check());
+    const unsubscribeRejected = whenTokenRejected(() => {
       session.clear();
       setSelf(null);
     });
+    return () => {
+      unsubscribeSealed();
+      unsubscribeRejected();
+    };
   }, [check]);
 
   useEffect(() => {
