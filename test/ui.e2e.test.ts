@@ -303,13 +303,23 @@ describe('web UI on a dev server', () => {
     await page.getByRole('button', { name: 'Show version 2' }).click();
     await page.getByRole('heading', { name: 'Data, version 2' }).waitFor();
     await shot(page, 'kv-secret');
+    // The metadata: max versions and custom metadata.
+    await page.getByText('Metadata', { exact: true }).click();
+    await page.getByLabel('Maximum versions').fill('5');
+    await page.getByLabel('Custom metadata (key=value, one a line)').fill('owner=team-a');
+    await page.getByRole('button', { name: 'Save metadata' }).click();
+    await page.getByText('Metadata saved.').waitFor();
     // Destroying asks once more, in place.
     await page.getByRole('button', { name: 'Destroy version 1' }).click();
     await page.getByRole('button', { name: 'Confirm: Destroy version 1' }).click();
     await page.locator('tr[data-version="1"]').filter({ hasText: 'destroyed' }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Undelete version 1' }).count(), 0);
 
-    const meta = (await (await fetch(`${server.url}/v1/secret/metadata/app/db`, { headers: root() })).json()) as { data: { current_version: number; versions: Record<string, { deletion_time: string }> } };
+    const meta = (await (await fetch(`${server.url}/v1/secret/metadata/app/db`, { headers: root() })).json()) as {
+      data: { current_version: number; max_versions: number; custom_metadata: Record<string, string>; versions: Record<string, { deletion_time: string }> };
+    };
+    assert.equal(meta.data.max_versions, 5);
+    assert.deepEqual(meta.data.custom_metadata, { owner: 'team-a' });
     assert.equal(meta.data.current_version, 2);
     assert.equal(meta.data.versions['1'].deletion_time, '');
     assert.equal((meta.data.versions['1'] as { destroyed?: boolean }).destroyed, true);
