@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useErrorBoundary, useState } from 'preact/hooks';
 import { api, sealStatus, session, whenSealed, whenTokenRejected, type SealStatus } from './api';
 import { href, navigate, onLinkClick, useRoute } from './router';
 import { ErrorBox, Loading } from './ui';
@@ -126,9 +126,28 @@ export function App() {
         </nav>
       }
     >
-      <Pages page={route.page} params={route.params} onSealed={check} self={self} />
+      <Guard key={route.page}>
+        <Pages page={route.page} params={route.params} onSealed={check} self={self} />
+      </Guard>
     </Shell>
   );
+}
+
+/** A page that fails to render shows what failed, never a blank page; another page starts afresh (the key). */
+function Guard({ children }: { children: preact.ComponentChildren }) {
+  const [error, reset] = useErrorBoundary();
+  if (error) {
+    return (
+      <section class="page">
+        <h1 tabIndex={-1}>Something went wrong</h1>
+        <ErrorBox error={error} />
+        <button type="button" onClick={reset}>
+          Try again
+        </button>
+      </section>
+    );
+  }
+  return <>{children}</>;
 }
 
 /** A secret's or a generic mount's page is under "Secrets engines" in the menu. */
