@@ -4,6 +4,7 @@
 #     (postgres://postgres@127.0.0.1:5432/test);
 #   - nats-server with JetStream on 127.0.0.1:4222;
 #   - bubblewrap (bwrap), the plugin sandbox the cluster-trust tests run plugins in (docs/security.md).
+#   - Debian's chromium at /usr/bin/chromium (or $COFFER_CHROMIUM), which test/ui.e2e.test.ts drives headless.
 # For each: if it answers, nothing is done (and nothing is printed). If it is installed but not running,
 # it is started. If it is not installed, it is installed from Debian's packages when we may
 # (root with apt-get, or COFFER_INSTALL_SERVICES=1), then set up and started.
@@ -11,6 +12,7 @@
 # Environment:
 #   COFFER_TEST_DATABASE_URL  a database to use instead; it is only checked (never started, installed or changed)
 #   COFFER_TEST_NATS_URL      a NATS server to use instead; only checked
+#   COFFER_CHROMIUM           a Chromium binary to use instead of /usr/bin/chromium; only checked
 #   COFFER_INSTALL_SERVICES   1: install missing services with apt-get even when not root (through sudo -n);
 #                             0: never install. Unset: install only when running as root and apt-get exists.
 #   COFFER_SERVICES_TIMEOUT   seconds to wait for each service to become ready (default 60)
@@ -454,6 +456,26 @@ ensure_bwrap() {
 	fi
 }
 
+# ---------------------------------------------------------------------------------------------------------------
+# Chromium (the web UI's end-to-end tests)
+# ---------------------------------------------------------------------------------------------------------------
+
+# Only a binary to have, not a service to start: installed from Debian's packages when missing and we may.
+ensure_chromium() {
+	local bin=${COFFER_CHROMIUM:-/usr/bin/chromium}
+	[[ -x $bin ]] && return 0
+	if [[ -n ${COFFER_CHROMIUM:-} ]]; then
+		die "COFFER_CHROMIUM=$bin is not an executable" "point it at a Chromium binary, or unset it to use Debian's /usr/bin/chromium"
+	fi
+	take_lock
+	[[ -x $bin ]] && return 0 # installed meanwhile by someone else
+	can_install || die "Chromium is not installed at $bin (the web UI's end-to-end tests need it)" "$(install_hint chromium)"
+	# --no-install-recommends would leave out every font: the UI's screenshots need one.
+	apt_install chromium fonts-liberation
+	[[ -x $bin ]] || die "installed chromium, but $bin is missing"
+}
+
 ensure_postgres
 ensure_nats
 ensure_bwrap
+ensure_chromium

@@ -60,6 +60,7 @@ test('a single HCL file gives every key, typed and camel-cased', async (t) => {
     defaultLeaseTtl: 3600,
     maxLeaseTtl: 30 * 86_400,
     services: ['gateway', 'catalog'],
+    ui: true,
     storage: { type: 'postgresql', connectionUrl: 'postgres://coffer:s3cret@db:5432/coffer', maxConnections: 20 },
     bus: { type: 'nats', servers: ['nats://nats-1:4222', 'nats://nats-2:4222'], name: 'coffer', user: 'coffer', password: 'n4ts' },
     listeners: [

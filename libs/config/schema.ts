@@ -26,6 +26,7 @@ export type Settings = Pick<
   | 'pluginRunAsGroup'
   | 'pluginMaxMemoryMb'
   | 'pluginMaxProcesses'
+  | 'ui'
 >;
 export type PostgresFields = Omit<PostgresStorageConfig, 'type'>;
 export type TcpListenerFields = Omit<TcpListenerConfig, 'type'>;
@@ -93,7 +94,7 @@ export const SETTINGS: KeyTable<Settings> = {
   plugin_run_as_group: { field: 'pluginRunAsGroup', kind: kind.text },
   plugin_max_memory_mb: { field: 'pluginMaxMemoryMb', kind: kind.integer(256) },
   plugin_max_processes: { field: 'pluginMaxProcesses', kind: kind.integer(16) },
-  ui: { ignored: true, kind: kind.boolean },
+  ui: { field: 'ui', kind: kind.boolean },
   disable_mlock: { ignored: true, kind: kind.boolean },
 };
 

@@ -39,6 +39,8 @@ export interface CofferConfig {
   pluginMaxProcesses?: number;
   /** Which services this process starts; all of them when the config names none. */
   services: ServiceName[];
+  /** The web UI at /ui/ (Vault's `ui`); off unless a file says true. The dev server turns it on. */
+  ui?: boolean;
   /** Unset when no file declares one: the server command decides whether that is an error (the dev server has its own). */
   storage?: PostgresStorageConfig;
   bus?: NatsBusConfig;

@@ -29,6 +29,7 @@ import { VaultExceptionFilter } from './vault-exception.filter.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { RequestLog } from './metrics/request-log.js';
 import { InfoHandlers } from './health/info.handlers.js';
+import { registerUi } from './ui/ui-static.js';
 
 @Module({})
 class GatewayModule {}
@@ -99,6 +100,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   // Fastify's own JSON and text parsers go first, or `Content-Type: application/json` would never reach parseBody.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  if (ctx.config.ui) registerUi(fastify, ctx.log);
   await app.init();
   await fastify.ready();
   await app.get(PolicyService).start();

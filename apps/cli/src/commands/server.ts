@@ -356,6 +356,7 @@ function devConfig(address: string, pluginDirectory: string, logLevel: LogLevel,
     defaultLeaseTtl: 768 * 3600,
     maxLeaseTtl: 768 * 3600,
     services: [...SERVICE_NAMES],
+    ui: true,
     listeners: [
       tls
         ? { type: 'tcp', address, tlsDisable: false, tlsCertFile: tls.certFile, tlsKeyFile: tls.keyFile, maxRequestSize: 32 * 1024 * 1024 }
@@ -402,6 +403,8 @@ seal/unseal the Vault or re-authenticate.
 
 Unseal Key: ${keys.unsealKey}
 Root Token: ${keys.rootToken}
+
+The web UI is available at: ${apiAddr}/ui/
 
 Development mode should NOT be used in production installations!
 
