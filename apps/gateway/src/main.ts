@@ -19,6 +19,8 @@ import { ServiceStatusProbe } from './service-status.js';
 import { SysCatalogHandlers } from './catalog/sys-catalog.handlers.js';
 import { Authenticator } from './auth/authenticator.js';
 import { tokenStoreProviders } from './tokens/token-store.provider.js';
+import { LEASE_MANAGER, leaseManagerProvider } from './leases/lease-manager.provider.js';
+import type { LeaseManager } from './leases/lease-manager.js';
 import { PolicyHandlers } from './policies/policies.handlers.js';
 import { PolicyService } from './policies/policy.service.js';
 import { SealHandlers } from './seal/seal.handlers.js';
@@ -80,6 +82,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
         SysMountsHandlers,
         MountRouting,
         ReloadHandlers,
+        leaseManagerProvider,
       ],
     },
     adapter,
@@ -95,6 +98,9 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   await app.get(PolicyService).start();
   const mountTable = app.get<ProjectionHost<MountTableState>>(MOUNT_TABLE);
   await mountTable.start();
+  // Every gateway expires leases; there is no leader (leases/lease-manager.ts).
+  const leases = app.get<LeaseManager>(LEASE_MANAGER);
+  leases.start();
   if (!server || !handler) throw new Error('gateway: HTTP server was not created');
   const bound = await bindListeners(listeners, handler, ctx.log, server);
   return {
@@ -106,6 +112,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
     async close() {
       await closeListeners(bound);
       mountTable.stop();
+      await leases.stop();
       await app.close();
     },
   };

@@ -24,6 +24,10 @@ import { RouteStage } from './pipeline/route.stage.js';
 import { SealStage } from './pipeline/seal.stage.js';
 import { WrappingStage } from './pipeline/wrapping.stage.js';
 import { WrappingHandlers } from './wrapping/wrapping.handlers.js';
+import { LEASE_MANAGER } from './leases/lease-manager.provider.js';
+import type { LeaseManager } from './leases/lease-manager.js';
+import { leaseRoutes } from './leases/lease.handlers.js';
+import { LeaseStage } from './pipeline/lease.stage.js';
 import type { Operation, VaultRequest, VaultResponse } from './vault-http.js';
 
 type Handler = (req: VaultRequest, params: Record<string, string>, caller: Caller | undefined) => Promise<VaultResponse> | VaultResponse;
@@ -69,6 +73,7 @@ export class Router {
     reload: ReloadHandlers,
     @Inject(TOKEN_STORE) tokens: TokenStore,
     @Inject(SERVICE_CONTEXT) ctx: Pick<ServiceContext, 'barrier' | 'config' | 'log'>,
+    @Inject(LEASE_MANAGER) leases: LeaseManager,
   ) {
     const open = { unauthenticated: true, whileSealed: true, plain: true };
     const wrapping = new WrappingHandlers(tokens);
@@ -181,6 +186,9 @@ export class Router {
         operations: { update: (r, _p, caller) => capabilitiesSelf(r, caller!) },
       },
 
+      // sys/leases/*: the lease manager's paths (leases/lease.handlers.ts).
+      ...leaseRoutes(leases),
+
       // The token store's paths: the one table (tokens/token.handlers.ts) its tests exercise too.
       ...token.TOKEN_ROUTES.map((r) => ({ pattern: r.pattern, operations: mapValues(r.operations, tokenHandler) })),
     ];
@@ -193,6 +201,7 @@ export class Router {
       new AuditRequestStage(),
       new RouteStage(() => this.routes, mounts),
       new ResponseStage(tokens),
+      new LeaseStage(leases),
       new WrappingStage(tokens),
       new AuditResponseStage(),
     ]);

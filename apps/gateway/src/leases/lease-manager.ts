@@ -154,6 +154,15 @@ export class LeaseManager {
     return { id, duration: ttl, renewable: entry.renewable };
   }
 
+  /** The plugin revokes a secret whose lease could not be recorded (best effort). */
+  async revokeUnrecorded(grant: LeaseGrant): Promise<void> {
+    const call: LeaseCall = {
+      mount: grant.mount.uuid,
+      lease: { id: `${grant.path}/unrecorded`, type: grant.secret.type, internal: grant.secret.internal, issueTime: new Date(this.now()).toISOString(), ttl: 0 },
+    };
+    await this.options.bus.request(runnerSubjects.revoke, call, { timeoutMs: PLUGIN_CALL_TIMEOUT_MS });
+  }
+
   /** `sys/leases/lookup`: Vault's fields, never the internal data. */
   async lookup(leaseId: string): Promise<Record<string, unknown>> {
     const barrier = this.barrier();
