@@ -4,14 +4,13 @@ import type { Barrier } from '#barrier';
 import type { Bus } from '#bus';
 import { CofferError, runnerSubjects, sealedError, type LeaseCall } from '#contracts';
 import { qualifiedTable } from '#event-store';
-import type { Mount } from '#mount-table';
 import type { PluginLog, PluginSecret } from '#plugin-protocol';
 import { accessorHmacOf } from '../tokens/token-sealing.js';
 import { parseDurationSeconds } from '../tokens/ttl.js';
 
 /** What a plugin's response asks for: the route stage's mount and path, the secret, and who obtained it. */
 export interface LeaseGrant {
-  mount: Pick<Mount, 'uuid' | 'config'>;
+  mount: { uuid: string; config: { defaultLeaseTtl: number; maxLeaseTtl: number } };
   /** The request's logical path, mount included (`database/creds/readonly`): the lease id's prefix. */
   path: string;
   secret: PluginSecret;
