@@ -14,7 +14,7 @@ describe('decorator metadata in the build', () => {
   it('is emitted for injectable classes', () => {
     for (const [cls, count] of [
       [ApiController, 3],
-      [Router, 15],
+      [Router, 16],
       [SealHandlers, 3],
       [CatalogController, 3],
     ] as const) {

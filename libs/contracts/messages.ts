@@ -193,6 +193,14 @@ export interface StorageScopesDelete {
   prefixes: string[];
 }
 
+/** A lease for the plugin of a mount to renew or revoke (the protocol's LeaseInfo, with the mount's uuid). */
+export interface LeaseCall {
+  mount: string;
+  lease: { id: string; type: string; internal: Record<string, unknown>; issueTime: string; ttl: number };
+  /** Seconds the client asked a renewal for; 0 = unspecified. */
+  increment?: number;
+}
+
 export interface PluginReloadRequest {
   plugin?: string;
   /** Mount uuids. */

@@ -64,6 +64,10 @@ export const runnerSubjects = {
   deleteScopes: 'coffer.plugin-runner.delete-scopes',
   /** broadcast `PluginReloadRequest`: restart the processes of a plugin or of some mounts. */
   reload: 'coffer.plugin-runner.reload',
+  /** request `LeaseCall` → `{ ttl?, internal?, warnings? }`: the mount's plugin renews a lease it issued (protocol 3). */
+  renew: 'coffer.plugin-runner.renew',
+  /** request `LeaseCall` → `{}`: the mount's plugin revokes a lease it issued (protocol 3). */
+  revoke: 'coffer.plugin-runner.revoke',
   /** broadcast `PluginReloadReport`: a runner started or finished a reload that carried a `reloadId`. */
   reloaded: 'coffer.plugin-runner.reloaded',
 } as const;

@@ -16,9 +16,11 @@ import {
   MAGIC_ENV,
   MAGIC_VALUE,
   PROTOCOL_2_METHODS,
+  PROTOCOL_3_HOST_METHODS,
   PROTOCOL_ENV,
   PROTOCOL_VERSIONS,
   PROTOCOLS_ENV,
+  versionList,
   RPC_ERRORS,
   type Hello,
   type HostToPlugin,
@@ -543,6 +545,10 @@ export class PluginProcess extends EventEmitter {
     if (this.state === 'stopping' && method !== 'shutdown') {
       return Promise.reject(new CofferError('plugin-failed', `plugin ${this.name} is shutting down`));
     }
+    // Leases are protocol 3: an older session cannot have issued one, and does not know these methods.
+    if (this.hello.protocol < 3 && PROTOCOL_3_HOST_METHODS.includes(method)) {
+      return Promise.reject(new CofferError('plugin-failed', `plugin ${this.name} speaks protocol ${this.hello.protocol}: it has no ${method} (protocol 3)`));
+    }
     let mountAdded: string | undefined;
     const mount = (params as { mount?: unknown }).mount;
     if (method === 'setup') {
@@ -731,7 +737,7 @@ export class PluginProcess extends EventEmitter {
     }
     const protocol = (hello as { protocol?: unknown } | null)?.protocol;
     if (typeof protocol === 'number' && !PROTOCOL_VERSIONS.includes(protocol) && (hello as { coffer?: unknown }).coffer === 'plugin') {
-      this.failStart(`plugin ${this.name} speaks protocol ${protocol}; this host speaks protocol ${PROTOCOL_VERSIONS.join(' and ')}`);
+      this.failStart(`plugin ${this.name} speaks protocol ${protocol}; this host speaks protocol ${versionList()}`);
       return;
     }
     const problem = validate(helloSchema, hello, 'hello');
@@ -778,6 +784,8 @@ export class PluginProcess extends EventEmitter {
       if (code === RPC_ERRORS.plugin && kind) return fail(errorFromPlugin(kind, message));
       if (code === RPC_ERRORS.plugin) return malformed('an error with code -32000 must say its kind in data.kind');
       // `help` is optional: a plugin that does not know it simply has no help to give (404, not a failure).
+      // `renew` is optional too: a plugin without it issues leases that cannot be renewed.
+      if (code === RPC_ERRORS.methodNotFound && call.method === 'renew') return fail(new CofferError('invalid-request', 'lease is not renewable'));
       if (code === RPC_ERRORS.methodNotFound && call.method === 'help') {
         return fail(new CofferError('unsupported-path', `no help available: plugin ${this.name} does not implement help`));
       }
@@ -788,6 +796,8 @@ export class PluginProcess extends EventEmitter {
     if (call.method === 'handle') {
       const response = (rpc.result as { response: PluginResponse | null }).response;
       if (response?.auth && this.hello.type !== 'auth') return malformed('a secret plugin cannot issue auth');
+      if (response?.secret && this.hello.type !== 'secret') return malformed('an auth plugin cannot issue a secret under a lease');
+      if (response?.secret && this.hello.protocol < 3) return malformed(`a secret under a lease needs protocol 3; this session speaks ${this.hello.protocol}`);
     }
     if (call.cleanupMount !== undefined) this.mountIds.delete(call.cleanupMount);
     call.resolve(rpc.result);

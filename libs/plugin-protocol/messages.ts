@@ -1,13 +1,14 @@
 /**
- * Coffer plugin protocol, versions 1 and 2: the messages. Version 2 adds `storage.exists` and `storage.txn`. The rules (framing, timeouts, crash semantics, environment) are
+ * Coffer plugin protocol, versions 1, 2 and 3: the messages. Version 2 adds `storage.exists` and `storage.txn`;
+ * version 3 adds leases (a response's `secret`, and the host's `renew` and `revoke` calls). The rules (framing, timeouts, crash semantics, environment) are
  * in docs/plugin-protocol.md; the JSON Schemas in ./schemas/ say the same as these types, and both sides validate
  * against them.
  */
 
 /** The newest protocol version this code speaks. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Every version this code speaks, oldest first: the handshake settles on the newest both sides share. */
-export const PROTOCOL_VERSIONS: readonly number[] = [1, 2];
+export const PROTOCOL_VERSIONS: readonly number[] = [1, 2, 3];
 
 /** Set in the plugin's environment by the host; a plugin started without it is being run by hand. */
 export const MAGIC_ENV = 'COFFER_PLUGIN_MAGIC';
@@ -18,6 +19,16 @@ export const PROTOCOL_ENV = 'COFFER_PLUGIN_PROTOCOL';
 export const PROTOCOLS_ENV = 'COFFER_PLUGIN_PROTOCOLS';
 /** The methods a protocol-1 session does not have: refused (-32601) when a plugin that said 1 calls them. */
 export const PROTOCOL_2_METHODS: readonly string[] = ['storage.exists', 'storage.txn'];
+/**
+ * The host → plugin methods a session below protocol 3 does not have: the host never sends them there (a plugin
+ * that said 1 or 2 cannot have issued a lease, since its `secret` would have been refused).
+ */
+export const PROTOCOL_3_HOST_METHODS: readonly string[] = ['renew', 'revoke'];
+
+/** `1, 2 and 3`: a list of versions as the error messages say it. */
+export function versionList(versions: readonly number[] = PROTOCOL_VERSIONS): string {
+  return versions.length < 2 ? versions.join('') : `${versions.slice(0, -1).join(', ')} and ${versions[versions.length - 1]}`;
+}
 
 /**
  * The version a plugin speaking `mine` says in its hello, given the host's environment: the newest in both lists.
@@ -93,8 +104,40 @@ export interface PluginAuth {
   boundCidrs?: string[];
 }
 
+/**
+ * Protocol 3: a secret under a lease (Vault's logical.Secret). The host keeps `internal` encrypted, never shows it to
+ * a client, and passes it back to the plugin's `renew` and `revoke` for this lease.
+ */
+export interface PluginSecret {
+  /** The plugin's name for this kind of secret (Vault's framework.Secret Type, e.g. `creds`). */
+  type: string;
+  /** What the plugin needs to renew or revoke it (a database username, a cloud key id). */
+  internal: Record<string, unknown>;
+  /** Seconds; 0 or absent = the mount's default_lease_ttl (else the system's). */
+  ttl?: number;
+  /** Seconds from issue; 0 or absent = the mount's max_lease_ttl (else the system's). */
+  maxTtl?: number;
+  /** Default true. */
+  renewable?: boolean;
+}
+
+/** Protocol 3: the lease the host asks a plugin to renew or revoke. */
+export interface LeaseInfo {
+  /** Vault's lease_id: `<mount path><request path>/<random>`. */
+  id: string;
+  /** The secret's `type`, as the plugin gave it. */
+  type: string;
+  internal: Record<string, unknown>;
+  /** RFC 3339, when the secret was issued. */
+  issueTime: string;
+  /** The lease's current TTL, seconds. */
+  ttl: number;
+}
+
 export interface PluginResponse {
   data?: Record<string, unknown> | null;
+  /** Protocol 3, secret plugins only: the response is a secret under a lease (never with `auth` or `raw`). */
+  secret?: PluginSecret;
   warnings?: string[];
   /** Only from auth plugins, and never together with an error. */
   auth?: PluginAuth;
@@ -131,6 +174,21 @@ export interface HostToPlugin {
    * plugin without help answers -32601 (method not found), which the host reports as "no help available".
    */
   help: { params: { mount: string; path: string }; result: { help: string } };
+  /**
+   * Protocol 3: extend a lease. `increment` is what the client asked for (seconds, 0 = unspecified). The result's
+   * `ttl` (0/absent = the secret's own TTL) is capped by the host at the lease's max TTL; a plugin refuses a renewal
+   * with an error (kind `invalid-request` or `permission-denied`). `internal`, when given, replaces the lease's.
+   * A plugin without it answers -32601: its leases are not renewable.
+   */
+  renew: {
+    params: { mount: string; lease: LeaseInfo; increment: number };
+    result: { ttl?: number; internal?: Record<string, unknown>; warnings?: string[] };
+  };
+  /**
+   * Protocol 3: end a lease (drop the database role, delete the key). Must be idempotent: after a crash the host may
+   * ask again for a lease already revoked. An error makes the host retry later, with backoff.
+   */
+  revoke: { params: { mount: string; lease: LeaseInfo }; result: Record<string, never> };
 }
 
 /** One precondition of a `storage.txn`: the key exists (or not), or holds exactly these bytes (base64). */

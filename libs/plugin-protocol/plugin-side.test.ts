@@ -111,9 +111,9 @@ test('without the magic it refuses to run, and says so on stderr', () => {
 });
 
 test('a host speaking another protocol version is refused', () => {
-  const w = run(plugin(), { [MAGIC_ENV]: MAGIC_VALUE, [PROTOCOL_ENV]: '1', [PROTOCOLS_ENV]: '3,4' });
+  const w = run(plugin(), { [MAGIC_ENV]: MAGIC_VALUE, [PROTOCOL_ENV]: '1', [PROTOCOLS_ENV]: '4,5' });
   assert.deepEqual(w.exits, [1]);
-  assert.match(w.stderr(), /speaks Coffer plugin protocol 1 and 2, the host asked for 3,4/);
+  assert.match(w.stderr(), /speaks Coffer plugin protocol 1, 2 and 3, the host asked for 4,5/);
 });
 
 test('the handshake settles on the newest version both sides speak; a protocol-1 host gets 1', async () => {

@@ -9,8 +9,10 @@ import {
   PROTOCOL_VERSIONS,
   RPC_ERRORS,
   negotiateProtocol,
+  versionList,
   type Hello,
   type HostToPlugin,
+  type LeaseInfo,
   type MountInfo,
   type PluginErrorKind,
   type PluginRequest,
@@ -40,6 +42,10 @@ export interface PluginImplementation {
   cleanup?(mountId: string, host: HostCalls): Promise<void>;
   /** Optional: the help text of a path ("" = the mount's root). Without it, `help` is answered -32601. */
   help?(mountId: string, path: string): Promise<string> | string;
+  /** Protocol 3, optional: extend a lease this plugin issued. Without it, its leases are not renewable. */
+  renew?(mountId: string, lease: LeaseInfo, increment: number, host: HostCalls): Promise<HostToPlugin['renew']['result']>;
+  /** Protocol 3: end a lease this plugin issued (idempotent). Needed by any plugin that returns a `secret`. */
+  revoke?(mountId: string, lease: LeaseInfo, host: HostCalls): Promise<void>;
 }
 
 /** An error a handler means to show: its kind decides the HTTP status, its message is what the user reads. */
@@ -102,7 +108,7 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
   }
   const protocol = negotiateProtocol(env);
   if (protocol === null) {
-    say(`this plugin speaks Coffer plugin protocol ${PROTOCOL_VERSIONS.join(' and ')}, the host asked for ${env[PROTOCOLS_ENV] ?? env[PROTOCOL_ENV]}`);
+    say(`this plugin speaks Coffer plugin protocol ${versionList()}, the host asked for ${env[PROTOCOLS_ENV] ?? env[PROTOCOL_ENV]}`);
     exit(1);
     return;
   }
@@ -184,8 +190,17 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
       case 'setup':
         await impl.setup(params.mount as MountInfo, host);
         return {};
-      case 'handle':
-        return { response: (await impl.handle(params.mount as string, params.request as PluginRequest, host)) ?? null };
+      case 'handle': {
+        const response = (await impl.handle(params.mount as string, params.request as PluginRequest, host)) ?? null;
+        // The host would refuse it as malformed; this says why, in the plugin's own log.
+        if (response?.secret && protocol < 3) throw new Error(`a secret under a lease needs plugin protocol 3; this host speaks protocol ${protocol}`);
+        return { response };
+      }
+      case 'renew':
+        return await impl.renew!(params.mount as string, params.lease as LeaseInfo, params.increment as number, host);
+      case 'revoke':
+        await impl.revoke!(params.mount as string, params.lease as LeaseInfo, host);
+        return {};
       case 'exists': {
         const r = await impl.exists(params.mount as string, params.request as PluginRequest, host);
         return { checkFound: r.checkFound, exists: r.exists };
@@ -214,7 +229,7 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
     }
     const name = method as keyof HostToPlugin;
     // An optional method the implementation leaves out is, to the host, a method this plugin does not know.
-    if (name === 'help' && !impl.help) {
+    if ((name === 'help' && !impl.help) || (name === 'renew' && !impl.renew) || (name === 'revoke' && !impl.revoke)) {
       sendError(id, RPC_ERRORS.methodNotFound, 'unsupported-operation', `unknown method ${JSON.stringify(method)}`);
       return;
     }

@@ -10,7 +10,7 @@ test('schemas/*.json are up to date with schemas.ts', () => {
 });
 
 test('every method of messages.ts has schemas, and no more', () => {
-  const host: Record<keyof HostToPlugin, true> = { setup: true, handle: true, exists: true, specialPaths: true, invalidate: true, cleanup: true, shutdown: true, help: true };
+  const host: Record<keyof HostToPlugin, true> = { setup: true, handle: true, exists: true, specialPaths: true, invalidate: true, cleanup: true, shutdown: true, help: true, renew: true, revoke: true };
   const plugin: Record<keyof PluginToHost, true> = {
     'storage.get': true,
     'storage.put': true,
@@ -26,6 +26,19 @@ test('every method of messages.ts has schemas, and no more', () => {
     assert.ok(schema.$id?.endsWith(`/${name}.json`));
     assert.equal(schema.$schema, 'https://json-schema.org/draft/2020-12/schema');
   }
+});
+
+test('response: a secret (protocol 3) is strict and never with auth, raw or an error', () => {
+  const secret = { type: 'creds', internal: { username: 'v-x' }, ttl: 60, maxTtl: 120, renewable: true };
+  assert.equal(validate(responseSchema, { data: { username: 'v-x' }, secret }), null);
+  assert.match(validate(responseSchema, { secret: { ...secret, extra: 1 } }, 'r') ?? '', /must not have property "extra"/);
+  assert.match(validate(responseSchema, { secret: { internal: {} } }, 'r') ?? '', /must have property "type"/);
+  assert.equal(validate(responseSchema, { secret, auth: { policies: ['a'] } }, 'r'), 'r: a response with a secret must carry neither auth nor raw');
+  assert.equal(validate(responseSchema, { secret, data: { error: 'x' } }, 'r'), 'r: a response with a secret must not also carry an error');
+  const lease = { id: 'database/creds/r/abc', type: 'creds', internal: {}, issueTime: '2026-01-01T00:00:00Z', ttl: 60 };
+  assert.equal(validate(hostToPluginSchemas.renew.params, { mount: 'm', lease, increment: 0 }), null);
+  assert.match(validate(hostToPluginSchemas.renew.result, { ttl: -1 }, 'r') ?? '', /ttl/);
+  assert.equal(validate(hostToPluginSchemas.revoke.result, {}), null);
 });
 
 test('hello: strict', () => {

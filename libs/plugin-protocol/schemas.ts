@@ -134,9 +134,36 @@ export const authSchema: JsonSchema = obj(
   { title: 'PluginAuth' },
 );
 
+export const secretSchema: JsonSchema = obj(
+  {
+    type: nonEmpty(LIMITS.name),
+    internal: anyObject,
+    ttl: seconds,
+    maxTtl: seconds,
+    renewable: { type: 'boolean' },
+  },
+  ['type', 'internal'],
+  true,
+  { title: 'PluginSecret (protocol 3)' },
+);
+
+export const leaseSchema: JsonSchema = obj(
+  {
+    id: nonEmpty(LIMITS.path),
+    type: nonEmpty(LIMITS.name),
+    internal: anyObject,
+    issueTime: str(LIMITS.name),
+    ttl: seconds,
+  },
+  ['id', 'type', 'internal', 'issueTime', 'ttl'],
+  false,
+  { title: 'LeaseInfo (protocol 3)' },
+);
+
 export const responseSchema: JsonSchema = obj(
   {
     data: { type: ['object', 'null'] },
+    secret: secretSchema,
     warnings: { type: 'array', maxItems: LIMITS.warnings, items: str(LIMITS.warning) },
     auth: authSchema,
     raw: obj(
@@ -162,6 +189,14 @@ export const responseSchema: JsonSchema = obj(
       {
         anyOf: [{ not: { required: ['auth'] } }, { not: { required: ['raw'] } }],
         errorMessage: 'an auth response must not be a raw response',
+      },
+      {
+        anyOf: [{ not: { required: ['secret'] } }, { allOf: [{ not: { required: ['auth'] } }, { not: { required: ['raw'] } }] }],
+        errorMessage: 'a response with a secret must carry neither auth nor raw',
+      },
+      {
+        anyOf: [{ not: { required: ['secret'] } }, { properties: { data: { anyOf: [{ type: 'null' }, { not: { required: ['error'] } }] } } }],
+        errorMessage: 'a response with a secret must not also carry an error',
       },
     ],
   },
@@ -247,6 +282,15 @@ export const hostToPluginSchemas = {
     params: obj({ mount: mountId, path: str(LIMITS.path, { pattern: '^(?!/)' }) }, ['mount', 'path'], false),
     result: obj({ help: str(LIMITS.helpText) }, ['help'], true),
   },
+  renew: {
+    params: obj({ mount: mountId, lease: leaseSchema, increment: seconds }, ['mount', 'lease', 'increment'], false),
+    result: obj(
+      { ttl: seconds, internal: anyObject, warnings: { type: 'array', maxItems: LIMITS.warnings, items: str(LIMITS.warning) } },
+      [],
+      true,
+    ),
+  },
+  revoke: { params: obj({ mount: mountId, lease: leaseSchema }, ['mount', 'lease'], false), result: empty(true) },
 } satisfies Record<string, MethodSchemas>;
 
 /** Plugin → host. Params are strict (the host validates them); results are the host's and tolerant. */
@@ -316,6 +360,8 @@ export function allSchemas(): Record<string, JsonSchema> {
     request: requestSchema,
     response: responseSchema,
     auth: authSchema,
+    secret: secretSchema,
+    lease: leaseSchema,
     'rpc-request': rpcRequestSchema,
     'rpc-response': rpcResponseSchema,
     'rpc-error': rpcErrorSchema,

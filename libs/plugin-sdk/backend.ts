@@ -1,4 +1,4 @@
-import type { Hello, MountInfo, Operation, PluginRequest, PluginResponse } from '#plugin-protocol';
+import type { Hello, LeaseInfo, MountInfo, Operation, PluginRequest, PluginResponse } from '#plugin-protocol';
 import { PluginError } from '#plugin-protocol';
 import { OPERATIONS as LOGICAL_OPERATIONS } from '../contracts/operations.js';
 import {
@@ -16,10 +16,12 @@ import type {
   Fields,
   Handler,
   HandlerResponse,
+  LeaseRequest,
   OperationDeclaration,
   PathData,
   PathDeclaration,
   Request,
+  SecretDeclaration,
   Storage,
   SystemInfo,
 } from './types.js';
@@ -201,6 +203,43 @@ export class Backend {
     });
   }
 
+  /** Whether any declared secret can be renewed (the protocol's `renew` exists only then). */
+  get renews(): boolean {
+    return (this.declaration.secrets ?? []).some((s) => s.renew !== undefined);
+  }
+
+  get leases(): boolean {
+    return (this.declaration.secrets ?? []).length > 0;
+  }
+
+  /** Vault's framework.Secret HandleRenew: the secret type's renew, or "not renewable" without one. */
+  async renew(lease: LeaseInfo, increment: number, context: RequestContext): Promise<{ ttl?: number; internal?: Record<string, unknown>; warnings?: string[] }> {
+    const declared = this.#secret(lease.type, 'invalid-request');
+    if (!declared.renew) throw new PluginError('invalid-request', 'lease is not renewable');
+    const result = (await declared.renew(this.#leaseRequest(lease, increment, context))) ?? {};
+    const out: { ttl?: number; internal?: Record<string, unknown>; warnings?: string[] } = {};
+    const ttl = result.ttl || declared.defaultTtl || 0;
+    if (ttl) out.ttl = ttl;
+    if (result.internal !== undefined) out.internal = result.internal;
+    if (result.warnings?.length) out.warnings = result.warnings;
+    return out;
+  }
+
+  /** Vault's framework.Secret HandleRevoke. */
+  async revoke(lease: LeaseInfo, context: RequestContext): Promise<void> {
+    await this.#secret(lease.type, 'invalid-request').revoke(this.#leaseRequest(lease, 0, context));
+  }
+
+  #secret(type: string, kind: 'internal' | 'invalid-request' = 'internal'): SecretDeclaration {
+    const declared = (this.declaration.secrets ?? []).find((s) => s.type === type);
+    if (!declared) throw new PluginError(kind, `secret type ${JSON.stringify(type)} is not declared by this backend`);
+    return declared;
+  }
+
+  #leaseRequest(lease: LeaseInfo, increment: number, context: RequestContext): LeaseRequest {
+    return { lease, internal: lease.internal, increment, storage: context.storage, mount: context.mount, system: () => context.system() };
+  }
+
   /** First declared path that matches, as Vault routes. */
   #route(path: string): Match | null {
     for (const compiled of this.#paths) {
@@ -247,6 +286,17 @@ export class Backend {
     if (result.auth !== undefined) {
       if (this.declaration.type !== 'auth') throw new PluginError('internal', 'a secrets plugin cannot answer with auth');
       response.auth = result.auth;
+    }
+    if (result.secret !== undefined) {
+      if (this.declaration.type !== 'secret') throw new PluginError('internal', 'an auth plugin cannot answer with a secret under a lease');
+      const declared = this.#secret(result.secret.type);
+      response.secret = {
+        type: result.secret.type,
+        internal: result.secret.internal ?? {},
+        ttl: result.secret.ttl || declared.defaultTtl || 0,
+        maxTtl: result.secret.maxTtl || declared.maxTtl || 0,
+        renewable: result.secret.renewable ?? declared.renew !== undefined,
+      };
     }
     if (result.raw !== undefined) {
       const body = typeof result.raw.body === 'string' ? Buffer.from(result.raw.body, 'utf8') : Buffer.from(result.raw.body);
@@ -297,6 +347,14 @@ function checkDeclaration(declaration: BackendDeclaration): void {
   if (!declaration.name) throw new Error('a backend needs a name');
   if (!declaration.version) throw new Error(`backend ${declaration.name}: a backend needs a version`);
   if (!Array.isArray(declaration.paths)) throw new Error(`backend ${declaration.name}: paths must be a list`);
+  const types = new Set<string>();
+  for (const secret of declaration.secrets ?? []) {
+    if (declaration.type !== 'secret') throw new Error(`backend ${declaration.name}: only a secrets engine declares secrets under leases`);
+    if (!secret.type) throw new Error(`backend ${declaration.name}: a secret needs a type`);
+    if (types.has(secret.type)) throw new Error(`backend ${declaration.name}: two secrets of type ${JSON.stringify(secret.type)}`);
+    if (typeof secret.revoke !== 'function') throw new Error(`backend ${declaration.name}: secret ${secret.type} needs revoke`);
+    types.add(secret.type);
+  }
 }
 
 function compilePath(declaration: PathDeclaration): CompiledPath {

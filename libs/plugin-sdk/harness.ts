@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { HostCalls, MountInfo, Operation, PluginImplementation, PluginRequest, PluginResponse, PluginToHost } from '#plugin-protocol';
+import type { HostCalls, HostToPlugin, LeaseInfo, MountInfo, Operation, PluginImplementation, PluginRequest, PluginResponse, PluginToHost } from '#plugin-protocol';
 import { PluginError } from '#plugin-protocol';
 import type { Backend } from './backend.js';
 import { toPluginImplementation } from './implementation.js';
@@ -78,6 +78,12 @@ export interface Harness {
   cleanup(): Promise<void>;
   specialPaths(): string[];
   help(path: string): string;
+  /** The lease the host would keep for a response with a `secret` (protocol 3). */
+  leaseOf(response: PluginResponse | null | undefined): LeaseInfo;
+  /** The host's renew call for a lease: `{ error }` when the plugin refuses. */
+  renew(lease: LeaseInfo, increment?: number): Promise<{ value: HostToPlugin['renew']['result'] } | { error: PluginError }>;
+  /** The host's revoke call for a lease. */
+  revoke(lease: LeaseInfo): Promise<{ value: void } | { error: PluginError }>;
   readonly storage: MemoryStorage;
   readonly mount: MountInfo;
   readonly implementation: PluginImplementation;
@@ -103,7 +109,7 @@ export function createHarness(backend: Backend, options: HarnessOptions = {}): H
   const implementation = toPluginImplementation(backend);
 
   const host: HostCalls = {
-    protocol: 2,
+    protocol: 3,
     async call<M extends keyof PluginToHost>(method: M, params: PluginToHost[M]['params']): Promise<PluginToHost[M]['result']> {
       // The host scopes storage to the calling mount: a call naming another mount is refused, as the runner does.
       if (params.mount !== mount.id) throw new Error(`${method}: mount ${params.mount} is not this plugin's mount`);
@@ -200,6 +206,19 @@ export function createHarness(backend: Backend, options: HarnessOptions = {}): H
     },
     specialPaths: () => implementation.specialPaths(),
     help: (path) => backend.help(path),
+    leaseOf(response) {
+      const secret = response?.secret;
+      if (!secret) throw new Error('the response carries no secret');
+      return wire({ id: `${mount.path}lease/${randomUUID()}`, type: secret.type, internal: secret.internal, issueTime: new Date().toISOString(), ttl: secret.ttl ?? 0 });
+    },
+    async renew(lease, increment = 0) {
+      if (!implementation.renew) return { error: new PluginError('invalid-request', 'lease is not renewable') };
+      return call(async () => wire(await implementation.renew!(mount.id, wire(lease), increment, host)));
+    },
+    async revoke(lease) {
+      if (!implementation.revoke) return { error: new PluginError('unsupported-operation', 'this backend declares no secrets') };
+      return call(() => implementation.revoke!(mount.id, wire(lease), host));
+    },
   };
 }
 

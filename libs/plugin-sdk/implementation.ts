@@ -21,7 +21,13 @@ export function toPluginImplementation(backend: Backend): PluginImplementation {
     };
   }
 
+  const leases: Pick<PluginImplementation, 'renew' | 'revoke'> = {};
+  // Only a backend that declares secrets answers renew and revoke; the others answer -32601, as before protocol 3.
+  if (backend.leases) leases.revoke = (mountId, lease, host) => backend.revoke(lease, context(mountId, host));
+  if (backend.renews) leases.renew = (mountId, lease, increment, host) => backend.renew(lease, increment, context(mountId, host));
+
   return {
+    ...leases,
     hello: backend.hello,
     async setup(mount, host) {
       mounts.set(mount.id, mount);

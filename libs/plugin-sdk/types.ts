@@ -1,4 +1,4 @@
-import type { MountInfo, Operation, PluginAuth, PluginType, PluginToHost } from '#plugin-protocol';
+import type { LeaseInfo, MountInfo, Operation, PluginAuth, PluginSecret, PluginType, PluginToHost } from '#plugin-protocol';
 import type { FieldSpec, FieldType, FieldTypeValues } from './fields.js';
 
 export type Fields = Record<string, FieldSpec>;
@@ -93,6 +93,47 @@ export interface HandlerResponse {
   auth?: PluginAuth;
   /** A raw HTTP answer instead of Vault's envelope. */
   raw?: RawResponse;
+  /**
+   * The answer is a secret under a lease (protocol 3): `type` names one of the backend's `secrets`, whose TTLs apply
+   * when these leave them out. The host keeps `internal` encrypted and hands it to that secret's renew and revoke.
+   */
+  secret?: PluginSecret;
+}
+
+/** What a secret's renew or revoke gets: the lease, with its internal data, and the mount's storage. */
+export interface LeaseRequest {
+  lease: LeaseInfo;
+  /** The lease's internal data, as the handler that issued it returned it (or a renew replaced it). */
+  internal: Record<string, any>;
+  /** Seconds the client asked a renewal for; 0 = unspecified. 0 for revoke. */
+  increment: number;
+  storage: Storage;
+  mount: MountInfo;
+  system(): Promise<SystemInfo>;
+}
+
+export interface RenewResult {
+  /** Seconds; absent or 0 = the secret's default TTL. The host caps it at the lease's max TTL. */
+  ttl?: number;
+  /** Replaces the lease's internal data. */
+  internal?: Record<string, unknown>;
+  warnings?: string[];
+}
+
+/**
+ * A kind of secret the backend hands out under a lease, as data (Vault's framework.Secret): its type name, default
+ * TTLs, and how to renew and revoke one. Throw a PluginError in `renew` to refuse a renewal.
+ */
+export interface SecretDeclaration {
+  type: string;
+  /** Seconds; 0 or absent = the mount's default_lease_ttl. */
+  defaultTtl?: number;
+  /** Seconds from issue; 0 or absent = the mount's max_lease_ttl. */
+  maxTtl?: number;
+  /** Without it, this secret's leases are not renewable. */
+  renew?: (req: LeaseRequest) => Promise<RenewResult | void> | RenewResult | void;
+  /** Must be idempotent: the host may ask again after a crash. A throw makes the host retry later. */
+  revoke: (req: LeaseRequest) => Promise<void> | void;
 }
 
 /** null means "nothing": the host answers 204 to a write or delete, 404 to a read or list. */
@@ -151,6 +192,8 @@ export interface BackendDeclaration {
    * host folds it before the ACL, so a deny on `users/admin` also denies `users/ADMIN`.
    */
   caseInsensitive?: readonly string[];
+  /** The kinds of secret handed out under leases (protocol 3); a handler's `secret.type` must name one. */
+  secrets?: readonly SecretDeclaration[];
   setup?: (context: MountContext) => Promise<void> | void;
   /** A storage key changed behind the plugin's back: drop what is cached about it. */
   invalidate?: (key: string, mount: MountInfo) => void;

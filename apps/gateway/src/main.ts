@@ -20,6 +20,8 @@ import { ServiceStatusProbe } from './service-status.js';
 import { SysCatalogHandlers } from './catalog/sys-catalog.handlers.js';
 import { Authenticator } from './auth/authenticator.js';
 import { tokenStoreProviders } from './tokens/token-store.provider.js';
+import { LEASE_MANAGER, leaseManagerProvider } from './leases/lease-manager.provider.js';
+import type { LeaseManager } from './leases/lease-manager.js';
 import { PolicyHandlers } from './policies/policies.handlers.js';
 import { PolicyService } from './policies/policy.service.js';
 import { SealHandlers } from './seal/seal.handlers.js';
@@ -90,6 +92,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
         InfoHandlers,
         AuditBroker,
         AuditHandlers,
+        leaseManagerProvider,
       ],
     },
     adapter,
@@ -107,6 +110,9 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
   const mountTable = app.get<ProjectionHost<MountTableState>>(MOUNT_TABLE);
   await mountTable.start();
   await app.get(AuditBroker).start();
+  // Every gateway expires leases; there is no leader (leases/lease-manager.ts).
+  const leases = app.get<LeaseManager>(LEASE_MANAGER);
+  leases.start();
   if (!server || !handler) throw new Error('gateway: HTTP server was not created');
   let bound: Awaited<ReturnType<typeof bindListeners>>;
   try {
@@ -128,6 +134,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
     async close() {
       await closeListeners(bound);
       mountTable.stop();
+      await leases.stop();
       await app.close();
     },
   };

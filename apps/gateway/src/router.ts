@@ -28,6 +28,10 @@ import { RouteStage } from './pipeline/route.stage.js';
 import { SealStage } from './pipeline/seal.stage.js';
 import { WrappingStage } from './pipeline/wrapping.stage.js';
 import { WrappingHandlers } from './wrapping/wrapping.handlers.js';
+import { LEASE_MANAGER } from './leases/lease-manager.provider.js';
+import type { LeaseManager } from './leases/lease-manager.js';
+import { leaseRoutes } from './leases/lease.handlers.js';
+import { LeaseStage } from './pipeline/lease.stage.js';
 import type { Operation, VaultRequest, VaultResponse } from './vault-http.js';
 
 type Handler = (req: VaultRequest, params: Record<string, string>, caller: Caller | undefined) => Promise<VaultResponse> | VaultResponse;
@@ -78,6 +82,7 @@ export class Router {
     @Inject(CUBBYHOLE_CLEANUP) cubbyholes: Pick<CubbyholeCleanup, 'revoked'>,
     audit: AuditBroker,
     auditHandlers: AuditHandlers,
+    @Inject(LEASE_MANAGER) leases: LeaseManager,
   ) {
     const open = { unauthenticated: true, whileSealed: true, plain: true };
     const wrapping = new WrappingHandlers(tokens);
@@ -194,6 +199,9 @@ export class Router {
         operations: { update: (r, _p, caller) => capabilitiesSelf(r, caller!) },
       },
 
+      // sys/leases/*: the lease manager's paths (leases/lease.handlers.ts).
+      ...leaseRoutes(leases),
+
       // The token store's paths: the one table (tokens/token.handlers.ts) its tests exercise too.
       ...token.TOKEN_ROUTES.map((r) => ({ pattern: r.pattern, operations: mapValues(r.operations, tokenHandler) })),
       // sys/audit, sys/audit/:path, sys/audit-hash/:path (audit/audit.handlers.ts)
@@ -208,6 +216,7 @@ export class Router {
       new AuditRequestStage(audit),
       new RouteStage(() => this.routes, mounts, cubbyholes),
       new ResponseStage(tokens),
+      new LeaseStage(leases),
       new WrappingStage(tokens),
       new AuditResponseStage(audit),
     ]);

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { CofferError, type ErrorCode, type Operation as LogicalOperation } from '#contracts';
 import { parseGoBool } from '#vault-rules';
 import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from './http/json-limits.js';
+import type { LeaseGrant, LeaseView } from './leases/lease-manager.js';
 import type { LoginGrant } from './tokens/token-store.js';
 import { parseDurationSeconds } from './tokens/ttl.js';
 
@@ -48,6 +49,10 @@ export type VaultResponse =
       auth?: unknown;
       topLevel?: boolean;
       mountType?: string;
+      /** A plugin's secret, still to become a lease: the lease stage records it (and sets `lease`). */
+      leaseGrant?: LeaseGrant;
+      /** Vault's lease_id, lease_duration and renewable. */
+      lease?: LeaseView;
       /** An auth method's login, still to become a token: the response stage issues it (and sets `auth`). */
       login?: LoginGrant;
       /** Vault's `wrap_info`, set by the wrapping stage (then data and auth are null). */

@@ -1,4 +1,4 @@
-import { CofferError, sealedError, isOperation, type MountCall, type PluginReloadRequest, type StorageScopesDelete } from '#contracts';
+import { CofferError, sealedError, isOperation, type LeaseCall, type MountCall, type PluginReloadRequest, type StorageScopesDelete } from '#contracts';
 import type { Mount } from '#mount-table';
 import type { MountInfo, PluginLog, PluginRequest, PluginResponse } from '#plugin-protocol';
 import type { RunnerDirectory } from './directory.js';
@@ -43,6 +43,20 @@ export class MountCalls {
     const target = await this.target(call?.mount);
     const { checkFound, exists } = await this.options.pool.call(target, 'exists', { mount: target.mount.id, request: pluginRequest(call.request) });
     return { checkFound, exists };
+  }
+
+  /** Protocol 3: the plugin renews a lease it issued; it may refuse (its error goes back to the client). */
+  async renew(call: LeaseCall): Promise<{ ttl?: number; internal?: Record<string, unknown>; warnings?: string[] }> {
+    const target = await this.target(call?.mount);
+    const increment = Number.isInteger(call.increment) && call.increment! > 0 ? call.increment! : 0;
+    return this.options.pool.call(target, 'renew', { mount: target.mount.id, lease: leaseInfo(call), increment });
+  }
+
+  /** Protocol 3: the plugin revokes a lease it issued; a failure makes the lease owner retry later. */
+  async revoke(call: LeaseCall): Promise<Record<string, never>> {
+    const target = await this.target(call?.mount);
+    await this.options.pool.call(target, 'revoke', { mount: target.mount.id, lease: leaseInfo(call) });
+    return {};
   }
 
   /** The plugin's help text for a path of the mount (Vault's `?help=1`); a plugin without help fails with 404. */
@@ -113,6 +127,21 @@ export class MountCalls {
     if (!entry) throw new CofferError('invalid-request', `plugin not found in the catalog: ${mount.pluginName}`);
     return { mount: mountInfo(mount), entry };
   }
+}
+
+/** Only the fields the protocol defines, checked: the plugin's schema refuses anything else. */
+function leaseInfo(call: LeaseCall | undefined): LeaseCall['lease'] {
+  const lease = call?.lease;
+  if (!lease || typeof lease !== 'object' || typeof lease.id !== 'string' || typeof lease.type !== 'string') {
+    throw new CofferError('invalid-request', 'missing lease');
+  }
+  return {
+    id: lease.id,
+    type: lease.type,
+    internal: lease.internal && typeof lease.internal === 'object' && !Array.isArray(lease.internal) ? lease.internal : {},
+    issueTime: typeof lease.issueTime === 'string' ? lease.issueTime : '',
+    ttl: Number.isInteger(lease.ttl) && lease.ttl >= 0 ? lease.ttl : 0,
+  };
 }
 
 /** Only the fields the protocol defines: a bus message may carry more, and the plugin's schema refuses extras. */

@@ -4,6 +4,7 @@ import {
   CofferError,
   runnerSubjects,
   subjects,
+  type LeaseCall,
   type MountCall,
   type PluginProbeRequest,
   type PluginProbeResult,
@@ -47,6 +48,16 @@ export class PluginRunnerController {
   @MessagePattern(runnerSubjects.exists)
   exists(call: MountCall): Promise<{ checkFound: boolean; exists: boolean }> {
     return this.calls.exists(call);
+  }
+
+  @MessagePattern(runnerSubjects.renew)
+  renew(call: LeaseCall): Promise<{ ttl?: number; internal?: Record<string, unknown>; warnings?: string[] }> {
+    return this.calls.renew(call);
+  }
+
+  @MessagePattern(runnerSubjects.revoke)
+  revoke(call: LeaseCall): Promise<Record<string, never>> {
+    return this.calls.revoke(call);
   }
 
   @MessagePattern(runnerSubjects.specialPaths)

@@ -2,6 +2,7 @@ import type { MigrationInterface } from 'typeorm';
 import { CreateCofferEvents1795910400000 } from './1795910400000-create-coffer-events.js';
 import { CreateSealAndTokens1795968000000 } from './1795968000000-create-seal-and-tokens.js';
 import { CreatePluginStorage1796140800000 } from './1796140800000-create-plugin-storage.js';
+import { CreateLeases1796400000000 } from './1796400000000-create-leases.js';
 
 /**
  * Every schema change, oldest first. A new table (keyring, tokens, plugin storage) is a new class appended here,
@@ -11,4 +12,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   CreateCofferEvents1795910400000,
   CreateSealAndTokens1795968000000,
   CreatePluginStorage1796140800000,
+  CreateLeases1796400000000,
 ];

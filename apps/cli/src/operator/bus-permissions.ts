@@ -54,6 +54,9 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
           `${p}plugin-runner.help`,
           // the last use of a token empties its cubbyhole on every runner (cubbyhole-cleanup.ts)
           `${p}plugin-runner.delete-scopes`,
+          // the lease manager (every gateway) asks plugins to renew and revoke their leases
+          `${p}plugin-runner.renew`,
+          `${p}plugin-runner.revoke`,
           `${p}plugin-runner.reload`,
         ],
         subscribe: [...common.subscribe, `${p}plugin-runner.reload`, `${p}plugin-runner.reloaded`, `${p}census.reply.*`],

@@ -206,7 +206,9 @@ export class MountRouting {
     if (operation === 'list' && Array.isArray((r.data as { keys?: unknown })?.keys) && (r.data as { keys: unknown[] }).keys.length === 0 && !r.warnings?.length) {
       throw new CofferError('not-found', '');
     }
-    return { kind: 'envelope', data: r.data ?? null, warnings: r.warnings, mountType };
+    // A secret under a lease: the lease stage records it once the request is known to have succeeded.
+    const leaseGrant = r?.secret ? { mount: m.mount, path: req.path, secret: r.secret } : undefined;
+    return { kind: 'envelope', data: r.data ?? null, warnings: r.warnings, mountType, ...(leaseGrant ? { leaseGrant } : {}) };
   }
 
   private call(m: MountedRequest, req: VaultRequest, operation: Operation, tokenAccessor: string): MountCall {

@@ -28,9 +28,9 @@ export function sendResponse(reply: FastifyReply, request: Pick<VaultRequest, 'i
     case 'envelope': {
       const envelope = {
         request_id: request.id,
-        lease_id: '',
-        renewable: false,
-        lease_duration: 0,
+        lease_id: response.lease?.id ?? '',
+        renewable: response.lease?.renewable ?? false,
+        lease_duration: response.lease?.duration ?? 0,
         data: response.data ?? null,
         wrap_info: response.wrapInfo ?? null,
         warnings: response.warnings?.length ? response.warnings : null,

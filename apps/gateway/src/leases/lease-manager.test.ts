@@ -1,0 +1,101 @@
+/**
+ * The lease manager against real Postgres (its own schema) with a real barrier. The runner is played by a small bus
+ * stand-in that records the renew/revoke calls a plugin would receive (the e2e tests cover the real runners).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { runnerSubjects, type LeaseCall } from '#contracts';
+import { openTestTokens, type TestTokens } from '../tokens/testing.js';
+import { LeaseManager } from './lease-manager.js';
+
+const MOUNT = { uuid: '6f1b7a3e-2c4d-4e5f-8a9b-0c1d2e3f4a5b', config: { defaultLeaseTtl: 0, maxLeaseTtl: 0 } };
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe('LeaseManager on Postgres', () => {
+  let t: TestTokens;
+  const calls: { subject: string; call: LeaseCall }[] = [];
+  let failRevoke = false;
+  const bus = {
+    async request<T>(subject: string, data: unknown): Promise<T> {
+      calls.push({ subject, call: data as LeaseCall });
+      if (subject === runnerSubjects.revoke && failRevoke) throw new Error('plugin down');
+      if (subject === runnerSubjects.renew) return { ttl: (data as LeaseCall).increment } as T;
+      return {} as T;
+    },
+  };
+  const manager = () =>
+    new LeaseManager(t.dataSource, { barrier: () => t.barrier, bus, log: silent, defaultLeaseTtl: 3600, maxLeaseTtl: 7200, now: () => t.clock.now });
+  const revokes = () => calls.filter((c) => c.subject === runnerSubjects.revoke);
+  let root: { accessor: string };
+
+  before(async () => {
+    t = await openTestTokens();
+    t.clock.now = Date.now();
+    root = (await t.store.createRoot()).entry;
+  });
+  after(() => t.drop());
+
+  test('register, lookup (no internal data), list, renew capped at the max TTL', async () => {
+    const m = manager();
+    const lease = await m.register({ mount: MOUNT, path: 'database/creds/ro', secret: { type: 'creds', internal: { username: 'v-1' }, ttl: 60 } }, root.accessor);
+    assert.match(lease.id, /^database\/creds\/ro\/[0-9A-Za-z]{24}$/);
+    assert.deepEqual({ duration: lease.duration, renewable: lease.renewable }, { duration: 60, renewable: true });
+    const looked = await m.lookup(lease.id);
+    assert.deepEqual(Object.keys(looked).sort(), ['expire_time', 'id', 'issue_time', 'last_renewal', 'renewable', 'ttl']);
+    assert.equal(looked.ttl, 60);
+    assert.deepEqual(await m.list('database/creds/'), ['ro/']);
+    assert.deepEqual(await m.list('database/creds/ro/'), [lease.id.slice('database/creds/ro/'.length)]);
+    await assert.rejects(m.lookup('nope'), /invalid lease/);
+
+    const renewed = await m.renew(lease.id, '2h');
+    assert.equal(renewed.duration, 7200, 'capped at the system max_lease_ttl from issue');
+    assert.deepEqual(calls.at(-1)?.call.lease.internal, { username: 'v-1' });
+    const raw = await t.dataSource.query(`SELECT data FROM ${t.table.replace('coffer_tokens', 'coffer_leases')}`);
+    assert.ok(!raw[0].data.toString('latin1').includes('v-1'), 'internal data is encrypted');
+    await m.revoke(lease.id, true);
+    assert.equal(revokes().length, 1);
+    await assert.rejects(m.lookup(lease.id), /invalid lease/);
+  });
+
+  test('two instances expire concurrently: each due lease is revoked exactly once', async () => {
+    calls.length = 0;
+    const [a, b] = [manager(), manager()];
+    const ids = [];
+    for (let i = 0; i < 20; i++) ids.push((await a.register({ mount: MOUNT, path: 'database/creds/many', secret: { type: 'creds', internal: { i }, ttl: 30 } }, root.accessor)).id);
+    assert.equal(await a.expireDue(), 0, 'nothing is due yet');
+    t.advance(60);
+    const counted = (await Promise.all([a.expireDue(), b.expireDue(), a.expireDue(), b.expireDue()])).reduce((x, y) => x + y, 0);
+    assert.equal(counted, 20);
+    assert.deepEqual(revokes().map((c) => c.call.lease.id).sort(), ids.sort());
+  });
+
+  test('a failed revocation stays, is retried after a backoff, and then goes', async () => {
+    calls.length = 0;
+    const m = manager();
+    const lease = await m.register({ mount: MOUNT, path: 'database/creds/flaky', secret: { type: 'creds', internal: {}, ttl: 10 } }, root.accessor);
+    t.advance(20);
+    failRevoke = true;
+    assert.equal(await m.expireDue(), 0);
+    assert.equal(await m.expireDue(), 0);
+    assert.equal(revokes().length, 1, 'not retried before its backoff');
+    await assert.rejects(m.renew(lease.id, 0), /failed previous revocation attempts/);
+    failRevoke = false;
+    t.advance(5);
+    assert.equal(await m.expireDue(), 1);
+    assert.equal(revokes().length, 2);
+  });
+
+  test("a lease whose token is gone (revoked or never known) becomes due and is revoked", async () => {
+    calls.length = 0;
+    const m = manager();
+    const child = await t.store.create({ policies: ['default'] } as never, { ...(await t.store.lookupByAccessor(root.accessor))!, token: '' } as never).catch(() => undefined);
+    const accessor = child?.entry.accessor ?? 'accessor-without-token';
+    await m.register({ mount: MOUNT, path: 'database/creds/tok', secret: { type: 'creds', internal: {}, ttl: 3000 } }, accessor);
+    if (child) {
+      assert.equal(await m.expireDue(), 0, 'its token is alive');
+      await t.store.revoke(child.token);
+    }
+    assert.equal(await m.expireDue(), 1);
+    assert.equal(revokes().length, 1);
+  });
+});
