@@ -12,11 +12,12 @@ import { REPO_ROOT } from './support/paths.js';
 /**
  * The web UI at /ui/, driven in Debian's headless Chromium through playwright-core: first a fresh cluster (separate
  * processes, `ui = true`) is initialized and unsealed through the UI; then, on a dev server, the flow of issue 19.
- * The screenshots in docs/ui/ are made here.
+ * The screenshots in docs/ui/ are made here, with COFFER_UI_SCREENSHOTS=1 (otherwise into a temporary folder, so a test
+ * run leaves the checkout as it was).
  */
 const CHROMIUM = process.env.COFFER_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const SHOTS = join(REPO_ROOT, 'docs/ui');
+const SHOTS = process.env.COFFER_UI_SCREENSHOTS === '1' ? join(REPO_ROOT, 'docs/ui') : join(tmpdir(), `coffer-ui-shots-${process.pid}`);
 
 interface Browser {
   context: BrowserContext;
