@@ -25,7 +25,7 @@ export function isUnsealProgressMessage(m: unknown): m is UnsealProgressMessage 
   const o = m as Record<string, unknown>;
   if (typeof o.from !== 'string') return false;
   if (o.kind === 'reset') return o.nonce === undefined || typeof o.nonce === 'string';
-  return o.kind === 'share' && typeof o.nonce === 'string' && typeof o.share === 'string' && o.share.length <= 2048;
+  return o.kind === 'share' && typeof o.nonce === 'string' && typeof o.share === 'string' && o.share.length <= 1024;
 }
 
 export class UnsealProgress {
