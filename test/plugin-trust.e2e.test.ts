@@ -53,7 +53,9 @@ describe('plugin catalog and launch: trust rules', () => {
   };
 
   before(async () => {
-    cluster = await Cluster.create();
+    // The fixtures count their own starts in files of the test's folder, which a sandboxed plugin may not write
+    // (bwrap: read-only view, private /tmp); what the sandbox stops is test/cluster-trust.e2e.test.ts's subject.
+    cluster = await Cluster.create({ extraConfig: 'plugin_sandbox = "none"\n' });
     await cluster.startAll();
     root = { 'x-vault-token': (await cluster.initAndUnseal()).rootToken };
     writeFileSync(join(cluster.dir, 'mock'), readFileSync(join(REPO_ROOT, 'dist/plugins/mock-plugin')));

@@ -85,6 +85,10 @@ export interface NatsServerConfigInput {
  * nats-server's config: TLS required on the client port, every user an nkey (public key only; the seed stays with
  * the service) with its role's permissions. A client that presents no credential, or an unknown one, is refused.
  */
+/** Messages a responder may send to one reply subject, and for how long (over a 30 s call at 500 ms beats: ~60). */
+const MAX_RESPONSES = 10_000;
+const RESPONSES_EXPIRE = '15m';
+
 export function natsServerConfig(input: NatsServerConfigInput): string {
   const q = (s: string) => JSON.stringify(s);
   const list = (xs: string[]) => `[${xs.map(q).join(', ')}]`;
@@ -95,7 +99,10 @@ export function natsServerConfig(input: NatsServerConfigInput): string {
       `    {\n      nkey: ${q(nkey)}\n      permissions: {\n` +
       `        publish: { allow: ${list(perms.publish)} }\n` +
       `        subscribe: { allow: ${list(perms.subscribe)} }\n` +
-      `        allow_responses: { max: 1 }\n      }\n    }`
+      // A liveness reply is several messages to one reply subject (ack, a heartbeat every liveness/4, the answer:
+      // libs/bus/liveness.ts), so one response per request would cut every call after its ack. Still only to the
+      // reply subject of a request the role received, for as long as a plugin call may take.
+      `        allow_responses: { max: ${MAX_RESPONSES}, expires: "${RESPONSES_EXPIRE}" }\n      }\n    }`
     );
   });
   return (
