@@ -172,7 +172,7 @@ export class Router {
           read: (_r, p) => policyHandlers.read(p.name, false),
           create: (r, p) => policyHandlers.write(r, p.name, false),
           update: (r, p) => policyHandlers.write(r, p.name, false),
-          delete: (r, p) => policyHandlers.delete(r, p.name), // AUDIT: the actor
+          delete: (r, p) => policyHandlers.delete(r, p.name), // r: the actor the event records
         },
         exists: policyExists,
         normalize: (p) => `sys/policies/acl/${policyName(p.name)}`,
@@ -184,7 +184,7 @@ export class Router {
           read: (_r, p) => policyHandlers.read(p.name, true),
           create: (r, p) => policyHandlers.write(r, p.name, true),
           update: (r, p) => policyHandlers.write(r, p.name, true),
-          delete: (r, p) => policyHandlers.delete(r, p.name), // AUDIT: the actor
+          delete: (r, p) => policyHandlers.delete(r, p.name), // r: the actor the event records
         },
         exists: policyExists,
         normalize: (p) => `sys/policy/${policyName(p.name)}`,

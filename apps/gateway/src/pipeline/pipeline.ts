@@ -14,6 +14,7 @@ import type { EdgeRequest, Exchange, Stage } from './exchange.js';
  *   5. audit-request audit.stage.ts         the request entry; no device took it: 500, nothing runs
  *   6. route         route.stage.ts         the gateway's own handler, or a mount's plugin, or help
  *   7. response      response.stage.ts      logins become tokens under the issuance rule
+ *   7a. lease        lease.stage.ts         a plugin's secret becomes a lease (lease_id, lease_duration, renewable)
  *   7b. wrapping     wrapping.stage.ts      X-Vault-Wrap-TTL: the response into a response-wrapping token
  *   8. audit-response audit.stage.ts        the response entry (what the client gets), or the error
  *   9. envelope      envelope.ts            Vault's JSON envelope or `{"errors": [...]}` (the controller sends it)
