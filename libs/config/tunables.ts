@@ -19,6 +19,10 @@ export interface Tunables {
    * heartbeats) before it gives up on that responder: the bound on a stall when a runner dies or NATS drops.
    */
   busLivenessMs: number;
+  /** How often each gateway looks for due leases (leases/lease-manager.ts). */
+  leaseTickMs: number;
+  /** The longest wait between two attempts at a revocation that keeps failing. */
+  leaseMaxBackoffMs: number;
   /** Attempts at the first Postgres connection (backoff up to 5 s between them) before the process gives up and exits. */
   storageConnectAttempts: number;
   /** `COFFER_ACCESS_LOG=1`: the gateway logs one line per request (no body, no query, no header). */
@@ -36,6 +40,8 @@ export const TUNABLES = {
   pluginIdleMs: { env: 'COFFER_PLUGIN_IDLE_MS', default: 5 * 60_000, min: 100 },
   busLivenessMs: { env: 'COFFER_BUS_LIVENESS_MS', default: 2_000, min: 200 },
   storageConnectAttempts: { env: 'COFFER_PG_CONNECT_ATTEMPTS', default: 60, min: 1 },
+  leaseTickMs: { env: 'COFFER_LEASE_TICK_MS', default: 1_000, min: 50 },
+  leaseMaxBackoffMs: { env: 'COFFER_LEASE_MAX_BACKOFF_MS', default: 300_000, min: 100 },
 } as const satisfies Record<string, { env: string; default: number; min: number }>;
 
 /**

@@ -9,7 +9,7 @@ export interface HelpRoute {
   pattern: RegExp;
   operations: object;
   unauthenticated?: boolean;
-  sudo?: boolean;
+  sudo?: boolean | readonly string[];
 }
 
 const AREAS = [
@@ -64,6 +64,6 @@ function routeText(route: HelpRoute): string {
 
 function operationsText(route: HelpRoute): string {
   const ops = Object.keys(route.operations).join(', ');
-  const guards = [route.unauthenticated ? 'no token needed' : '', route.sudo ? 'needs sudo' : ''].filter(Boolean);
+  const guards = [route.unauthenticated ? 'no token needed' : '', route.sudo === true ? 'needs sudo' : Array.isArray(route.sudo) && route.sudo.length ? `${route.sudo.join(', ')} needs sudo` : ''].filter(Boolean);
   return guards.length ? `${ops}; ${guards.join(', ')}` : ops;
 }

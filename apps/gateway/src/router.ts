@@ -46,8 +46,11 @@ export interface OwnRoute {
   whileSealed?: boolean;
   /** One of Vault's non-logical handlers (health, seal status, init...): a wrong verb there is a bare 405. */
   plain?: boolean;
-  /** Root-protected (Vault's PathsSpecial.Root): the ACL must grant sudo besides the operation's capability. */
-  sudo?: boolean;
+  /**
+   * Root-protected (Vault's PathsSpecial.Root): the ACL must grant sudo besides the operation's capability. A list
+   * names the operations that need it, where one path is root-protected for some verbs only (LIST of leases).
+   */
+  sudo?: boolean | readonly Operation[];
   /**
    * The path the handler acts on, when it normalizes a name from the path (policy names: trimmed, lower case):
    * the ACL judges this path, so a deny on `admin` also denies `ADMIN` and `admin%20`.

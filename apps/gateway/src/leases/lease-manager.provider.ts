@@ -16,8 +16,15 @@ export const leaseManagerProvider: Provider = {
       barrier: ctx.barrier.current,
       bus: ctx.bus,
       log: ctx.log,
-      defaultLeaseTtl: ctx.config.defaultLeaseTtl,
-      maxLeaseTtl: ctx.config.maxLeaseTtl,
+      // Read at each use: SIGHUP changes the lease TTLs of the live config.
+      get defaultLeaseTtl() {
+        return ctx.config.defaultLeaseTtl;
+      },
+      get maxLeaseTtl() {
+        return ctx.config.maxLeaseTtl;
+      },
+      tickMs: ctx.tunables.leaseTickMs,
+      maxBackoffMs: ctx.tunables.leaseMaxBackoffMs,
       mountExists: (uuid) => Object.values(mounts.state.secret).some((m) => m.uuid === uuid),
     });
     // A token revoked on any gateway: its leases become due on the next pass, which this starts now.

@@ -96,8 +96,8 @@ export class LeaseManager {
     private readonly options: LeaseManagerOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.tickMs = options.tickMs ?? (Number(process.env.COFFER_LEASE_TICK_MS) || 1000);
-    this.maxBackoffMs = options.maxBackoffMs ?? (Number(process.env.COFFER_LEASE_MAX_BACKOFF_MS) || 300_000);
+    this.tickMs = options.tickMs ?? 1000;
+    this.maxBackoffMs = options.maxBackoffMs ?? 300_000;
     this.batch = options.batch ?? 64;
   }
 

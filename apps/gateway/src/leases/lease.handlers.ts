@@ -7,7 +7,7 @@ type Handler = (req: VaultRequest, params: Record<string, string>) => Promise<Va
 export interface LeaseRoute {
   pattern: RegExp;
   operations: Partial<Record<'read' | 'list' | 'update', Handler>>;
-  sudo?: boolean;
+  sudo?: boolean | readonly ('read' | 'list' | 'update')[];
 }
 
 /** Vault's `sync` flag (default true): false answers 202 and leaves the revocation to the expiry pass. */
@@ -33,7 +33,8 @@ export function leaseRoutes(leases: LeaseManager): LeaseRoute[] {
     {
       pattern: /^sys\/leases\/lookup\/?$/,
       operations: { update: async (req) => ({ kind: 'envelope', data: await leases.lookup(idOf(req, {})) }), list },
-      sudo: false,
+      // Vault: looking one lease up needs no sudo; listing lease ids (here, all of them) does, as under a prefix.
+      sudo: ['list'],
     },
     { pattern: /^sys\/leases\/lookup\/(?<prefix>.+)$/, operations: { list }, sudo: true },
     {

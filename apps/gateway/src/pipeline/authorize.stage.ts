@@ -32,7 +32,7 @@ export class AuthorizeStage implements Stage {
       const { route, params } = target;
       if (req.operation === 'update' && route.exists && !route.exists(params)) req.operation = 'create';
       if (!route.operations[req.operation]) throw unsupportedOperation(route.plain === true);
-      sudo = route.sudo === true;
+      sudo = route.sudo === true || (Array.isArray(route.sudo) && route.sudo.includes(req.operation));
       if (route.normalize) judged = route.normalize(params);
     } else if (target?.kind === 'mount') {
       const normalized = await this.mounts.normalize(target.mounted);
