@@ -211,6 +211,22 @@ function scenarios(target: () => Target) {
     const looked = await admin.approleSecretAccessorLookup({ role_name: 'nodevault', secret_id_accessor: secretData.secret_id_accessor });
     assert.equal(looked.data.secret_id_accessor, secretData.secret_id_accessor);
   });
+
+  it('the same client gets a secret ID response-wrapped, unwraps it once and logs in with it', async () => {
+    const admin = NodeVault({ apiVersion: 'v1', endpoint: target().url, token: target().rootToken });
+    await admin.addApproleRole({ role_name: 'nodevault-wrap', policies: 'app' });
+    const { data: roleIdData } = await admin.getApproleRoleId({ role_name: 'nodevault-wrap' });
+    const wrapped = await admin.write('auth/approle/role/nodevault-wrap/secret-id', {}, { headers: { 'X-Vault-Wrap-TTL': '60s' } });
+    assert.equal(wrapped.data, null, 'the secret ID is only in the wrapping token');
+    assert.equal(wrapped.wrap_info.ttl, 60);
+    assert.equal(wrapped.wrap_info.creation_path, 'auth/approle/role/nodevault-wrap/secret-id');
+    const holder = NodeVault({ apiVersion: 'v1', endpoint: target().url, token: wrapped.wrap_info.token });
+    const unwrapped = await holder.unwrap();
+    assert.match(unwrapped.data.secret_id, /^[0-9a-f-]{36}$/);
+    const login = await NodeVault({ apiVersion: 'v1', endpoint: target().url }).approleLogin({ role_id: roleIdData.role_id, secret_id: unwrapped.data.secret_id });
+    assert.deepEqual(login.auth.policies, ['app', 'default']);
+    await assert.rejects(holder.unwrap(), /wrapping token is not valid or does not exist/, 'a wrapping token unwraps once');
+  });
 }
 
 describe('AppRole, userpass token fields and cubbyhole on the dev server', () => {
