@@ -6,6 +6,8 @@ export interface FlagSpec {
   kind: FlagKind;
   usage: string;
   default?: string | boolean;
+  /** Other names for the flag (Vault's `Aliases`, e.g. `-f` for `-force`); the value is kept under the main name. */
+  aliases?: string[];
 }
 
 export interface ParsedFlags {
@@ -30,9 +32,10 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>): Par
     if (!arg.startsWith('-') || arg === '-') break;
     const body = arg.replace(/^--?/, '');
     const eq = body.indexOf('=');
-    const name = eq === -1 ? body : body.slice(0, eq);
+    const given = eq === -1 ? body : body.slice(0, eq);
+    const name = specs[given] ? given : (Object.keys(specs).find((n) => specs[n].aliases?.includes(given)) ?? given);
     const spec = specs[name];
-    if (!spec) throw new CofferError('invalid-request', `flag provided but not defined: -${name}`);
+    if (!spec) throw new CofferError('invalid-request', `flag provided but not defined: -${given}`);
     if (spec.kind === 'bool') {
       const raw = eq === -1 ? 'true' : body.slice(eq + 1);
       if (!['true', 'false', '1', '0', 't', 'f'].includes(raw)) {

@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   write: { summary: 'Write data, configuration, and secrets', load: async () => (await import('./commands/kv.js')).writeCommand },
   list: { summary: 'List data or secrets', load: async () => (await import('./commands/kv.js')).listCommand },
   delete: { summary: 'Delete secrets and configuration', load: async () => (await import('./commands/kv.js')).deleteCommand },
+  lease: { summary: 'Interact with leases', load: async () => (await import('./commands/lease.js')).leaseCommand },
   kv: { summary: 'Interact with Coffer\'s Key-Value storage', load: async () => (await import('./commands/kv-engine.js')).kvCommand },
   patch: { summary: 'Patch data, configuration, and secrets', load: async () => (await import('./commands/kv.js')).patchCommand },
   'path-help': { summary: 'Retrieve API help for paths', load: async () => (await import('./commands/help.js')).pathHelpCommand },

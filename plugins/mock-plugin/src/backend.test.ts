@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createHarness, type HarnessResult } from '#plugin-sdk';
-import { createMockBackend, ERROR_TYPES, INTERNAL_DEFAULT, MOCK_VERSION, MOCK_VERSION_ENV, type MockOptions } from './backend.js';
+import { createMockBackend, CREDS_TYPE, ERROR_TYPES, INTERNAL_DEFAULT, MOCK_VERSION, MOCK_VERSION_ENV, type MockOptions } from './backend.js';
 
 class Exited extends Error {
   constructor(readonly code: number) {
@@ -168,4 +168,44 @@ test('unknown paths and verbs', async () => {
   assert.equal((await harness.request('read', 'nope')).error?.message, 'unsupported path');
   assert.equal((await harness.request('delete', 'special')).error?.message, 'unsupported operation');
   assert.equal((await harness.request('list', 'internal')).error?.kind, 'unsupported-operation');
+});
+
+test('creds/<name>: a secret under a lease (TTLs from the request, renewable by default); internal data stays off data', async () => {
+  const harness = mock();
+  const issued = ok(await harness.request('read', 'creds/app', { ttl: '90s', max_ttl: '10m' }));
+  assert.match(String(issued?.data?.username), /^app-[0-9a-f]{8}$/);
+  assert.equal(typeof issued?.data?.password, 'string');
+  assert.deepEqual(issued?.secret, {
+    type: CREDS_TYPE,
+    internal: { username: issued?.data?.username, ttl: 90, refuse_renew: false },
+    ttl: 90,
+    maxTtl: 600,
+    renewable: true,
+  });
+  const other = ok(await harness.request('read', 'creds/app'));
+  assert.notEqual(other?.data?.username, issued?.data?.username, 'each read issues new credentials');
+  assert.deepEqual([other?.secret?.ttl, other?.secret?.maxTtl], [0, 0], "no ttl: the mount's defaults apply");
+  assert.equal(ok(await harness.request('read', 'creds/app', { renewable: false }))?.secret?.renewable, false);
+});
+
+test('creds/<name>: renew grants the increment, else the issued ttl; refuse_renew makes the plugin say no', async () => {
+  const harness = mock();
+  const lease = harness.leaseOf(ok(await harness.request('read', 'creds/app', { ttl: '60s' })));
+  assert.deepEqual(await harness.renew(lease, 300), { value: { ttl: 300 } });
+  assert.deepEqual(await harness.renew(lease), { value: { ttl: 60 } });
+  const refused = await harness.renew(harness.leaseOf(ok(await harness.request('read', 'creds/app', { refuse_renew: true }))));
+  assert.ok('error' in refused && refused.error.message === 'the mock refuses to renew this lease');
+});
+
+test('revocations: each revoke is counted per lease id, two revokes of one lease count two (a double revocation shows)', async () => {
+  const harness = mock();
+  assert.deepEqual(ok(await harness.request('read', 'revocations')), { data: { count: 0, leases: {} } });
+  const a = harness.leaseOf(ok(await harness.request('read', 'creds/a')));
+  const b = harness.leaseOf(ok(await harness.request('read', 'creds/b')));
+  assert.deepEqual(await harness.revoke(a), { value: undefined });
+  assert.deepEqual(ok(await harness.request('read', 'revocations')), { data: { count: 1, leases: { [a.id]: 1 } } });
+  await harness.revoke(b);
+  await harness.revoke(b);
+  assert.deepEqual(ok(await harness.request('read', 'revocations')), { data: { count: 3, leases: { [a.id]: 1, [b.id]: 2 } } });
+  assert.deepEqual(ok(await harness.request('list', 'kv/')), null, 'the counts live apart from kv/');
 });

@@ -1,7 +1,10 @@
 /**
  * Vault's mock plugin (sdk/plugin/mock), the reference plugin: every path Vault's own plugin tests drive, with the
- * same answers, so the server can be tested against the behaviour Vault documents.
+ * same answers, so the server can be tested against the behaviour Vault documents. Beyond Vault's mock: `creds/<name>`
+ * issues a secret under a lease and `revocations` counts what the host revoked, so the lease lifecycle can be tested
+ * end to end against a real plugin process.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import { defineBackend, definePath, genericNameRegex, listResponse, PluginError, type PluginErrorKind, type Request } from '#plugin-sdk';
 
 export const MOCK_VERSION = 'v0.0.0+mock';
@@ -22,6 +25,12 @@ export const ERROR_TYPES: readonly { kind: PluginErrorKind; message: string }[] 
   { kind: 'permission-denied', message: 'permission denied' }, // 8
   { kind: 'internal', message: 'request needs further approval' }, // 9 ErrMultiAuthzPending
 ];
+
+/** The secret type of `creds/<name>`. */
+export const CREDS_TYPE = 'creds';
+/** Every revocation is a key of its own, `revocations/<lease id, base64url>/<uuid>`: concurrent revocations (two
+ * hosts, two leases) never overwrite each other's count, so a double revocation always shows. */
+const REVOCATIONS = 'revocations/';
 
 export interface MockOptions {
   /** What errors/kill and errors/rpc do; tests replace it. */
@@ -54,6 +63,19 @@ export function createMockBackend(options: MockOptions = {}) {
     cleanup({ mount }) {
       internal.delete(mount.id);
     },
+    secrets: [
+      {
+        type: CREDS_TYPE,
+        renew: (req) => {
+          // A lease issued with renewable=true but refuse_renew=true: the plugin, not the host, says no.
+          if (req.internal.refuse_renew === true) throw new PluginError('invalid-request', 'the mock refuses to renew this lease');
+          return { ttl: req.increment || Number(req.internal.ttl) || 0 };
+        },
+        revoke: async (req) => {
+          await req.storage.put(`${REVOCATIONS}${Buffer.from(req.lease.id, 'utf8').toString('base64url')}/${randomUUID()}`, req.internal.username ?? '');
+        },
+      },
+    ],
     paths: [
       definePath({
         pattern: 'errors/rpc',
@@ -119,6 +141,48 @@ export function createMockBackend(options: MockOptions = {}) {
           read: (req) => ({ data: { value: internal.get(req.mount.id) ?? '' } }),
         },
         help: 'An in-memory value: "bar" after setup, cleared by invalidating the key "internal" (a restart detector).',
+      }),
+      definePath({
+        pattern: `creds/${genericNameRegex('name')}`,
+        fields: {
+          name: { type: 'string', description: 'A name for the credentials; the username starts with it.' },
+          ttl: { type: 'duration', description: "The lease's TTL; 0 = the mount's default_lease_ttl." },
+          max_ttl: { type: 'duration', description: "The lease's max TTL from issue; 0 = the mount's max_lease_ttl." },
+          renewable: { type: 'bool', default: true, description: 'false: the lease cannot be renewed.' },
+          refuse_renew: { type: 'bool', default: false, description: 'true: the lease is renewable, but the plugin refuses each renewal.' },
+        },
+        operations: {
+          read: (req) => {
+            const username = `${req.data.name}-${randomBytes(4).toString('hex')}`;
+            return {
+              data: { username, password: randomBytes(12).toString('base64url') },
+              secret: {
+                type: CREDS_TYPE,
+                internal: { username, ttl: req.data.ttl, refuse_renew: req.data.refuse_renew },
+                ttl: req.data.ttl,
+                maxTtl: req.data.max_ttl,
+                renewable: req.data.renewable,
+              },
+            };
+          },
+        },
+        help: 'Issues credentials under a lease (a dynamic secret); each revocation is recorded, see revocations.',
+      }),
+      definePath({
+        pattern: 'revocations',
+        operations: {
+          read: async (req) => {
+            const leases: Record<string, number> = {};
+            let count = 0;
+            for (const folder of await req.storage.list(REVOCATIONS)) {
+              const id = Buffer.from(folder.replace(/\/$/, ''), 'base64url').toString('utf8');
+              leases[id] = (await req.storage.list(`${REVOCATIONS}${folder}`)).length;
+              count += leases[id];
+            }
+            return { data: { count, leases } };
+          },
+        },
+        help: 'How many times the host revoked leases of creds/<name>: in all (count) and per lease id (leases).',
       }),
       definePath({
         pattern: 'special',

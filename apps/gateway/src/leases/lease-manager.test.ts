@@ -15,9 +15,12 @@ describe('LeaseManager on Postgres', () => {
   let t: TestTokens;
   const calls: { subject: string; call: LeaseCall }[] = [];
   let failRevoke = false;
+  /** Runs inside the plugin's renew, as if a client did something else meanwhile. */
+  let duringRenew: (() => Promise<void>) | undefined;
   const bus = {
     async request<T>(subject: string, data: unknown): Promise<T> {
       calls.push({ subject, call: data as LeaseCall });
+      if (subject === runnerSubjects.renew && duringRenew) await duringRenew();
       if (subject === runnerSubjects.revoke && failRevoke) throw new Error('plugin down');
       if (subject === runnerSubjects.renew) return { ttl: (data as LeaseCall).increment } as T;
       return {} as T;
@@ -97,5 +100,37 @@ describe('LeaseManager on Postgres', () => {
     }
     assert.equal(await m.expireDue(), 1);
     assert.equal(revokes().length, 1);
+  });
+
+  test('a lease another instance holds is left alone until its claim runs out (a crashed holder); a renewal then fails', async () => {
+    calls.length = 0;
+    const m = manager();
+    const lease = await m.register({ mount: MOUNT, path: 'database/creds/held', secret: { type: 'creds', internal: {}, ttl: 10 } }, root.accessor);
+    const leases = t.table.replace('coffer_tokens', 'coffer_leases');
+    await t.dataSource.query(`UPDATE ${leases} SET claimed_until = $2 WHERE lease_id = $1`, [lease.id, new Date(t.clock.now + 30_000).toISOString()]);
+    await assert.rejects(m.renew(lease.id, 0), /lease is being renewed or revoked/);
+    t.advance(20);
+    assert.equal(await m.expireDue(), 0, 'due, but held');
+    await m.revoke(lease.id, true);
+    assert.equal(revokes().length, 0, 'a sync revoke leaves a held lease to its holder, queued');
+    t.advance(61);
+    assert.equal(await m.expireDue(), 1, 'the claim ran out: taken again');
+    assert.equal(revokes().length, 1);
+    await assert.rejects(m.lookup(lease.id), /invalid lease/);
+  });
+
+  test('a revocation queued while the plugin renews wins: the renewal does not push the lease back', async () => {
+    calls.length = 0;
+    const m = manager();
+    const lease = await m.register({ mount: MOUNT, path: 'database/creds/racing', secret: { type: 'creds', internal: {}, ttl: 600 } }, root.accessor);
+    duringRenew = () => m.revoke(lease.id, false);
+    try {
+      assert.equal((await m.renew(lease.id, '1h')).duration, 3600);
+    } finally {
+      duringRenew = undefined;
+    }
+    assert.equal(await m.expireDue(), 1);
+    assert.equal(revokes().length, 1);
+    await assert.rejects(m.renew(lease.id, 0), /lease not found/);
   });
 });

@@ -43,12 +43,10 @@ interface LeaseRow {
   lease_id: string;
   mount_uuid: string;
   token_hmac: string | null;
-  expires_at: Date;
+  expires_at: Date | number;
   attempts: number;
   data: Buffer;
 }
-
-type Query = (sql: string, params?: unknown[]) => Promise<LeaseRow[]>;
 
 export interface LeaseManagerOptions {
   barrier: () => Barrier | undefined;
@@ -71,12 +69,16 @@ export interface LeaseManagerOptions {
 const COLUMNS = 'lease_id, mount_uuid, token_hmac, expires_at, attempts, data';
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const PLUGIN_CALL_TIMEOUT_MS = 30_000;
+/** How long a claim keeps other instances off a lease: past the plugin call's timeout, so it ends before the claim. */
+const CLAIM_MS = 2 * PLUGIN_CALL_TIMEOUT_MS;
 
 /**
  * Vault's expiration manager over `coffer_leases`. Every gateway runs one and there is no leader: a pass claims due
- * rows with `FOR UPDATE SKIP LOCKED`, so two instances never revoke the same lease at once, and holds the claim (the
- * row lock) while the plugin revokes; a success deletes the row, a failure keeps it with the next attempt pushed back
- * (exponential backoff), so nothing is lost to a crash or a restart: after unseal, whatever came due meanwhile fires.
+ * rows in one statement (`FOR UPDATE SKIP LOCKED`, setting `claimed_until`), so two instances never revoke the same
+ * lease at once, and calls the plugin with no transaction open (the plugin's storage calls need a connection, and the
+ * dev server has only one); a success deletes the row, a failure keeps it with the next attempt pushed back
+ * (exponential backoff) and the claim dropped, and a claim whose holder crashed runs out after CLAIM_MS, so nothing is
+ * lost to a crash or a restart: after unseal, whatever came due meanwhile fires.
  *
  * A lease remembers the HMAC of the accessor of the token that obtained it. A lease whose token is gone (revoked, with
  * its subtree, or expired) is made due on the next pass: revoking a token takes its leases, and its children's.
@@ -204,34 +206,45 @@ export class LeaseManager {
       throw invalid('invalid increment');
     }
     if (requested < 0) throw invalid('increment must be positive');
-    return this.transaction(async (q) => {
-      const [row] = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE lease_id = $1 FOR UPDATE`, [leaseId]);
-      if (!row) throw invalid('lease not found');
-      const entry = open(barrier, row);
-      const now = this.now();
+    // Claimed for the plugin call: an expiry or a revocation meanwhile waits for the renewal to finish.
+    const [row] = await this.claim('lease_id = $1', [leaseId], { due: false });
+    if (!row) {
+      const [held] = await this.query(`SELECT lease_id FROM ${this.table} WHERE lease_id = $1`, [leaseId]);
+      throw invalid(held ? 'lease is being renewed or revoked' : 'lease not found');
+    }
+    const entry = open(barrier, row);
+    const now = this.now();
+    let result: { ttl?: number; internal?: Record<string, unknown>; warnings?: string[] };
+    try {
       if (row.attempts > 0) throw invalid('lease is expired and has failed previous revocation attempts');
-      if (entry.expireTime <= now) throw invalid('lease expired');
+      // The plain column says so too when a revocation was queued (-infinity: pg hands back a number, not a Date).
+      if (entry.expireTime <= now || Number(row.expires_at) <= now) throw invalid('lease expired');
       if (!entry.renewable) throw invalid('lease is not renewable');
-      const result = await this.options.bus.request<{ ttl?: number; internal?: Record<string, unknown>; warnings?: string[] }>(
-        runnerSubjects.renew,
-        { ...this.call(row, entry), increment: requested } satisfies LeaseCall,
-        { timeoutMs: PLUGIN_CALL_TIMEOUT_MS },
-      );
-      const wanted = result.ttl || requested || entry.ttl;
-      const granted = Math.max(0, Math.min(wanted, Math.floor((entry.maxExpire - now) / 1000)));
-      const warnings = [...(result.warnings ?? [])];
-      if (granted < wanted) warnings.push('TTL of "' + wanted + 's" exceeded the effective max_ttl of "' + granted + 's"; TTL value is capped accordingly');
-      entry.ttl = granted;
-      entry.expireTime = now + granted * 1000;
-      entry.lastRenewal = now;
-      if (result.internal) entry.internal = result.internal;
-      await q(`UPDATE ${this.table} SET expires_at = $2, data = $3 WHERE lease_id = $1`, [
-        leaseId,
-        new Date(entry.expireTime).toISOString(),
+      result = await this.options.bus.request(runnerSubjects.renew, { ...this.call(row, entry), increment: requested } satisfies LeaseCall, {
+        timeoutMs: PLUGIN_CALL_TIMEOUT_MS,
+      });
+    } catch (err) {
+      await this.query(`UPDATE ${this.table} SET claimed_until = '-infinity' WHERE lease_id = $1`, [leaseId]);
+      throw err;
+    }
+    const wanted = result.ttl || requested || entry.ttl;
+    const granted = Math.max(0, Math.min(wanted, Math.floor((entry.maxExpire - now) / 1000)));
+    const warnings = [...(result.warnings ?? [])];
+    if (granted < wanted) warnings.push('TTL of "' + wanted + 's" exceeded the effective max_ttl of "' + granted + 's"; TTL value is capped accordingly');
+    entry.ttl = granted;
+    entry.expireTime = now + granted * 1000;
+    entry.lastRenewal = now;
+    if (result.internal) entry.internal = result.internal;
+    // A revocation queued meanwhile (expires_at -infinity) wins over the renewal.
+    await this.query(
+      `UPDATE ${this.table} SET expires_at = CASE WHEN expires_at = '-infinity' THEN expires_at ELSE $2 END, data = $3, claimed_until = '-infinity' WHERE lease_id = $1`,
+      [
+      leaseId,
+      new Date(entry.expireTime).toISOString(),
         seal(barrier, leaseId, entry),
-      ]);
-      return { id: leaseId, duration: granted, renewable: entry.renewable, warnings };
-    });
+      ],
+    );
+    return { id: leaseId, duration: granted, renewable: entry.renewable, warnings };
   }
 
   /**
@@ -273,40 +286,55 @@ export class LeaseManager {
   async expireDue(): Promise<number> {
     const barrier = this.barrier();
     await this.query(
-      `UPDATE ${this.table} l SET expires_at = now()
+      `UPDATE ${this.table} l SET expires_at = '-infinity'
         WHERE l.token_hmac IS NOT NULL AND l.expires_at > now()
           AND NOT EXISTS (SELECT 1 FROM ${this.tokens} t WHERE t.accessor_hmac = l.token_hmac AND (t.expires_at IS NULL OR t.expires_at > now()))`,
     );
-    return this.transaction(async (q) => {
-      const rows = await q(
-        `SELECT ${COLUMNS} FROM ${this.table} WHERE expires_at <= $1 AND retry_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [new Date(this.now()).toISOString(), this.batch],
-      );
-      const results = await Promise.all(rows.map((row) => this.revokeRow(q, barrier, row, false).then(() => 1, () => 0)));
-      return results.reduce<number>((a, b) => a + b, 0);
-    });
+    const rows = await this.claim('TRUE', [], { due: true });
+    const results = await Promise.all(rows.map((row) => this.revokeRow(barrier, row, false).then(() => 1, () => 0)));
+    return results.reduce<number>((a, b) => a + b, 0);
+  }
+
+  /**
+   * Claims, in one statement, the leases matching `where` (its parameters are `$1`…) that no one holds: `due` adds
+   * "expired and not in backoff" and the batch limit. Returns the rows claimed, for this instance alone.
+   */
+  private async claim(where: string, params: unknown[], options: { due: boolean }): Promise<LeaseRow[]> {
+    const now = params.length + 1;
+    const until = params.length + 2;
+    const due = options.due ? ` AND expires_at <= $${now} AND retry_at <= $${now}` : '';
+    const limit = options.due ? ` ORDER BY expires_at LIMIT ${this.batch}` : '';
+    return this.query(
+      `UPDATE ${this.table} SET claimed_until = $${until}
+        WHERE lease_id IN (SELECT lease_id FROM ${this.table} WHERE (${where}) AND claimed_until <= $${now}${due}${limit} FOR UPDATE SKIP LOCKED)
+        RETURNING ${COLUMNS}`,
+      [...params, new Date(this.now()).toISOString(), new Date(this.now() + CLAIM_MS).toISOString()],
+    );
   }
 
   private async revokeWhere(where: string, params: unknown[], sync: boolean, force: boolean): Promise<number> {
     const barrier = this.barrier();
     if (!sync) {
-      const rows = await this.query(`UPDATE ${this.table} SET expires_at = least(expires_at, now()), retry_at = '-infinity' WHERE ${where} RETURNING lease_id`, params);
+      const rows = await this.query(`UPDATE ${this.table} SET expires_at = '-infinity', retry_at = '-infinity' WHERE ${where} RETURNING lease_id`, params);
       return rows.length;
     }
     // Claimed as expiry claims them; a lease another instance is revoking right now is left to it. A failure is
-    // reported after the commit, so the revocations that worked and the retry state of those that did not both stay.
-    const { count, failure } = await this.transaction(async (q) => {
-      const rows = await q(`SELECT ${COLUMNS} FROM ${this.table} WHERE ${where} ORDER BY lease_id FOR UPDATE SKIP LOCKED`, params);
-      let failure: unknown;
-      for (const row of rows) {
-        try {
-          await this.revokeRow(q, barrier, row, force);
-        } catch (err) {
-          failure ??= err;
-        }
+    // reported after all were tried, so the revocations that worked and the retry state of those that did not both stay.
+    const rows = await this.claim(where, params, { due: false });
+    let failure: unknown;
+    for (const row of rows.sort((a, b) => (a.lease_id < b.lease_id ? -1 : 1))) {
+      try {
+        await this.revokeRow(barrier, row, force);
+      } catch (err) {
+        failure ??= err;
       }
-      return { count: rows.length, failure };
-    });
+    }
+    // Those another call holds (a renewal, another instance's revocation) are queued: the next pass after its claim.
+    const held = await this.query(
+      `UPDATE ${this.table} SET expires_at = '-infinity', retry_at = '-infinity' WHERE (${where}) AND claimed_until > $${params.length + 1} RETURNING lease_id`,
+      [...params, new Date(this.now()).toISOString()],
+    );
+    const count = rows.length + held.length;
     if (failure) {
       const message = failure instanceof CofferError && failure.message ? failure.message : 'internal error';
       throw new CofferError('internal', `failed to revoke lease: ${message}`);
@@ -315,7 +343,7 @@ export class LeaseManager {
   }
 
   /** The plugin revokes; the row goes. On failure the row stays, due again after a backoff (or goes anyway, forced). */
-  private async revokeRow(q: Query, barrier: Barrier, row: LeaseRow, force: boolean): Promise<void> {
+  private async revokeRow(barrier: Barrier, row: LeaseRow, force: boolean): Promise<void> {
     try {
       const entry = open(barrier, row);
       await this.options.bus.request(runnerSubjects.revoke, this.call(row, entry) satisfies LeaseCall, { timeoutMs: PLUGIN_CALL_TIMEOUT_MS });
@@ -323,17 +351,18 @@ export class LeaseManager {
       if (!force) {
         const attempts = row.attempts + 1;
         const backoffMs = Math.min(this.maxBackoffMs, 1000 * 2 ** Math.min(attempts - 1, 20));
-        await q(`UPDATE ${this.table} SET attempts = $2, retry_at = $3, expires_at = least(expires_at, now()) WHERE lease_id = $1`, [
+        await this.query(`UPDATE ${this.table} SET attempts = $2, retry_at = $3, expires_at = least(expires_at, $4), claimed_until = '-infinity' WHERE lease_id = $1`, [
           row.lease_id,
           attempts,
           new Date(this.now() + backoffMs).toISOString(),
+          new Date(this.now()).toISOString(),
         ]);
         this.options.log.warn({ lease: row.lease_id, attempts, retryInMs: backoffMs, err: (err as Error).message }, 'lease revocation failed; will retry');
         throw err;
       }
       this.options.log.warn({ lease: row.lease_id, err: (err as Error).message }, 'lease revocation failed; forced, the lease is dropped');
     }
-    await q(`DELETE FROM ${this.table} WHERE lease_id = $1`, [row.lease_id]);
+    await this.query(`DELETE FROM ${this.table} WHERE lease_id = $1`, [row.lease_id]);
   }
 
   private call(row: LeaseRow, entry: LeaseEntry): LeaseCall {
@@ -363,30 +392,6 @@ export class LeaseManager {
     const runner = this.dataSource.createQueryRunner();
     try {
       return ((await runner.query(sql, params, true)).records ?? []) as LeaseRow[];
-    } finally {
-      await runner.release();
-    }
-  }
-
-  private async transaction<T>(work: (q: Query) => Promise<T>): Promise<T> {
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      await runner.startTransaction();
-      try {
-        // One connection serves the transaction: the plugin calls of a pass run side by side, their SQL in turn.
-        let chain: Promise<unknown> = Promise.resolve();
-        const q: Query = (sql, params) => {
-          const next = chain.then(async () => ((await runner.query(sql, params, true)).records ?? []) as LeaseRow[]);
-          chain = next.catch(() => undefined);
-          return next;
-        };
-        const result = await work(q);
-        await runner.commitTransaction();
-        return result;
-      } catch (err) {
-        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-        throw err;
-      }
     } finally {
       await runner.release();
     }
