@@ -443,6 +443,14 @@ describe('web UI on a dev server', () => {
       const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
       await shot(p, 'kv-secret-phone');
+      // The new pages too: their tables scroll inside their box, the page does not.
+      for (const [path, heading] of [['cluster', 'Cluster'], ['audit', 'Audit devices'], ['leases?prefix=mock%2F', 'Leases']]) {
+        await p.goto(`${server.url}/ui/${path}`);
+        await p.getByRole('heading', { name: heading, exact: true }).waitFor();
+        await p.locator('main table, main .listing, main p').first().waitFor();
+        const wider = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(wider <= 0, `${path}: the page is ${wider}px wider than the screen`);
+      }
       assert.deepEqual(phone.problems, []);
     } finally {
       await phone.close();
