@@ -267,6 +267,106 @@ describe('web UI on a dev server', () => {
     for (const r of runners) assert.match(r, /: completed/);
   });
 
+  it('browses leases by prefix: a lease from the mock\'s creds path appears, is renewed and revoked, then by prefix', async () => {
+    const issue = async () => {
+      const r = await fetch(`${server.url}/v1/mock/creds/app?ttl=10m`, { headers: root() });
+      assert.equal(r.status, 200, await r.clone().text());
+      const body = (await r.json()) as { lease_id: string; renewable: boolean };
+      assert.match(body.lease_id, /^mock\/creds\/app\//);
+      return body.lease_id;
+    };
+    const lookup = async (id: string) => fetch(`${server.url}/v1/sys/leases/lookup`, { method: 'PUT', headers: root(), body: JSON.stringify({ lease_id: id }) });
+    const first = await issue();
+    const second = await issue();
+    await nav(page, 'Leases').click();
+    await page.getByRole('heading', { name: 'Leases' }).waitFor();
+    // Folder by folder: mock/, creds/, app/, then the two leases.
+    await page.getByRole('list', { name: 'Leases' }).getByRole('link', { name: 'mock/' }).click();
+    await page.getByRole('link', { name: 'creds/', exact: true }).click();
+    await page.getByRole('link', { name: 'app/', exact: true }).click();
+    const listing = page.getByRole('list', { name: 'Leases under mock/creds/app/' });
+    await listing.waitFor();
+    assert.equal(await listing.getByRole('listitem').count(), 2);
+    await listing.getByRole('link', { name: first.slice('mock/creds/app/'.length), exact: true }).click();
+    const card = page.getByRole('region', { name: `Lease ${first}` });
+    await card.waitFor();
+    assert.equal(await card.getByTestId('lease-last-renewal').textContent(), 'never');
+    await card.getByLabel('Increment').fill('1h');
+    await card.getByRole('button', { name: 'Renew', exact: true }).click();
+    await card.getByText('Renewed.').waitFor();
+    await card.getByTestId('lease-last-renewal').filter({ hasNotText: 'never' }).waitFor();
+    const renewed = (await (await lookup(first)).json()) as { data: { last_renewal: string | null; ttl: number } };
+    assert.notEqual(renewed.data.last_renewal, null);
+    assert.ok(renewed.data.ttl > 600, `renewed for the increment, beyond the 10 minutes it was issued for (ttl ${renewed.data.ttl})`);
+    await shot(page, 'leases');
+
+    await card.getByRole('button', { name: 'Revoke this lease' }).click();
+    await page.getByRole('button', { name: 'Confirm: Revoke this lease' }).click();
+    await page.getByRole('status').filter({ hasText: `Revoked ${first}.` }).waitFor();
+    await listing.getByRole('link', { name: first.slice('mock/creds/app/'.length), exact: true }).waitFor({ state: 'detached' });
+    assert.equal(await listing.getByRole('listitem').count(), 1);
+    assert.equal((await lookup(first)).status, 400, 'the lease is gone');
+
+    // Revoke by prefix: the other lease goes too, and the folder is empty.
+    await page.getByRole('button', { name: 'Revoke every lease under mock/creds/app/' }).click();
+    await page.getByRole('button', { name: 'Confirm: Revoke every lease under mock/creds/app/' }).click();
+    await page.getByRole('status').filter({ hasText: 'Revoked every lease under mock/creds/app/.' }).waitFor();
+    await page.getByText('No leases under mock/creds/app/.').waitFor();
+    assert.equal((await lookup(second)).status, 400, 'revoked by prefix');
+  });
+
+  it('enables a file audit device and lists it; a request is then in the file; disables it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coffer-ui-audit-'));
+    const file = join(dir, 'audit.log');
+    try {
+      await nav(page, 'Audit devices').click();
+      await page.getByRole('heading', { name: 'Audit devices' }).waitFor();
+      await page.getByText('No audit device is enabled').waitFor();
+      await page.getByLabel('Device path').fill('ui-file');
+      await page.getByLabel('File path').fill('relative/audit.log');
+      await page.getByRole('button', { name: 'Enable device' }).click();
+      await page.getByRole('alert').filter({ hasText: 'must be an absolute path' }).waitFor();
+      await page.getByLabel('File path').fill(file);
+      await page.getByLabel('Description', { exact: true }).fill('from the UI');
+      await page.getByRole('button', { name: 'Enable device' }).click();
+      await page.getByRole('status').filter({ hasText: 'Enabled a file audit device at ui-file/.' }).waitFor();
+      const row = page.locator('tr[data-device="ui-file/"]');
+      await row.filter({ hasText: `file_path=${file}` }).waitFor();
+      assert.match((await row.textContent()) ?? '', /file.*from the UI/);
+      await shot(page, 'audit');
+      const listed = (await (await fetch(`${server.url}/v1/sys/audit`, { headers: root() })).json()) as { data: Record<string, { type: string; options: Record<string, string> }> };
+      assert.equal(listed.data['ui-file/']?.type, 'file');
+      assert.equal(listed.data['ui-file/']?.options.file_path, file);
+      assert.match(readFileSync(file, 'utf8'), /"sys\/audit"/, 'the UI\'s own list request was audited');
+
+      await page.getByRole('button', { name: 'Disable ui-file/' }).click();
+      await page.getByRole('button', { name: 'Confirm: Disable ui-file/' }).click();
+      await page.getByText('No audit device is enabled').waitFor();
+      const after = (await (await fetch(`${server.url}/v1/sys/audit`, { headers: root() })).json()) as { data: Record<string, unknown> };
+      assert.equal(after.data['ui-file/'], undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shows the health and every instance of every service of the dev server', async () => {
+    await nav(page, 'Cluster').click();
+    await page.getByRole('heading', { name: 'Cluster' }).waitFor();
+    await page.getByTestId('health').filter({ hasText: 'Sealed' }).waitFor();
+    assert.match((await page.getByTestId('health').textContent()) ?? '', /InitializedyesSealedno/);
+    await page.locator('tr[data-service]').first().waitFor();
+    const census = (await (await fetch(`${server.url}/v1/sys/instances`, { headers: root() })).json()) as { data: { instances: { service: string; instance: string; state: string }[]; missing_services: string[] } };
+    assert.deepEqual(census.data.missing_services, []);
+    for (const service of ['gateway', 'catalog', 'mount-manager', 'plugin-runner']) {
+      const rows = page.locator(`tr[data-service="${service}"]`);
+      assert.ok((await rows.count()) >= 1, `${service} is listed`);
+      const instance = census.data.instances.find((i) => i.service === service)!;
+      await rows.filter({ hasText: instance.instance }).filter({ hasText: instance.state }).waitFor();
+    }
+    assert.equal(await page.getByTestId('missing-services').count(), 0);
+    await shot(page, 'cluster');
+  });
+
   it('creates a KV v2 secret with hidden values, edits it, and deletes and undeletes a version', async () => {
     await nav(page, 'Secrets engines').click();
     await page.getByRole('link', { name: 'secret/', exact: true }).click();
@@ -343,6 +443,14 @@ describe('web UI on a dev server', () => {
       const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
       await shot(p, 'kv-secret-phone');
+      // The new pages too: their tables scroll inside their box, the page does not.
+      for (const [path, heading] of [['cluster', 'Cluster'], ['audit', 'Audit devices'], ['leases?prefix=mock%2F', 'Leases']]) {
+        await p.goto(`${server.url}/ui/${path}`);
+        await p.getByRole('heading', { name: heading, exact: true }).waitFor();
+        await p.locator('main table, main .listing, main p').first().waitFor();
+        const wider = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(wider <= 0, `${path}: the page is ${wider}px wider than the screen`);
+      }
       assert.deepEqual(phone.problems, []);
     } finally {
       await phone.close();

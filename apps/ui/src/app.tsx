@@ -11,6 +11,9 @@ import { PluginsPage } from './pages/plugins';
 import { PoliciesPage } from './pages/policies';
 import { TokensPage } from './pages/tokens';
 import { AuthMethodsPage } from './pages/auth-methods';
+import { LeasesPage } from './pages/leases';
+import { AuditPage } from './pages/audit';
+import { ClusterPage } from './pages/cluster';
 
 export interface Self {
   display_name: string;
@@ -25,6 +28,9 @@ const NAV: [page: string, label: string][] = [
   ['access', 'Auth methods'],
   ['policies', 'Policies'],
   ['tokens', 'Tokens'],
+  ['leases', 'Leases'],
+  ['audit', 'Audit devices'],
+  ['cluster', 'Cluster'],
   ['request', 'Request'],
   ['seal', 'Seal'],
 ];
@@ -173,6 +179,12 @@ function Pages({ page, params, onSealed, self }: { page: string; params: URLSear
       return <PoliciesPage name={params.get('name') ?? ''} />;
     case 'tokens':
       return <TokensPage self={self} />;
+    case 'leases':
+      return <LeasesPage prefix={params.get('prefix') ?? ''} lease={params.get('lease') ?? ''} />;
+    case 'audit':
+      return <AuditPage />;
+    case 'cluster':
+      return <ClusterPage />;
     case 'seal':
       return <SealPage onSealed={onSealed} />;
     default:
