@@ -1,0 +1,5 @@
+// The executable: scripts/build-plugins.mjs bundles this file into dist/plugins/database, the builtin `database`.
+import { serve } from '#plugin-sdk';
+import { createDatabaseBackend } from './backend.js';
+
+serve(createDatabaseBackend());
