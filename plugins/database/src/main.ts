@@ -1,4 +1,5 @@
 // The executable: scripts/build-plugins.mjs bundles this file into dist/plugins/database, the builtin `database`.
+import './runtime-probe.js';
 import { serve } from '#plugin-sdk';
 import { createDatabaseBackend } from './backend.js';
 
