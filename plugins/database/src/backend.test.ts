@@ -110,6 +110,9 @@ test('creds: runs the creation statements with the variables and answers under a
   assert.ok('value' in renewed);
   assert.equal(renewed.value.ttl, 120);
   assert.match(ran[1]!, new RegExp(`^ALTER ROLE "${username}" VALID UNTIL '.+'$`));
+  const capped = await harness.renew(lease, 100_000);
+  assert.ok('value' in capped);
+  assert.ok(capped.value.ttl! <= 600, `renewed past max_ttl: ${capped.value.ttl}`);
 
   assert.ok('value' in (await harness.revoke(lease)));
   assert.deepEqual(revoked, [username], 'no revocation_statements: the default revocation');

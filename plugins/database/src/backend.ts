@@ -123,7 +123,10 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
           const role = await loadRole(req.storage, roleName);
           if (!role) throw new PluginError('invalid-request', `error during renew: could not find role with name: ${roleName}`);
           const config = await configOrFail(req.storage, db_name);
-          const ttl = req.increment || ttlOf(role, req.mount);
+          // VALID UNTIL never passes the lease's max TTL from issue, which the host also holds the lease to.
+          const maxTtl = role.max_ttl || req.mount.config.maxLeaseTtl || SYSTEM_TTL;
+          const left = Math.max(0, Math.floor(maxTtl - (Date.now() - Date.parse(req.lease.issueTime)) / 1000));
+          const ttl = Math.min(req.increment || ttlOf(role, req.mount), left);
           const expiration = expirationOf(new Date(Date.now() + ttl * 1000));
           const statements = role.renew_statements.length ? role.renew_statements : [DEFAULT_RENEW];
           const driver = await driverFor(req.mount, db_name, config);
