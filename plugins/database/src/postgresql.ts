@@ -65,8 +65,9 @@ export function postgresDriver(connectionString: string, details: ConnectionDeta
         await query(statement).catch((err: Error) => failures.push(err.message));
       }
       if (failures.length) throw new Error(`could not perform all revocation statements: ${failures.join('; ')}`);
-      // Vault leaves sessions open; ending them makes "revoked" mean the credentials stop working now.
-      await query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [username]);
+      // Vault leaves sessions open; ending them makes "revoked" mean the credentials stop working now. A root user
+      // without pg_signal_backend cannot: the role is dropped all the same (Postgres allows it with sessions open).
+      await query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [username]).catch(() => {});
       await query(renderStatement('DROP ROLE IF EXISTS "{{name}}"', { name: username.replace(/"/g, '""') }));
     },
     async close() {
