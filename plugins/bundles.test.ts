@@ -30,7 +30,7 @@ function loadedSpecifiers(text: string): string[] {
 const isBuiltin = (specifier: string) => specifier.startsWith('node:') || builtinModules.includes(specifier);
 
 test('the reference plugins have sources', () => {
-  for (const name of ['mock-plugin', 'userpass', 'template', 'approle', 'cubbyhole']) assert.ok(plugins.includes(name), name);
+  for (const name of ['mock-plugin', 'userpass', 'template', 'approle', 'cubbyhole', 'database']) assert.ok(plugins.includes(name), name);
 });
 
 for (const name of plugins) {

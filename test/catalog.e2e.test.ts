@@ -66,7 +66,7 @@ describe('plugin catalog', () => {
     const r = await write('sys/plugins/catalog/secret/my-mock-plugin', { sha256: mockSha, command: 'my-mock-plugin', version: '0.0.0+mock', env: ['A=1'] });
     assert.equal(r.status, 204, await r.text());
     const keys = (await (await cluster.fetch('/v1/sys/plugins/catalog/secret?list=true', { headers: root })).json()).data.keys;
-    assert.deepEqual(keys, ['cubbyhole', 'kv', 'my-mock-plugin'], 'the builtins cubbyhole and kv, and the registered plugin');
+    assert.deepEqual(keys, ['cubbyhole', 'database', 'kv', 'my-mock-plugin'], 'the builtins cubbyhole, database and kv, and the registered plugin');
     const del = await cluster.fetch('/v1/sys/plugins/catalog/secret/absent-plugin', { method: 'DELETE', headers: root });
     assert.equal(del.status, 204, 'deleting what is absent is fine');
     const missing = await read('sys/plugins/catalog/auth/absent-plugin');

@@ -482,7 +482,7 @@ describe('coffer CLI', () => {
     r = await coffer(['plugin', 'list', '-format=json']);
     const catalog = JSON.parse(r.stdout);
     // kv, cubbyhole, approle and userpass are builtins (userpass's copy here has the builtin's bytes, so it is not registered again).
-    assert.deepEqual([catalog.secret, catalog.auth], [['cubbyhole', 'kv', 'my-mock-plugin'], ['approle', 'userpass']]);
+    assert.deepEqual([catalog.secret, catalog.auth], [['cubbyhole', 'database', 'kv', 'my-mock-plugin'], ['approle', 'userpass']]);
     r = await coffer(['plugin', 'info', '-version=v0.0.0+mock', 'secret', 'my-mock-plugin']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(lines(r.stdout).slice(0, 2), ['Key                   Value', '---                   -----']);

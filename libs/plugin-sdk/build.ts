@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { dirname, join, basename } from 'node:path';
 import * as esbuild from 'esbuild';
 
@@ -27,7 +28,15 @@ export interface BundleOptions {
   workingDir?: string;
   /** A tsconfig whose `paths` esbuild should follow (the repository maps #plugin-sdk to the sources this way). */
   tsconfig?: string;
+  /**
+   * Optional dependencies a library requires inside try/catch and the plugin never uses (pg's `pg-native`): each
+   * resolves to a module that throws when loaded, so the bundle still imports nothing from outside itself.
+   */
+  stubs?: readonly string[];
 }
+
+/** Node's built-ins, which a bundled CommonJS dependency may require by their bare names (`util`, `net`). */
+const BUILTINS = new Set(builtinModules);
 
 export interface BundleResult {
   outfile: string;
@@ -52,12 +61,13 @@ export async function bundlePlugin(options: BundleOptions): Promise<BundleResult
     banner: { js: PLUGIN_BANNER },
     legalComments: 'none',
     metafile: true,
+    plugins: options.stubs?.length ? [stubPlugin(options.stubs)] : [],
     write: false,
     logLevel: 'warning',
   });
   const external = Object.values(result.metafile.outputs)
     .flatMap((output) => output.imports)
-    .filter((imported) => imported.external && !imported.path.startsWith('node:'));
+    .filter((imported) => imported.external && !imported.path.startsWith('node:') && !BUILTINS.has(imported.path));
   if (external.length) {
     throw new Error(`${basename(options.outfile)}: the bundle would import ${external.map((i) => i.path).join(', ')} at run time`);
   }
@@ -69,6 +79,20 @@ export async function bundlePlugin(options: BundleOptions): Promise<BundleResult
   await chmod(temporary, 0o755); // writeFile's mode is filtered by the umask
   await rename(temporary, options.outfile);
   return { outfile: options.outfile, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+}
+
+function stubPlugin(stubs: readonly string[]): esbuild.Plugin {
+  const filter = new RegExp(`^(${stubs.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`);
+  return {
+    name: 'coffer-stubs',
+    setup(build) {
+      build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'coffer-stub' }));
+      build.onLoad({ filter: /.*/, namespace: 'coffer-stub' }, (args) => ({
+        contents: `throw new Error(${JSON.stringify(`${args.path} is not part of this plugin's bundle`)});`,
+        loader: 'js',
+      }));
+    },
+  };
 }
 
 /** An old build may have left a directory where the bundle goes (tsc output): it is replaced. */
