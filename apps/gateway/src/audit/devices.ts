@@ -73,7 +73,8 @@ class FileSink implements Sink {
   private append(text: string): void {
     let current: Stats | undefined;
     try {
-      current = statSync(this.path);
+      // No exception for a missing path: throwing and catching one cost more than the stat itself.
+      current = statSync(this.path, { throwIfNoEntry: false });
     } catch {
       current = undefined;
     }
