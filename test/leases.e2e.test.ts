@@ -167,6 +167,18 @@ describe('leases on the services: two gateways, two runners, the mock plugin iss
     assert.equal((await call('PUT', 'sys/leases/revoke-prefix/mock/creds/later', {}, { 'x-vault-token': 'nope' })).status, 403);
   });
 
+  it('listing lease ids needs sudo, with no prefix as under one; looking one lease up does not', async () => {
+    const issued = await issue('sudo', '?ttl=1h');
+    const policy = 'path "sys/leases/lookup" { capabilities = ["update", "list"] }\npath "sys/leases/lookup/*" { capabilities = ["list"] }\n';
+    assert.equal((await call('PUT', 'sys/policies/acl/lease-reader', { policy })).status, 204);
+    const reader = { 'x-vault-token': ((await call('POST', 'auth/token/create', { policies: ['lease-reader'] })).body as any).auth.client_token as string };
+    assert.equal((await call('PUT', 'sys/leases/lookup', { lease_id: issued.lease_id }, reader)).status, 200);
+    for (const path of ['/v1/sys/leases/lookup/', '/v1/sys/leases/lookup', '/v1/sys/leases/lookup/mock/']) {
+      const r = await rawRequest(A, 'LIST', path, undefined, reader);
+      assert.equal(r.status, 403, `${path}: ${r.body}`);
+    }
+  });
+
   it("revoking a token revokes the leases it and its children obtained, and no one else's", async () => {
     const policy = 'path "mock/creds/*" { capabilities = ["read"] }\npath "auth/token/create" { capabilities = ["update"] }\n';
     assert.equal((await call('PUT', 'sys/policies/acl/creds', { policy })).status, 204);

@@ -64,6 +64,19 @@ describe('the bundled plugins pass', () => {
   it('userpass, with users/<name>', async () => {
     assertAllPass(await runKit(join(REPO_ROOT, 'dist/plugins/userpass'), ['-type=auth', '-path=users/conformance', '-data={"password":"p","policies":"a"}']));
   });
+  // The builtins bundled since (kv, cubbyhole, approle, database) face the same kit.
+  it('kv, with a key of its v1 layout', async () => {
+    assertAllPass(await runKit(join(REPO_ROOT, 'dist/plugins/kv'), ['-type=secret', '-path=conformance']));
+  });
+  it('cubbyhole, with a key of the calling token', async () => {
+    assertAllPass(await runKit(join(REPO_ROOT, 'dist/plugins/cubbyhole'), ['-type=secret', '-path=conformance']));
+  });
+  it('database, with roles/<name> (a role write needs no connection)', async () => {
+    assertAllPass(await runKit(join(REPO_ROOT, 'dist/plugins/database'), ['-type=secret', '-path=roles/conformance', '-data={"db_name":"x"}']));
+  });
+  it('approle (its role writes need the host\'s existence check, which the kit does not run: no -path)', async () => {
+    assertAllPass(await runKit(join(REPO_ROOT, 'dist/plugins/approle'), ['-type=auth']));
+  });
   it('without -path the storage checks are skipped, and say how to run them', async () => {
     const run = await runKit(join(REPO_ROOT, 'dist/plugins/template'));
     assertAllPass(run);
