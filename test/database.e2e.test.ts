@@ -3,19 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { Cluster } from './support/cluster.js';
-import { eventually } from './support/http.js';
+import { eventually, type Envelope } from './support/http.js';
 
 const LEASE_ID = /^database\/creds\/[\w-]+\/[0-9A-Za-z]{24}$/;
 const ADMIN_URL = process.env.COFFER_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-interface Envelope {
-  lease_id: string;
-  lease_duration: number;
-  renewable: boolean;
-  data: Record<string, any> | null;
-  warnings: string[] | null;
-  errors?: string[];
-}
 
 /**
  * The database secrets engine (the builtin `database`) on the services as processes (two gateways, two runners),

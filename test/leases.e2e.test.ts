@@ -8,20 +8,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cluster } from './support/cluster.js';
 import { startDevServer, type DevServer } from './support/dev-server.js';
-import { eventually, rawRequest } from './support/http.js';
+import { eventually, rawRequest, type Envelope } from './support/http.js';
 import { REPO_ROOT } from './support/paths.js';
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const LEASE_ID = /^mock\/creds\/[\w-]+\/[0-9A-Za-z]{24}$/;
-
-interface Envelope {
-  lease_id: string;
-  lease_duration: number;
-  renewable: boolean;
-  data: Record<string, any> | null;
-  warnings: string[] | null;
-  errors?: string[];
-}
 
 /**
  * The lease lifecycle on the services as processes (two gateways, two runners), with the mock plugin's creds/<name>

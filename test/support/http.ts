@@ -51,3 +51,13 @@ export async function eventually<T>(check: () => Promise<T>, ms = 20_000, stepMs
   }
   throw last;
 }
+
+/** Vault's response envelope as the lease and database tests read it. */
+export interface Envelope {
+  lease_id: string;
+  lease_duration: number;
+  renewable: boolean;
+  data: Record<string, any> | null;
+  warnings: string[] | null;
+  errors?: string[];
+}

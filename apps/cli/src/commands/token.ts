@@ -1,8 +1,8 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { tokenHelperPath, type Secret } from '../client/api.js';
 import { defineCommand, defineGroup, outputSecret, UsageError } from '../client/command.js';
-import { parseDurationSeconds } from '#duration';
 import { parseArgsData } from './kv.js';
+import { incrementSeconds } from '../client/increment.js';
 
 function keyValues(raw: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -189,18 +189,6 @@ const renew = defineCommand({
   },
 });
 
-/** Vault's DurationVar (parseutil.ParseDurationSecond), truncated to seconds: "30m", "1h30m", "2d" or seconds. */
-function incrementSeconds(raw: string | undefined): number {
-  if (raw === undefined || raw.trim() === '') return 0;
-  let seconds: number;
-  try {
-    seconds = parseDurationSeconds(raw);
-  } catch (err) {
-    throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -increment: ${(err as Error).message}`);
-  }
-  if (seconds < 0) throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -increment: negative duration`);
-  return seconds;
-}
 
 export const tokenCommand = defineGroup('token', 'This command groups subcommands for interacting with tokens.', {
   create: { summary: 'Create a new token', run: create },
