@@ -195,3 +195,23 @@ export function fmtTime(s: string | undefined): string {
   const d = new Date(s);
   return Number.isNaN(d.getTime()) ? s : d.toLocaleString();
 }
+
+/** A table's header row: one `th scope="col"` per column, and a last, visually hidden "Actions" column for row buttons. */
+export function TableHead({ columns, actions }: { columns: string[]; actions?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th scope="col" key={c}>
+            {c}
+          </th>
+        ))}
+        {actions && (
+          <th scope="col">
+            <span class="sr-only">Actions</span>
+          </th>
+        )}
+      </tr>
+    </thead>
+  );
+}

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
-import { ConfirmButton, ErrorBox, Field, Loading, Notice, Page, useAction, useLoad } from '../ui';
+import { ConfirmButton, ErrorBox, Field, Loading, Notice, Page, useAction, useLoad, TableHead } from '../ui';
 
 interface AuditDevice {
   type: string;
@@ -28,17 +28,7 @@ export function AuditPage() {
         <div class="table-wrap">
           <table>
             <caption class="sr-only">Audit devices</caption>
-            <thead>
-              <tr>
-                <th scope="col">Path</th>
-                <th scope="col">Type</th>
-                <th scope="col">Description</th>
-                <th scope="col">Options</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={['Path', 'Type', 'Description', 'Options']} actions />
             <tbody>
               {devices.data.map(([path, d]) => (
                 <tr key={path} data-device={path}>

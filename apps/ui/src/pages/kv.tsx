@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { href, navigate } from '../router';
-import { ConfirmButton, ErrorBox, Field, Loading, Notice, Page, copyText, fmtTime, useAction, useLoad, Checkbox } from '../ui';
+import { ConfirmButton, ErrorBox, Field, Loading, Notice, Page, copyText, fmtTime, useAction, useLoad, Checkbox, TableHead } from '../ui';
 
 interface VersionMeta {
   created_time: string;
@@ -140,16 +140,7 @@ function KvSecret({ mount, path }: { mount: string; path: string }) {
           <h2 id="kv-versions">Versions</h2>
           <div class="table-wrap">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Version</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">State</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead columns={['Version', 'Created', 'State']} actions />
               <tbody>
                 {Object.entries(meta.data.versions)
                   .map(([n, v]) => [Number(n), v] as const)

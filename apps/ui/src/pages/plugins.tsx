@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, request, type Envelope } from '../api';
 import { href } from '../router';
-import { ErrorBox, Field, Loading, Notice, Page, Select, useAction, useLoad, ConfirmButton, fmtTime } from '../ui';
+import { ErrorBox, Field, Loading, Notice, Page, Select, useAction, useLoad, ConfirmButton, fmtTime, TableHead } from '../ui';
 import { loadCatalog, mountHref, type CatalogEntry, type MountInfo } from './secrets';
 
 interface ReloadStatus {
@@ -40,19 +40,7 @@ export function PluginsPage() {
         <div class="table-wrap">
           <table class="catalog">
             <caption class="sr-only">Plugin catalog</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Type</th>
-                <th scope="col">Version</th>
-                <th scope="col">Builtin</th>
-                <th scope="col">SHA-256</th>
-                <th scope="col">Mounts</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={['Name', 'Type', 'Version', 'Builtin', 'SHA-256', 'Mounts']} actions />
             <tbody>
               {[...catalog.data]
                 .sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version))

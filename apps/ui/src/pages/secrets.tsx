@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { href } from '../router';
-import { ConfirmButton, ErrorBox, Field, Loading, Notice, Page, Select, useAction, useLoad } from '../ui';
+import { ConfirmButton, ErrorBox, Field, Loading, Notice, Page, Select, useAction, useLoad, TableHead } from '../ui';
 
 export interface MountInfo {
   type: string;
@@ -55,18 +55,7 @@ export function MountsManager({ table }: { table: 'secret' | 'auth' }) {
         <div class="table-wrap">
           <table>
             <caption class="sr-only">{table === 'secret' ? 'Secrets engines' : 'Auth methods'}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Path</th>
-                <th scope="col">Plugin</th>
-                <th scope="col">Version</th>
-                <th scope="col">Description</th>
-                <th scope="col">Accessor</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={['Path', 'Plugin', 'Version', 'Description', 'Accessor']} actions />
             <tbody>
               {entries.map(([path, m]) => (
                 <tr key={path}>
