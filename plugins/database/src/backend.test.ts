@@ -6,7 +6,7 @@ import type { Driver } from './postgresql.js';
 import { connectionString, expirationOf, generatePassword, generateUsername, parseStatements, redactUrl, renderStatement, roleAllowed } from './statements.js';
 
 /** A driver that records what it was asked to run, so path rules are checked without a database. */
-function recording(failVerify?: string) {
+function recording(failVerify?: string, failTransaction = false) {
   const ran: string[] = [];
   const revoked: string[] = [];
   const opened: string[] = [];
@@ -18,6 +18,8 @@ function recording(failVerify?: string) {
       },
       transaction: async (statements) => {
         ran.push(...statements);
+        // As Postgres does for a syntax error: the message quotes the statement.
+        if (failTransaction) throw new Error(`syntax error at or near "${statements[0]}"`);
       },
       defaultRevoke: async (username) => {
         revoked.push(username);
@@ -28,8 +30,8 @@ function recording(failVerify?: string) {
   return { ran, revoked, opened, drivers: { ...DRIVERS, 'postgresql-database-plugin': driver } };
 }
 
-function database(failVerify?: string) {
-  const r = recording(failVerify);
+function database(failVerify?: string, failTransaction = false) {
+  const r = recording(failVerify, failTransaction);
   const harness = createHarness(createDatabaseBackend({ drivers: r.drivers }), { mount: { path: 'database/', type: 'database', config: { defaultLeaseTtl: 0, maxLeaseTtl: 0 } } });
   return { harness, ...r };
 }
@@ -154,4 +156,19 @@ test('statements and credentials follow Vault\'s rules', () => {
   assert.equal(connectionString('postgres://{{username}}:{{password}}@h/d', 'u', 'p:w@'), 'postgres://u:p%3Aw%40@h/d');
   assert.equal(redactUrl('postgres://u:secret@h/d'), 'postgres://u:xxxxx@h/d');
   assert.equal(redactUrl('postgres://{{username}}:{{password}}@h/d'), 'postgres://{{username}}:{{password}}@h/d');
+});
+
+test('creds and rotate-root: a database error that quotes the statement never carries the password to the client', async () => {
+  const { harness, ran } = database(undefined, true);
+  ok(await harness.request('update', 'config/app', { ...PG, allowed_roles: '*', verify_connection: false }));
+  ok(await harness.request('update', 'roles/ro', { db_name: 'app', creation_statements: `CREATE ROLE "{{name}}" PASSWORD '{{password}}'` }));
+  const failed = await harness.request('read', 'creds/ro');
+  const password = /PASSWORD '([^']+)'/.exec(ran[0]!)![1]!;
+  assert.ok(failed.error, 'the creation failed');
+  assert.ok(!failed.error.message.includes(password), failed.error.message);
+  assert.match(failed.error.message, /PASSWORD '\[redacted\]'/);
+  const rotated = await harness.request('update', 'rotate-root/app', {});
+  const rotatedPassword = /PASSWORD '([^']+)'/i.exec(ran.at(-1)!)?.[1];
+  assert.ok(rotated.error && rotatedPassword, ran.at(-1));
+  assert.ok(!rotated.error.message.includes(rotatedPassword), rotated.error.message);
 });

@@ -100,7 +100,11 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
   }
 
   const ttlOf = (role: RoleEntry, mount: MountInfo) => role.default_ttl || mount.config.defaultLeaseTtl || SYSTEM_TTL;
-  const dbError = (prefix: string, err: unknown) => new PluginError('invalid-request', `${prefix}${(err as Error).message}`);
+  // A database's error may quote the statement it failed on, and with it a generated password: never pass that on.
+  const dbError = (prefix: string, err: unknown, secret?: string) => {
+    const message = (err as Error).message;
+    return new PluginError('invalid-request', `${prefix}${secret ? message.split(secret).join('[redacted]') : message}`);
+  };
 
   return defineBackend({
     type: 'secret',
@@ -247,7 +251,7 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
             const expiration = expirationOf(new Date(Date.now() + ttl * 1000));
             const driver = await driverFor(req.mount, role.db_name, config);
             await driver.transaction(role.creation_statements.map((s) => renderStatement(s, { name: username, password, expiration }))).catch((err) => {
-              throw dbError('', err);
+              throw dbError('', err, password);
             });
             return {
               data: { username, password },
@@ -270,7 +274,7 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
             const statements = config.root_credentials_rotate_statements.length ? config.root_credentials_rotate_statements : [DEFAULT_ROTATE_ROOT];
             const driver = await driverFor(req.mount, req.data.name, config);
             await driver.transaction(statements.map((s) => renderStatement(s, { name: details.username, password }))).catch((err) => {
-              throw dbError('failed to update user: ', err);
+              throw dbError('failed to update user: ', err, password);
             });
             await req.storage.putJson(configKey(req.data.name), { ...config, connection_details: { ...details, password } });
             // The old pool logged in with the old password.
