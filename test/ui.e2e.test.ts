@@ -286,6 +286,8 @@ describe('web UI on a dev server', () => {
     await page.getByRole('link', { name: 'app/', exact: true }).click();
     const listing = page.getByRole('list', { name: 'Leases under mock/creds/app/' });
     await listing.waitFor();
+    // The list may show before its second row does: wait for it (a list that never shows two fails here).
+    await listing.getByRole('listitem').nth(1).waitFor();
     assert.equal(await listing.getByRole('listitem').count(), 2);
     await listing.getByRole('link', { name: first.slice('mock/creds/app/'.length), exact: true }).click();
     const card = page.getByRole('region', { name: `Lease ${first}` });
