@@ -43,6 +43,15 @@ export interface GlobalReadOptions {
   limit?: number;
 }
 
+export interface PageReadOptions {
+  /** Only events with a smaller position (older ones); absent: from the newest. */
+  beforePosition?: number;
+  /** How many events at most. Required: a page is always bounded. */
+  limit: number;
+  /** Only these streams; absent: every stream. */
+  streams?: readonly string[];
+}
+
 export interface EventStoreOptions {
   /** Rows per query when reading, so a long stream never needs one giant result. */
   pageSize?: number;
@@ -65,7 +74,7 @@ const COLUMNS = 'position, stream, version, type, data, metadata, recorded_at';
 /** Append-only streams of events with optimistic concurrency, in the `coffer_events` table. */
 export class EventStore {
   private readonly pageSize: number;
-  private readonly sql: Record<'append' | 'version' | 'readStream' | 'readAll', string>;
+  private readonly sql: Record<'append' | 'version' | 'readStream' | 'readAll' | 'readPage', string>;
 
   /**
    * The data source must be initialized and migrated. The codec turns event data into stored bytes: JSON until the
@@ -92,6 +101,12 @@ export class EventStore {
       version: `SELECT coalesce(max(version), 0) AS version FROM ${events} WHERE stream = $1`,
       readStream: `SELECT ${COLUMNS} FROM ${events} WHERE stream = $1 AND version > $2 ORDER BY version LIMIT $3`,
       readAll: `SELECT ${COLUMNS} FROM ${events} WHERE position > $1 ORDER BY position LIMIT $2`,
+      // Newest first, for a history view. NULL parameters mean "no bound" and "every stream"; the casts keep them
+      // typed for Postgres and for the embedded store alike.
+      readPage: `
+        SELECT ${COLUMNS} FROM ${events}
+        WHERE ($1::bigint IS NULL OR position < $1::bigint) AND ($2::text[] IS NULL OR stream = ANY($2::text[]))
+        ORDER BY position DESC LIMIT $3`,
     };
   }
 
@@ -154,6 +169,20 @@ export class EventStore {
   async readAll({ afterPosition = 0, limit = Infinity }: GlobalReadOptions = {}): Promise<StoredEvent[]> {
     requireVersion(afterPosition, 'afterPosition');
     return collect(this.pages(this.sql.readAll, [], afterPosition, limit, (row) => Number(row.position)));
+  }
+
+  /**
+   * One page of every stream's events (or of the streams named), newest first: the page after `beforePosition` in
+   * that order. Walking back this way misses nothing that committed before the page was read: a position handed out
+   * early but committed late is below the cursor, so a later page still finds it (only a first page read just before
+   * it committed lacks it, as any snapshot would).
+   */
+  async readPage({ beforePosition, limit, streams }: PageReadOptions): Promise<StoredEvent[]> {
+    if (beforePosition !== undefined) requireVersion(beforePosition, 'beforePosition');
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer >= 1, got ${limit}`);
+    if (streams !== undefined && streams.length === 0) return [];
+    const rows: EventRow[] = await this.dataSource.query(this.sql.readPage, [beforePosition ?? null, streams ? [...streams] : null, limit]);
+    return rows.map((row) => this.toEvent(row));
   }
 
   /**

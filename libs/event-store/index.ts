@@ -13,6 +13,7 @@ export {
   type EventStoreOptions,
   type GlobalReadOptions,
   type NewEvent,
+  type PageReadOptions,
   type StoredEvent,
   type StreamReadOptions,
 } from './event-store.js';

@@ -118,4 +118,22 @@ export async function checkEventStoreBehaviour(store: EventStore): Promise<void>
     [2, 3],
     'readAll continues after a global position',
   );
+
+  // A history page: newest first, bounded, continued from the last position it showed, optionally per stream.
+  const other = uniqueName('behaviour');
+  await store.append(other, 0, [{ type: 'PolicyWritten', data: { name: 'p' } }]);
+  const both = [stream, other];
+  const newest = await store.readPage({ limit: 2, streams: both });
+  assert.deepEqual(newest.map((e) => [e.stream, e.version]), [[other, 1], [stream, 3]], 'newest first, across streams');
+  assert.ok(newest[0].position > newest[1].position);
+  const older = await store.readPage({ beforePosition: newest[1].position, limit: 10, streams: both });
+  assert.deepEqual(older.map((e) => [e.stream, e.version]), [[stream, 2], [stream, 1]], 'the next page continues below the cursor');
+  assert.deepEqual(older[1].data, { path: 'kv/', options: { version: '2' } }, 'decoded as read() decodes');
+  assert.deepEqual(older[1].metadata, { requestId: 'r-1' });
+  assert.deepEqual((await store.readPage({ limit: 10, streams: [other] })).map((e) => e.type), ['PolicyWritten'], 'one stream only');
+  assert.deepEqual(await store.readPage({ beforePosition: older[1].position, limit: 10, streams: both }), [], 'nothing before the first');
+  assert.deepEqual(await store.readPage({ limit: 10, streams: [] }), []);
+  const unfiltered = await store.readPage({ limit: 1 });
+  assert.equal(unfiltered.length, 1, 'every stream when none is named, still bounded');
+  await assert.rejects(store.readPage({ limit: 0 }), RangeError);
 }
