@@ -31,6 +31,7 @@ import { WrappingHandlers } from './wrapping/wrapping.handlers.js';
 import { LEASE_MANAGER } from './leases/lease-manager.provider.js';
 import type { LeaseManager } from './leases/lease-manager.js';
 import { leaseRoutes } from './leases/lease.handlers.js';
+import { eventHistoryRoutes } from './event-history/event-history.handlers.js';
 import { LeaseStage } from './pipeline/lease.stage.js';
 import type { Operation, VaultRequest, VaultResponse } from './vault-http.js';
 
@@ -81,7 +82,7 @@ export class Router {
     metrics: GatewayMetrics,
     info: InfoHandlers,
     @Inject(TOKEN_STORE) tokens: TokenStore,
-    @Inject(SERVICE_CONTEXT) ctx: Pick<ServiceContext, 'barrier' | 'config' | 'log'>,
+    @Inject(SERVICE_CONTEXT) ctx: Pick<ServiceContext, 'barrier' | 'config' | 'log' | 'events'>,
     @Inject(CUBBYHOLE_CLEANUP) cubbyholes: Pick<CubbyholeCleanup, 'revoked'>,
     audit: AuditBroker,
     auditHandlers: AuditHandlers,
@@ -201,6 +202,9 @@ export class Router {
         pattern: /^sys\/capabilities-self$/,
         operations: { update: (r, _p, caller) => capabilitiesSelf(r, caller!) },
       },
+
+      // sys/event-history: who changed the catalog, mounts, policies and audit devices (event-history/).
+      ...eventHistoryRoutes(ctx.events),
 
       // sys/leases/*: the lease manager's paths (leases/lease.handlers.ts).
       ...leaseRoutes(leases),
