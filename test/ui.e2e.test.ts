@@ -199,6 +199,43 @@ describe('web UI on a dev server', () => {
     }
   });
 
+  it('signs in with AppRole (role ID and secret ID at the approle mount), and a wrong secret ID shows Vault\'s message', async () => {
+    const call = async (method: string, path: string, body?: unknown) => {
+      const r = await fetch(`${server.url}/v1/${path}`, { method, headers: root(), body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await r.text();
+      assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${text}`);
+      return text ? JSON.parse(text) : null;
+    };
+    // Mounted somewhere else than its name, so the form's mount path is what is used.
+    await call('POST', 'sys/auth/machines', { type: 'approle' });
+    await call('POST', 'auth/machines/role/ui-app', { token_policies: 'default', token_ttl: '10m' });
+    const roleId = (await call('GET', 'auth/machines/role/ui-app/role-id')).data.role_id as string;
+    const secretId = (await call('POST', 'auth/machines/role/ui-app/secret-id', {})).data.secret_id as string;
+    const other = await openBrowser();
+    try {
+      const p = other.page;
+      await p.goto(`${server.url}/ui/`);
+      await p.getByLabel('Method').selectOption('approle');
+      await p.getByLabel('Mount path').fill('machines');
+      await p.getByLabel('Role ID').fill(roleId);
+      await p.getByLabel('Secret ID').fill('not-the-secret-id');
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('alert').filter({ hasText: 'invalid role or secret ID' }).waitFor();
+      await p.getByLabel('Secret ID').fill(secretId);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('heading', { name: 'Secrets engines' }).waitFor();
+      const token = await p.evaluate(() => sessionStorage.getItem('coffer.token'));
+      assert.match(token ?? '', /^hvs\./);
+      const self = (await (await fetch(`${server.url}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': token! } })).json()) as { data: { path: string; meta: Record<string, string>; policies: string[] } };
+      assert.equal(self.data.path, 'auth/machines/login');
+      assert.deepEqual(self.data.meta, { role_name: 'ui-app' });
+      assert.deepEqual(self.data.policies, ['default']);
+      assert.deepEqual(other.problems, []);
+    } finally {
+      await other.close();
+    }
+  });
+
   let mockVersion = '';
 
   it('lists the catalog and registers the mock plugin by a pasted SHA-256', async () => {
@@ -367,6 +404,46 @@ describe('web UI on a dev server', () => {
     }
     assert.equal(await page.getByTestId('missing-services').count(), 0);
     await shot(page, 'cluster');
+  });
+
+  it('shows the event history on the cluster page: what the UI did, by this token, a page at a time', async () => {
+    // More events than one page (25), so the mount the UI enabled earlier is on an older page.
+    for (let i = 0; i < 26; i++) {
+      const r = await fetch(`${server.url}/v1/sys/policies/acl/history-${i}`, { method: 'PUT', headers: root(), body: JSON.stringify({ policy: 'path "secret/*" { capabilities = ["read"] }' }) });
+      assert.equal(r.status, 204, await r.text());
+    }
+    const self = (await (await fetch(`${server.url}/v1/auth/token/lookup-self`, { headers: root() })).json()) as { data: { accessor: string } };
+    await nav(page, 'Cluster').click();
+    const history = page.getByTestId('history');
+    await history.getByRole('button', { name: 'Refresh history' }).click();
+    // The newest first: the last policy written, by this very token.
+    const newest = history.locator('tbody tr').first();
+    await newest.filter({ hasText: 'Wrote policy history-25' }).waitFor();
+    assert.match((await newest.textContent()) ?? '', new RegExp(`${self.data.accessor} \\(you\\)`));
+    // One page, then the older ones on asking: the mount the UI enabled and tuned is among them.
+    const older = history.getByRole('button', { name: 'Show older events' });
+    await older.waitFor();
+    const enabled = history.locator('tr[data-event-type="MountEnabled"]').filter({ hasText: `Enabled mock/ (mock-ui ${mockVersion})` });
+    assert.equal(await enabled.count(), 0, 'not on the first page');
+    await older.click();
+    await enabled.waitFor();
+    await history.locator('tr[data-event-type="MountTuned"]').filter({ hasText: 'Tuned mock/: description' }).waitFor();
+    await history.locator('tr[data-event-type="PluginRegistered"]').filter({ hasText: 'Registered secret plugin mock-ui' }).waitFor();
+    assert.match((await enabled.textContent()) ?? '', new RegExp(self.data.accessor));
+    // One stream only: the mount table, newest first, so the UI's tuning of mock/ comes before its enabling.
+    await history.getByLabel('Show', { exact: true }).selectOption('mount-table');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('[data-testid="history"] tbody tr')];
+      return rows.length > 0 && rows.every((r) => (r.getAttribute('data-event-type') ?? '').startsWith('Mount'));
+    });
+    const types = await history.locator('tbody tr').evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-event-type')} ${r.querySelector('th')?.textContent ?? ''}`));
+    const tunedAt = types.findIndex((t) => t.startsWith('MountTuned Tuned mock/'));
+    const enabledAt = types.findIndex((t) => t.startsWith('MountEnabled Enabled mock/'));
+    assert.ok(tunedAt >= 0 && enabledAt > tunedAt, types.join('\n'));
+    // Only the public API's allow-list reaches the page: no policy text, no plugin env.
+    assert.doesNotMatch((await history.textContent()) ?? '', /capabilities/);
+    await history.screenshot({ path: join(SHOTS, 'history.png') });
+    assert.deepEqual(browser.problems, []);
   });
 
   it('creates a KV v2 secret with hidden values, edits it, and deletes and undeletes a version', async () => {

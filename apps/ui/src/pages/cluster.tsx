@@ -1,5 +1,6 @@
 import { api, request } from '../api';
 import { ErrorBox, Loading, Page, fmtTime, useLoad } from '../ui';
+import { EventHistory } from './history';
 
 interface Instance {
   service: string;
@@ -22,7 +23,8 @@ interface Health {
 
 /**
  * The cluster: `sys/health` (any status is an answer: 503 sealed, 501 uninitialized, 429 standby) and every instance
- * of every service from `sys/instances`, with the services that have none.
+ * of every service from `sys/instances`, with the services that have none; then the event history
+ * (`sys/event-history`, pages/history.tsx).
  */
 export function ClusterPage() {
   // Vault's health codes for sealed/standby are answers, not failures: ask for 200 whatever the state.
@@ -107,6 +109,7 @@ export function ClusterPage() {
           </table>
         </div>
       )}
+      <EventHistory />
     </Page>
   );
 }
