@@ -15,7 +15,7 @@ export interface HelpRoute {
 const AREAS = [
   {
     prefix: 'sys/',
-    what: "The gateway's system paths: seal and unseal, health, mounts, the plugin catalog, plugin reloads and policies.",
+    what: "The gateway's system paths: seal and unseal, health, mounts, the plugin catalog, plugin reloads, policies and the event history.",
     docs: 'https://developer.hashicorp.com/vault/api-docs/system',
   },
   {
