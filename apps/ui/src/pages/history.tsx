@@ -105,7 +105,7 @@ export function EventHistory() {
     <section aria-labelledby="history-heading" data-testid="history">
       <h2 id="history-heading">History</h2>
       <p class="hint">Who changed the plugin catalog, the mounts, the policies and the audit devices, and when (needs a sudo token).</p>
-      <div class="row">
+      <div class="row controls">
         <Select label="Show" value={stream} onValue={setStream} options={STREAMS} />
         <button type="button" disabled={busy} onClick={() => void load(null, [])}>
           Refresh history
