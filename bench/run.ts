@@ -2,8 +2,9 @@
  * `npm run bench`: the figures Coffer is judged by (issue 7), each as a ratio against a baseline measured in the
  * same run on the same machine, alternating baseline and subject and taking medians. Prints a table, writes
  * bench/results/latest.json and bench/results/latest.md. `--quick` runs one short round of everything (a smoke run;
- * its figures are not to be quoted); `--only=dev,dist,replay,audit` runs a subset.
+ * its figures are not to be quoted); `--only=dev,dist,replay,audit,leases` runs a subset.
  */
+import pg from 'pg';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +17,9 @@ import { formatTable, ms, rps, type Row } from './lib/report.js';
 import { median } from './lib/stats.js';
 
 const QUICK = process.argv.includes('--quick');
-/** `--only=dev,dist,replay,audit`: a subset, while working on one figure. */
+/** `--only=dev,dist,replay,audit,leases`: a subset, while working on one figure. */
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const wanted = (part: 'dev' | 'dist' | 'replay' | 'audit') => !ONLY || ONLY.includes(part);
+const wanted = (part: 'dev' | 'dist' | 'replay' | 'audit' | 'leases') => !ONLY || ONLY.includes(part);
 const ROUNDS = QUICK ? 1 : 3;
 const LOAD: LoadSettings = { connections: 50, seconds: QUICK ? 2 : 5, warmupSeconds: QUICK ? 1 : 2 };
 const SPAWNS = QUICK ? 3 : 10;
@@ -192,6 +193,75 @@ async function distributedFigures(rows: Row[], ceiling: RunningProcess, json: Re
   }
 }
 
+/**
+ * Leases (issue 13) on the four services as processes: creation is the mock plugin's `creds/<name>` under load (a
+ * plugin call, then the lease row written, encrypted, by the gateway), against a kv write of the same round (a plugin
+ * call that writes through to storage). Expiry: every lease the round created is made due at once (revoke-prefix with
+ * sync=false), and the gateway's lease manager drains the backlog (claim a batch, the plugin revokes each, delete),
+ * timed until coffer_leases is empty; leases/s, against the same round's kv write req/s (a revocation too is one
+ * plugin call that writes: the mock records it).
+ */
+async function leaseFigures(rows: Row[], json: Record<string, unknown>): Promise<void> {
+  progress('leases: starting the four services as processes (real NATS and Postgres)');
+  const { cluster, rootToken, stop } = await startBenchCluster();
+  const db = new pg.Client({ connectionString: cluster.databaseUrl });
+  await db.connect();
+  const leaseCount = async () => Number((await db.query('SELECT count(*) AS n FROM coffer_leases')).rows[0].n);
+  try {
+    const headers = { 'x-vault-token': rootToken };
+    const write = targets(cluster.url, rootToken).write;
+    // An hour: nothing expires by itself while the creation load runs.
+    const create: LoadTarget = { url: `${cluster.url}/v1/${MOUNT}/creds/bench?ttl=1h`, headers };
+    const kv = series();
+    const created = series();
+    const expiry: { leases: number; ms: number; leasesPerSecond: number }[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      progress(`leases: round ${r + 1}/${ROUNDS}`);
+      const base = checked('kv write', await measureLoad(write, LOAD));
+      kv.runs.push(base);
+      const f = checked('lease creation', await measureLoad(create, LOAD));
+      created.runs.push(f);
+      created.ratios.push(f.rps / base.rps);
+
+      // autocannon ends with requests still in flight: the count settles before the backlog is made.
+      let leases = await leaseCount();
+      for (let settled = -1; settled !== leases; ) {
+        settled = leases;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        leases = await leaseCount();
+      }
+      if (leases === 0) throw new Error('leases: the creation load left no lease to expire');
+      const t0 = performance.now();
+      await call(cluster.url, rootToken, 'PUT', `sys/leases/revoke-prefix/${MOUNT}/creds/`, { sync: false });
+      // Polled every 20 ms: the figure includes the wait for the next expiry pass (COFFER_LEASE_TICK_MS, 1 s).
+      const deadline = Date.now() + 600_000;
+      while ((await leaseCount()) > 0) {
+        if (Date.now() > deadline) throw new Error(`leases: ${await leaseCount()} of ${leases} leases still there after 10 min`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const elapsed = performance.now() - t0;
+      expiry.push({ leases, ms: elapsed, leasesPerSecond: leases / (elapsed / 1000) });
+    }
+    const createRatio = median(created.ratios);
+    const expiryRate = median(expiry.map((e) => e.leasesPerSecond));
+    const expiryRatio = median(expiry.map((e, i) => e.leasesPerSecond / kv.runs[i].rps));
+    rows.push(
+      { id: 'leases.create', figure: 'lease creation (mock creds), distributed', coffer: loadText(created), baseline: `${loadText(kv)} (kv write)`, ratio: createRatio },
+      {
+        id: 'leases.expire',
+        figure: `lease expiry, backlog of ${Math.round(median(expiry.map((e) => e.leases))).toLocaleString('en-US')} drained by 1 gateway`,
+        coffer: `${Math.round(expiryRate).toLocaleString('en-US')} leases/s, ${ms(median(expiry.map((e) => e.ms)))}`,
+        baseline: `${rps(medianOf(kv, 'rps'))} (kv write)`,
+        ratio: expiryRatio,
+      },
+    );
+    json.leases = { kvWrite: kv, creation: created, expiry };
+  } finally {
+    await db.end().catch(() => undefined);
+    await stop();
+  }
+}
+
 async function replayFigures(rows: Row[], json: Record<string, unknown>): Promise<void> {
   progress('replay: writing and replaying 10k and 100k events');
   // In a fresh process, as a service replays after unseal: not in this one, whose heap the load runs have filled.
@@ -231,8 +301,9 @@ async function main(): Promise<void> {
   }
   if (wanted('replay')) await replayFigures(rows, json);
   if (wanted('audit')) await auditFigures(rows, json);
+  if (wanted('leases')) await leaseFigures(rows, json);
 
-  const order = ['dist.kv-read', 'dist.kv-write', 'dev.kv-read', 'dev.kv-write', 'dev.plugin-hop', 'dist.plugin-hop', 'plugin-cold-start', 'replay.10000', 'replay.100000', 'scale-out', 'cli-start', 'audit.file'];
+  const order = ['dist.kv-read', 'dist.kv-write', 'dev.kv-read', 'dev.kv-write', 'dev.plugin-hop', 'dist.plugin-hop', 'plugin-cold-start', 'replay.10000', 'replay.100000', 'scale-out', 'cli-start', 'audit.file', 'leases.create', 'leases.expire'];
   rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   const table = formatTable(rows);
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);

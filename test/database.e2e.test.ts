@@ -2,95 +2,54 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { Cluster } from './support/cluster.js';
-import { eventually, type Envelope } from './support/http.js';
+import { TEST_DATABASE_URL } from './support/cluster.js';
+import { DatabaseEngineCluster } from './support/database-engine.js';
+import { eventually } from './support/http.js';
 
 const LEASE_ID = /^database\/creds\/[\w-]+\/[0-9A-Za-z]{24}$/;
-const ADMIN_URL = process.env.COFFER_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /**
  * The database secrets engine (the builtin `database`) on the services as processes (two gateways, two runners),
  * against the machine's Postgres: a database of the test's own, in which the engine creates real roles. Postgres
  * trusts local connections, so "the credentials work" is: connecting as the new role succeeds; "revoked" is: the role
- * no longer exists. The runners use plugin_sandbox = "uid", the documented level for runners that host a
- * dynamic-secrets engine (bubblewrap gives plugins no network).
+ * no longer exists (test/support/database-engine.ts). The whole lease lifecycle, restarts included, is
+ * test/leases-lifecycle.e2e.test.ts.
  */
 describe('database secrets engine on the services: PostgreSQL roles under leases', () => {
-  let cluster: Cluster;
-  let root: Record<string, string>;
+  let t: DatabaseEngineCluster;
   let A: string;
   let B: string;
   let admin: pg.Client;
-  const dbName = `coffer_dbe_${randomBytes(4).toString('hex')}`;
-  const rootRole = `coffer_dbe_root_${randomBytes(4).toString('hex')}`;
-  const dbUrl = (user = 'postgres') => {
-    const u = new URL(ADMIN_URL);
-    u.username = user;
-    u.password = '';
-    u.pathname = `/${dbName}`;
-    return u.toString();
-  };
-  const templatedUrl = () => dbUrl().replace('postgres@', '{{username}}:{{password}}@');
-  const mine = () => new pg.Client({ connectionString: dbUrl() });
   let db: pg.Client;
-
-  const call = async (method: string, path: string, body?: unknown, base = A) => {
-    const r = await fetch(`${base}/v1/${path}`, { method, headers: root, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await r.text();
-    return { status: r.status, body: (text ? JSON.parse(text) : undefined) as Envelope };
-  };
-  const ok = async (method: string, path: string, body?: unknown, base = A) => {
-    const r = await call(method, path, body, base);
-    assert.ok(r.status === 200 || r.status === 204, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  };
-  const roleExists = async (name: string) => (await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).rowCount === 1;
-  const loginAs = async (user: string) => {
-    const client = new pg.Client({ connectionString: dbUrl(user) });
-    await client.connect();
-    try {
-      return (await client.query('SELECT current_user AS u')).rows[0].u as string;
-    } finally {
-      await client.end();
-    }
-  };
+  const rootRole = `coffer_dbe_root_${randomBytes(4).toString('hex')}`;
+  const dbUrl = (user?: string) => t.dbUrl(user);
+  const templatedUrl = () => t.templatedUrl();
+  const call = (method: string, path: string, body?: unknown, base?: string) => t.call(method, path, body, base);
+  const ok = (method: string, path: string, body?: unknown, base?: string) => t.ok(method, path, body, base);
+  const roleExists = (name: string) => t.roleExists(name);
+  const loginAs = (user: string) => t.loginAs(user);
 
   before(async () => {
     process.env.COFFER_LEASE_TICK_MS = '200';
-    admin = new pg.Client({ connectionString: ADMIN_URL });
+    admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
+    t = await DatabaseEngineCluster.start('coffer_dbe');
     await admin.query(`CREATE ROLE ${rootRole} WITH LOGIN CREATEROLE PASSWORD 'initial'`);
-    db = mine();
-    await db.connect();
+    ({ A, B, db } = t);
     await db.query('CREATE TABLE revocations (username text NOT NULL)');
     await db.query('CREATE TABLE things (id int)');
-    cluster = await Cluster.create({ extraConfig: 'plugin_sandbox = "uid"\n' });
-    await cluster.startAll();
-    await cluster.start('plugin-runner', 'plugin-runner-2');
-    await cluster.start('gateway', 'gateway-b');
-    A = cluster.urlOf('gateway');
-    B = cluster.urlOf('gateway-b');
-    root = { 'x-vault-token': (await cluster.initAndUnseal()).rootToken };
-    await ok('POST', 'sys/mounts/database', { type: 'database' });
   });
 
   after(async () => {
     delete process.env.COFFER_LEASE_TICK_MS;
-    await cluster?.stop();
-    await db?.end().catch(() => {});
-    if (admin) {
-      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
-      const left = await admin.query(`SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-token-%' OR rolname = $1`, [rootRole]);
-      for (const { rolname } of left.rows) await admin.query(`DROP ROLE IF EXISTS "${rolname}"`).catch(() => {});
-      await admin.end();
-    }
+    await t?.stop([rootRole]);
+    await admin?.end();
   });
 
   it('config: verifies the connection at write in Vault\'s words, never returns the password, lists and deletes', async () => {
     const bad = await call('POST', 'database/config/nowhere', {
       plugin_name: 'postgresql-database-plugin',
-      connection_url: dbUrl().replace(dbName, `${dbName}_missing`),
+      connection_url: dbUrl().replace(t.dbName, `${t.dbName}_missing`),
     });
     assert.equal(bad.status, 400);
     assert.match(bad.body.errors![0], /^error creating database object: error verifying connection: database ".*_missing" does not exist$/);

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InProcessBus, NatsBus } from '#bus';
-import { LOG_FORMATS, LOG_LEVELS, loadConfig, parseListenAddress, readTunables, watchConfig, type CofferConfig, type LogFormat, type LogLevel, type Tunables } from '#config';
+import { LOG_FORMATS, LOG_LEVELS, PLUGIN_SANDBOXES, loadConfig, parseListenAddress, readTunables, watchConfig, type CofferConfig, type LogFormat, type LogLevel, type PluginSandboxSetting, type Tunables } from '#config';
 import {
   COFFER_VERSION,
   CofferError,
@@ -38,6 +38,10 @@ const FLAGS: Record<string, FlagSpec> = {
   'log-format': { kind: 'string', usage: 'Log format: standard (readable lines) or json (env COFFER_LOG_FORMAT or VAULT_LOG_FORMAT; overrides log_format). Standard on a terminal, json otherwise, when unset.' },
   'dev-tls': { kind: 'bool', usage: 'Serve the dev server over TLS with a CA and certificate made at start (VAULT_CACERT is printed).', default: false },
   'dev-tls-cert-dir': { kind: 'string', usage: 'Directory the -dev-tls CA, certificate and key are written to (a new temporary one when absent).' },
+  'dev-plugin-sandbox': {
+    kind: 'string',
+    usage: `The dev server's plugin_sandbox: ${PLUGIN_SANDBOXES.join(', ')} (default auto). uid gives plugins the network a dynamic-secrets engine such as database needs; bwrap (auto's pick where bubblewrap works) gives them none.`,
+  },
   'log-level': { kind: 'string', usage: `Log verbosity: ${LOG_LEVELS.join(', ')} (env COFFER_LOG_LEVEL or VAULT_LOG_LEVEL; overrides the config file's log_level).` },
 };
 
@@ -83,6 +87,14 @@ function logFormatOf(raw: string | undefined): LogFormat | undefined {
     throw new CofferError('invalid-request', `unknown log format "${raw}"; expected one of ${LOG_FORMATS.join(', ')}`);
   }
   return format as LogFormat;
+}
+
+function sandboxOf(raw: string | undefined): PluginSandboxSetting | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!(PLUGIN_SANDBOXES as readonly string[]).includes(raw)) {
+    throw new CofferError('invalid-request', `unknown plugin sandbox "${raw}"; expected one of ${PLUGIN_SANDBOXES.join(', ')}`);
+  }
+  return raw as PluginSandboxSetting;
 }
 
 function logLevelOf(raw: string | undefined): LogLevel | undefined {
@@ -252,7 +264,8 @@ async function runDevServer(flags: Record<string, unknown>, logLevel: LogLevel, 
   const bus = new InProcessBus();
   const address = flags['dev-listen-address'] as string;
   const tls = flags['dev-tls'] ? makeDevTls(parseListenAddress(address).host, flags['dev-tls-cert-dir'] as string | undefined) : undefined;
-  const config = devConfig(address, (flags['dev-plugin-dir'] as string | undefined) ?? defaultPluginDir(), logLevel, tls);
+  const sandbox = sandboxOf(flags['dev-plugin-sandbox'] as string | undefined);
+  const config = { ...devConfig(address, (flags['dev-plugin-dir'] as string | undefined) ?? defaultPluginDir(), logLevel, tls), ...(sandbox ? { pluginSandbox: sandbox } : {}) };
   const running = await startServices([...SERVICE_NAMES], {
     config,
     tunables: readTunables(),

@@ -72,6 +72,41 @@ describe('LeaseManager on Postgres', () => {
     assert.deepEqual(revokes().map((c) => c.call.lease.id).sort(), ids.sort());
   });
 
+  test('a backlog larger than a batch drains in one pass; a pass whose revocations all fail still ends', async () => {
+    calls.length = 0;
+    const small = new LeaseManager(t.dataSource, {
+      barrier: () => t.barrier,
+      bus,
+      log: silent,
+      defaultLeaseTtl: 3600,
+      maxLeaseTtl: 7200,
+      now: () => t.clock.now,
+      batch: 4,
+    });
+    const ids: string[] = [];
+    // 13: three full batches and a short one.
+    for (let i = 0; i < 13; i++) ids.push((await small.register({ mount: MOUNT, path: 'database/creds/backlog', secret: { type: 'creds', internal: { i }, ttl: 30 } }, root.accessor)).id);
+    t.advance(60);
+    assert.equal(await small.expireDue(), 13, 'one pass, batch after batch');
+    assert.deepEqual(revokes().map((c) => c.call.lease.id).sort(), [...ids].sort());
+    assert.deepEqual(await small.list('database/creds/backlog/'), []);
+
+    // Every revocation fails: each lease is tried once, goes into backoff, and the pass returns.
+    calls.length = 0;
+    const failing: string[] = [];
+    for (let i = 0; i < 9; i++) failing.push((await small.register({ mount: MOUNT, path: 'database/creds/stuck', secret: { type: 'creds', internal: { i }, ttl: 30 } }, root.accessor)).id);
+    t.advance(60);
+    failRevoke = true;
+    try {
+      assert.equal(await small.expireDue(), 0);
+    } finally {
+      failRevoke = false;
+    }
+    assert.deepEqual(revokes().map((c) => c.call.lease.id).sort(), [...failing].sort(), 'each tried once, none twice');
+    t.advance(5);
+    assert.equal(await small.expireDue(), 9, 'after the backoff they go');
+  });
+
   test('a failed revocation stays, is retried after a backoff, and then goes', async () => {
     calls.length = 0;
     const m = manager();

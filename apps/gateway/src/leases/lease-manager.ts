@@ -59,7 +59,7 @@ export interface LeaseManagerOptions {
   tickMs?: number;
   /** The longest wait between two revocation attempts of one lease, ms. Default 5 min (COFFER_LEASE_MAX_BACKOFF_MS). */
   maxBackoffMs?: number;
-  /** Leases claimed per pass. */
+  /** Leases claimed (and revoked concurrently) at a time; a pass claims batch after batch while they come back full. Default 64. */
   batch?: number;
   /** Whether a mount still exists (tidy drops the leases of mounts that are gone). */
   mountExists?: (uuid: string) => boolean;
@@ -89,6 +89,7 @@ export class LeaseManager {
   private readonly maxBackoffMs: number;
   private readonly batch: number;
   private timer?: NodeJS.Timeout;
+  private stopping = false;
   private running?: Promise<unknown>;
   private tableName?: string;
   private tokensTable?: string;
@@ -106,11 +107,13 @@ export class LeaseManager {
   /** Starts this instance's share of expiry: a pass every tick while unsealed. */
   start(): void {
     if (this.timer) return;
+    this.stopping = false;
     this.timer = setInterval(() => this.kick(), this.tickMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
@@ -280,8 +283,8 @@ export class LeaseManager {
   }
 
   /**
-   * One pass of this instance: leases whose token is gone become due, then up to `batch` due leases are claimed
-   * (skipping those another instance holds) and revoked. Returns how many were revoked.
+   * One pass of this instance: leases whose token is gone become due, then due leases are claimed `batch` at a time
+   * (skipping those another instance holds) and revoked, until a batch comes back short. Returns how many were revoked.
    */
   async expireDue(): Promise<number> {
     const barrier = this.barrier();
@@ -290,9 +293,16 @@ export class LeaseManager {
         WHERE l.token_hmac IS NOT NULL AND l.expires_at > now()
           AND NOT EXISTS (SELECT 1 FROM ${this.tokens} t WHERE t.accessor_hmac = l.token_hmac AND (t.expires_at IS NULL OR t.expires_at > now()))`,
     );
-    const rows = await this.claim('TRUE', [], { due: true });
-    const results = await Promise.all(rows.map((row) => this.revokeRow(barrier, row, false).then(() => 1, () => 0)));
-    return results.reduce<number>((a, b) => a + b, 0);
+    let revoked = 0;
+    for (;;) {
+      const rows = await this.claim('TRUE', [], { due: true });
+      const results = await Promise.all(rows.map((row) => this.revokeRow(barrier, row, false).then(() => 1, () => 0)));
+      revoked += results.reduce<number>((a, b) => a + b, 0);
+      // A full batch means more may be due (a backlog: a restart after downtime, a large revoke-prefix queued): the
+      // next batch is claimed now rather than a tick later. This ends: a revoked row is deleted and a failed one is
+      // pushed into backoff, so no row is claimed twice in one pass. Stopping or sealing ends the pass after a batch.
+      if (rows.length < this.batch || this.stopping || !this.options.barrier()) return revoked;
+    }
   }
 
   /**
