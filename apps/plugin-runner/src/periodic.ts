@@ -71,9 +71,9 @@ export class PeriodicScheduler {
       if (!due.length) return 0;
       const uuids = due.map((d) => d.uuid);
       const shas = due.map((d) => d.target.entry.sha256);
-      await this.options.dataSource.query(`INSERT INTO ${this.table} (mount_uuid) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING`, [uuids]);
+      await this.query(`INSERT INTO ${this.table} (mount_uuid) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING`, [uuids]);
       const hold = Math.max(this.options.tickMs, this.options.callTimeoutMs + 5_000);
-      const rows: { mount_uuid: string; unsupported_sha: string | null }[] = await this.options.dataSource.query(
+      const rows = await this.query<{ mount_uuid: string }>(
         `UPDATE ${this.table} p SET due_at = now() + $3 * interval '1 millisecond', claimed_by = $4
           FROM unnest($1::uuid[], $2::text[]) AS m(uuid, sha)
          WHERE p.mount_uuid = m.uuid AND p.due_at <= now() AND p.unsupported_sha IS DISTINCT FROM m.sha
@@ -102,7 +102,7 @@ export class PeriodicScheduler {
     } catch (err) {
       if (err instanceof MethodNotImplemented) {
         this.unsupported.set(uuid, target.entry.sha256);
-        await this.options.dataSource
+        await this
           .query(`UPDATE ${this.table} SET unsupported_sha = $2 WHERE mount_uuid = $1`, [uuid, target.entry.sha256])
           .catch((e: Error) => log.warn({ mount: uuid, err: e.message }, 'periodic: recording a plugin without periodic failed'));
         log.info({ mount: uuid, plugin: target.entry.name }, 'periodic: the plugin has no periodic function; not asked again');
@@ -111,13 +111,23 @@ export class PeriodicScheduler {
       log.warn({ mount: uuid, plugin: target.entry.name, err: (err as Error)?.message }, 'periodic call failed; tried again next tick');
     }
     // The next call falls due a tick after this one ended (not after it began), so a slow one does not run back to back.
-    await this.options.dataSource
+    await this
       .query(`UPDATE ${this.table} SET due_at = now() + $2 * interval '1 millisecond', claimed_by = NULL WHERE mount_uuid = $1 AND claimed_by = $3`, [
         uuid,
         this.options.tickMs,
         this.options.instance,
       ])
       .catch((e: Error) => log.warn({ mount: uuid, err: e.message }, 'periodic: releasing a claim failed'));
+  }
+
+  /** Rows of any statement (TypeORM's plain query() answers an UPDATE ... RETURNING as [rows, count]). */
+  private async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    const runner = this.options.dataSource.createQueryRunner();
+    try {
+      return ((await runner.query(sql, params, true)).records ?? []) as T[];
+    } finally {
+      await runner.release();
+    }
   }
 
   private get table(): string {
