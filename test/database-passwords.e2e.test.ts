@@ -19,6 +19,8 @@ describe('database secrets engine: passwords checked by a scram-sha-256 Postgres
   let admin: pg.Client;
   const ROOT_ROLE = 'coffer_root';
   const ROOT_PASSWORD = 'root-initial-password';
+  const STATIC_USER = 'app_static';
+  const STATIC_INITIAL = 'static-initial-password';
 
   const call = async (method: string, path: string, body?: unknown, base = A) => {
     const r = await fetch(`${base}/v1/${path}`, { method, headers: root, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -50,6 +52,10 @@ describe('database secrets engine: passwords checked by a scram-sha-256 Postgres
     await admin.connect();
     // The engine's root user is not the superuser: rotate-root must not lock the test's own admin out.
     await admin.query(`CREATE ROLE ${ROOT_ROLE} WITH LOGIN CREATEROLE PASSWORD '${ROOT_PASSWORD}'`);
+    // An existing user for the static role, and a table its rotation statements count into.
+    await admin.query(`CREATE ROLE ${STATIC_USER} WITH LOGIN PASSWORD '${STATIC_INITIAL}'`);
+    await admin.query('CREATE TABLE rotations (username text NOT NULL, at timestamptz NOT NULL DEFAULT now())');
+    await admin.query(`GRANT INSERT ON rotations TO ${ROOT_ROLE}`);
     cluster = await Cluster.create({ extraConfig: 'plugin_sandbox = "uid"\n' });
     await cluster.startAll();
     await cluster.start('plugin-runner', 'plugin-runner-2');
@@ -109,5 +115,59 @@ describe('database secrets engine: passwords checked by a scram-sha-256 Postgres
       }, 30_000);
     }
     assert.equal((await call('POST', 'database/reset/scram')).status, 204, 'a reset reconnects with the stored (new) password');
+  });
+
+  it('static-roles: creating one takes the password over; it then changes on schedule, each new one logs in and the old is refused', async () => {
+    await ok('POST', 'database/static-roles/svc', {
+      db_name: 'scram',
+      username: STATIC_USER,
+      rotation_period: '5s',
+      rotation_statements: [`ALTER ROLE "{{name}}" WITH PASSWORD '{{password}}'`, `INSERT INTO rotations (username) VALUES ('{{name}}')`],
+    });
+    await assert.rejects(loginAs(STATIC_USER, STATIC_INITIAL), /password authentication failed/, 'the initial password no longer works');
+    const first = (await ok('GET', 'database/static-creds/svc')).data!;
+    assert.equal(first.username, STATIC_USER);
+    assert.equal(first.rotation_period, 5);
+    assert.ok(first.ttl <= 5);
+    assert.equal(await loginAs(STATIC_USER, first.password), STATIC_USER, 'the password static-creds gives logs in');
+    const read = (await ok('GET', 'database/static-roles/svc', undefined, B)).data!;
+    assert.equal(read.username, STATIC_USER);
+    assert.ok(!JSON.stringify(read).includes(first.password), 'the role never shows the password');
+
+    // No client request: the runners' periodic call rotates it once rotation_period has run out.
+    let second: Record<string, any> = first;
+    await eventually(async () => {
+      second = (await ok('GET', 'database/static-creds/svc', undefined, B)).data!;
+      assert.notEqual(second.password, first.password, 'rotated on schedule');
+    }, 60_000);
+    assert.ok(Date.parse(second.last_vault_rotation) >= Date.parse(first.last_vault_rotation) + 5_000, 'not before rotation_period ran out');
+    // Read and log in again on failure: the next scheduled rotation may fall between the two on a busy machine.
+    await eventually(async () => {
+      const now = (await ok('GET', 'database/static-creds/svc')).data!;
+      assert.equal(await loginAs(STATIC_USER, now.password), STATIC_USER, 'the rotated password logs in');
+    }, 30_000);
+    await assert.rejects(loginAs(STATIC_USER, first.password), /password authentication failed/, 'the previous password is refused');
+
+    // rotate-role, through the other gateway: a new password at once.
+    const before = (await ok('GET', 'database/static-creds/svc')).data!;
+    const manualAt = Date.now();
+    await ok('POST', 'database/rotate-role/svc', undefined, B);
+    await eventually(async () => {
+      const manual = (await ok('GET', 'database/static-creds/svc')).data!;
+      assert.notEqual(manual.password, before.password);
+      assert.equal(await loginAs(STATIC_USER, manual.password), STATIC_USER);
+    }, 30_000);
+
+    // Two runners tick, yet no rotation ran twice: the scheduled ones (before the manual one) are at least
+    // rotation_period apart. A busy machine only makes the gaps longer.
+    await ok('DELETE', 'database/static-roles/svc');
+    const rows = (await admin.query('SELECT at FROM rotations WHERE username = $1 ORDER BY at', [STATIC_USER])).rows as { at: Date }[];
+    const scheduled = rows.filter((r) => r.at.getTime() < manualAt);
+    assert.ok(scheduled.length >= 2, `rotations before rotate-role: ${scheduled.length} of ${JSON.stringify(rows)}, rotate-role at ${new Date(manualAt).toISOString()}`);
+    for (let i = 1; i < scheduled.length; i++) {
+      const gap = scheduled[i]!.at.getTime() - scheduled[i - 1]!.at.getTime();
+      assert.ok(gap >= 4_500, `rotation ${i} came ${gap} ms after the one before`);
+    }
+    assert.deepEqual((await call('GET', 'database/static-creds/svc')).body.errors, ['unknown role: svc']);
   });
 });
