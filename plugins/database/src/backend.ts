@@ -479,7 +479,8 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
       max_ttl: req.has('max_ttl') ? req.data.max_ttl : (existing?.max_ttl ?? 0),
     };
     if (!role.db_name) throw new PluginError('invalid-request', 'database name is required');
-    if (await req.storage.has(staticKey(name))) throw new PluginError('invalid-request', 'Role and Static Role names must be unique');
+    // A get, not has: storage.exists is protocol 2's, and a role write must work on any host the kit plays too.
+    if ((await req.storage.get(staticKey(name))) !== null) throw new PluginError('invalid-request', 'Role and Static Role names must be unique');
     if (req.data.credential_type && req.data.credential_type !== 'password') {
       throw new PluginError('invalid-request', `invalid credential_type "${req.data.credential_type}": this server supports password`);
     }
@@ -491,7 +492,7 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
   async function writeStaticRole(req: any) {
     const name: string = req.data.name;
     const existing = await loadStatic(req.storage, name);
-    if (!existing && (await req.storage.has(roleKey(name)))) throw new PluginError('invalid-request', 'Role and Static Role names must be unique');
+    if (!existing && (await req.storage.get(roleKey(name))) !== null) throw new PluginError('invalid-request', 'Role and Static Role names must be unique');
     if (req.data.credential_type && req.data.credential_type !== 'password') {
       throw new PluginError('invalid-request', `invalid credential_type "${req.data.credential_type}": this server supports password`);
     }
