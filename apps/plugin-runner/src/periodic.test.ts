@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { qualifiedTable } from '#event-store';
+import type { DataSource } from 'typeorm';
+import { createDataSource, qualifiedTable, runMigrations } from '#event-store';
+import { startEmbeddedStore, type EmbeddedStore } from '../../cli/src/dev/embedded-store.js';
 import type { Mount } from '#mount-table';
 import { MethodNotImplemented } from '#plugin-protocol';
 import { PeriodicScheduler } from './periodic.js';
@@ -17,13 +19,40 @@ import { openTestDb, type TestDb } from './testing.js';
 const silent = { info: () => {}, warn: () => {} };
 const mountOf = (uuid: string) => ({ uuid, path: `m-${uuid.slice(0, 4)}/`, table: 'secret' }) as unknown as Mount;
 
-describe('periodic scheduler: one call per mount and interval across runners', () => {
-  let db: TestDb;
+/** Postgres, and the dev server's embedded store (PGlite: one session, so the pool has one connection). */
+const stores: { name: string; open(): Promise<{ dataSource: DataSource; close(): Promise<void> }> }[] = [
+  {
+    name: 'Postgres',
+    async open() {
+      const test: TestDb = await openTestDb();
+      return { dataSource: test.dataSource, close: () => test.drop() };
+    },
+  },
+  {
+    name: "the dev server's embedded store",
+    async open() {
+      const embedded: EmbeddedStore = await startEmbeddedStore();
+      const dataSource = createDataSource({ url: embedded.url, poolSize: 1, applicationName: 'coffer-dev' });
+      await dataSource.initialize();
+      await runMigrations(dataSource);
+      return {
+        dataSource,
+        async close() {
+          await dataSource.destroy();
+          await embedded.close();
+        },
+      };
+    },
+  },
+];
+
+for (const store of stores) describe(`periodic scheduler on ${store.name}: one call per mount and interval across runners`, () => {
+  let db: { dataSource: DataSource; close(): Promise<void> };
   before(async () => {
-    db = await openTestDb();
+    db = await store.open();
   });
   after(async () => {
-    await db?.drop();
+    await db?.close();
   });
 
   function runner(instance: string, mounts: Mount[], calls: string[], behaviour: (uuid: string) => Promise<void> = async () => {}, sha = 'sha-a') {
