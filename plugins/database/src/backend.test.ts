@@ -49,7 +49,7 @@ const PG = { plugin_name: 'postgresql-database-plugin', connection_url: 'postgre
 test('config: plugin_name is required and must be a shipped driver; nothing is stored on a refusal', async () => {
   const { harness } = database();
   fails(await harness.request('update', 'config/app', { connection_url: PG.connection_url }), 'empty plugin name');
-  fails(await harness.request('update', 'config/app', { ...PG, plugin_name: 'mysql-database-plugin' }), 'error creating database object: unknown database plugin: mysql-database-plugin');
+  fails(await harness.request('update', 'config/app', { ...PG, plugin_name: 'mongodb-database-plugin' }), 'error creating database object: unknown database plugin: mongodb-database-plugin');
   fails(await harness.request('update', 'config/app', { plugin_name: PG.plugin_name }), 'error creating database object: connection_url cannot be empty');
   assert.deepEqual(harness.storage.keys(), []);
 });

@@ -9,7 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { defineBackend, definePath, genericNameRegex, listResponse, PluginError, type MountInfo, type Storage } from '#plugin-sdk';
-import { postgresDriver, type ConnectionDetails, type Driver } from './postgresql.js';
+import { mysqlDriver } from './mysql.js';
+import { POSTGRES_DEFAULTS, postgresDriver, type ConnectionDetails, type Driver } from './postgresql.js';
 import { intentKey, isDue, MIN_ROTATION_PERIOD, rotateStatic, staticKey, ttlOf as staticTtl, type StaticRole } from './static-roles.js';
 import {
   connectionString,
@@ -28,13 +29,12 @@ export const CREDS_TYPE = 'creds';
 /** Drivers by plugin_name: a new database is one module and one entry here. */
 export const DRIVERS: Record<string, (url: string, details: ConnectionDetails) => Driver> = {
   'postgresql-database-plugin': postgresDriver,
+  'mysql-database-plugin': mysqlDriver,
 };
 /** Vault's default when the role and the mount set no TTL (the system's 768h). */
 const SYSTEM_TTL = 768 * 3600;
-const DEFAULT_RENEW = `ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`;
-const DEFAULT_ROTATE_ROOT = `ALTER ROLE "{{username}}" WITH PASSWORD '{{password}}'`;
-/** A static role's rotation when it names no statements: the driver's own, else PostgreSQL's. */
-const DEFAULT_STATIC_ROTATION = `ALTER ROLE "{{name}}" WITH PASSWORD '{{password}}'`;
+/** The statements a database type uses when a config or role names none (Vault's per-plugin defaults). */
+const defaultsOf = (driver: Driver) => driver.defaults ?? POSTGRES_DEFAULTS;
 
 export interface DatabaseConfig {
   plugin_name: string;
@@ -124,7 +124,7 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
       {
         storage,
         driver: async () => (driver ??= await driverFor(mount, dbName, config)),
-        defaultStatement: DEFAULT_STATIC_ROTATION,
+        defaultStatement: defaultsOf(await driverFor(mount, dbName, config)).staticRotation,
         now,
         dbError,
       },
@@ -137,7 +137,7 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
     type: 'secret',
     name: 'database',
     version: DATABASE_VERSION,
-    help: "Vault's database secrets engine: dynamic database credentials under leases (PostgreSQL).",
+    help: "Vault's database secrets engine: dynamic database credentials under leases (PostgreSQL, MySQL/MariaDB).",
     cleanup: async ({ mount }) => {
       for (const [key, open] of [...pools]) {
         if (key.startsWith(`${mount.id}\u0000`)) {
@@ -176,9 +176,9 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
           const left = Math.max(0, Math.floor(maxTtl - (Date.now() - Date.parse(req.lease.issueTime)) / 1000));
           const ttl = Math.min(req.increment || ttlOf(role, req.mount), left);
           const expiration = expirationOf(new Date(Date.now() + ttl * 1000));
-          const statements = role.renew_statements.length ? role.renew_statements : [DEFAULT_RENEW];
           const driver = await driverFor(req.mount, db_name, config);
-          await driver.transaction(statements.map((s) => renderStatement(s, { name: username, expiration }))).catch((err) => {
+          const statements = role.renew_statements.length ? role.renew_statements : defaultsOf(driver).renew;
+          if (statements.length) await driver.transaction(statements.map((s) => renderStatement(s, { name: username, expiration }))).catch((err) => {
             throw dbError('', err);
           });
           return { ttl };
@@ -207,12 +207,12 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
         pattern: `config/${genericNameRegex('name')}`,
         fields: {
           name: { type: 'string', description: 'Name of this database connection.' },
-          plugin_name: { type: 'string', description: 'The database driver: postgresql-database-plugin.' },
+          plugin_name: { type: 'string', description: 'The database driver: postgresql-database-plugin or mysql-database-plugin.' },
           plugin_version: { type: 'string', description: 'Accepted for Vault compatibility; the builtin driver has one version.' },
           verify_connection: { type: 'bool', default: true, description: 'Connect once when the configuration is written.' },
           allowed_roles: { type: 'comma-list', description: 'Roles allowed to use this connection; empty = none, * = all, globs allowed.' },
           root_rotation_statements: { type: 'list', description: 'Statements for rotate-root; default ALTER ROLE ... WITH PASSWORD.' },
-          connection_url: { type: 'string', description: 'postgresql://{{username}}:{{password}}@host:5432/db' },
+          connection_url: { type: 'string', description: 'postgresql://{{username}}:{{password}}@host:5432/db, or {{username}}:{{password}}@tcp(host:3306)/db' },
           username: { type: 'string', description: 'The root user, for {{username}} in connection_url.' },
           password: { type: 'string', description: 'The root password, for {{password}}; never returned.' },
           max_open_connections: { type: 'int', default: 4, description: 'The pool size.' },
@@ -290,10 +290,10 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
             if (!roleAllowed(config.allowed_roles, req.data.name)) throw new PluginError('invalid-request', `"${req.data.name}" is not an allowed role`);
             if (!role.creation_statements.length) throw new PluginError('invalid-request', 'empty creation statements');
             const ttl = Math.min(ttlOf(role, req.mount), role.max_ttl || req.mount.config.maxLeaseTtl || SYSTEM_TTL);
-            const username = generateUsername('token', req.data.name);
+            const driver = await driverFor(req.mount, role.db_name, config);
+            const username = generateUsername('token', req.data.name, new Date(), defaultsOf(driver).username);
             const password = generatePassword();
             const expiration = expirationOf(new Date(Date.now() + ttl * 1000));
-            const driver = await driverFor(req.mount, role.db_name, config);
             await driver.transaction(role.creation_statements.map((s) => renderStatement(s, { name: username, password, expiration }))).catch((err) => {
               throw dbError('', err, password);
             });
@@ -389,8 +389,8 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
             if (!details.username) throw new PluginError('invalid-request', 'unable to rotate root credentials: no username in configuration');
             if (!details.password) throw new PluginError('invalid-request', 'unable to rotate root credentials: no password in configuration');
             const password = generatePassword();
-            const statements = config.root_credentials_rotate_statements.length ? config.root_credentials_rotate_statements : [DEFAULT_ROTATE_ROOT];
             const driver = await driverFor(req.mount, req.data.name, config);
+            const statements = config.root_credentials_rotate_statements.length ? config.root_credentials_rotate_statements : [defaultsOf(driver).rotateRoot];
             await driver.transaction(statements.map((s) => renderStatement(s, { name: details.username, password }))).catch((err) => {
               throw dbError('failed to update user: ', err, password);
             });
