@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Cluster } from './support/cluster.js';
 import { eventually, type Envelope } from './support/http.js';
@@ -169,5 +171,51 @@ describe('database secrets engine: passwords checked by a scram-sha-256 Postgres
       assert.ok(gap >= 4_500, `rotation ${i} came ${gap} ms after the one before`);
     }
     assert.deepEqual((await call('GET', 'database/static-creds/svc')).body.errors, ['unknown role: svc']);
+  });
+
+  it('mysql-database-plugin on the same mount (MariaDB checks passwords): creds log in, a wrong password and a revoked user are refused', async () => {
+    const MY = { host: '127.0.0.1', port: 3306 };
+    const db = `coffer_dbp_${randomBytes(3).toString('hex')}`;
+    const myAdmin = await mysql.createConnection({ ...MY, user: 'root', password: '' });
+    const myLogin = async (user: string, password: string) => {
+      const c = await mysql.createConnection({ ...MY, user, password, database: db });
+      try {
+        return ((await c.query('SELECT CURRENT_USER() AS u'))[0] as { u: string }[])[0]!.u;
+      } finally {
+        await c.end();
+      }
+    };
+    try {
+      await myAdmin.query(`CREATE DATABASE ${db}`);
+      await ok('POST', 'database/config/maria', {
+        plugin_name: 'mysql-database-plugin',
+        connection_url: `{{username}}:{{password}}@tcp(127.0.0.1:3306)/${db}`,
+        username: 'root',
+        password: '',
+        allowed_roles: 'maria-reader',
+      });
+      await ok('POST', 'database/roles/maria-reader', {
+        db_name: 'maria',
+        creation_statements: `CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'; GRANT SELECT ON ${db}.* TO '{{name}}'@'%'`,
+        default_ttl: '1h',
+      });
+      // Both connections live side by side on one mount, each with its plugin_name.
+      assert.equal((await ok('GET', 'database/config/scram')).data!.plugin_name, 'postgresql-database-plugin');
+      assert.equal((await ok('GET', 'database/config/maria', undefined, B)).data!.plugin_name, 'mysql-database-plugin');
+      const creds = await ok('GET', 'database/creds/maria-reader', undefined, B);
+      const { username, password } = creds.data! as { username: string; password: string };
+      assert.ok(username.length <= 32, username);
+      assert.match(await myLogin(username, password), new RegExp(`^${username}@`));
+      await assert.rejects(myLogin(username, `${password}x`), /Access denied/);
+      await ok('PUT', 'sys/leases/revoke', { lease_id: creds.lease_id });
+      await eventually(async () => {
+        await assert.rejects(myLogin(username, password), /Access denied/, 'revoked: the user is dropped');
+      }, 30_000);
+    } finally {
+      await myAdmin.query(`DROP DATABASE IF EXISTS ${db}`).catch(() => {});
+      const [left] = await myAdmin.query(`SELECT User FROM mysql.user WHERE User LIKE 'v-token-maria%'`);
+      for (const { User } of left as { User: string }[]) await myAdmin.query(`DROP USER IF EXISTS '${User}'@'%'`).catch(() => {});
+      await myAdmin.end();
+    }
   });
 });
