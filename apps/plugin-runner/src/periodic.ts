@@ -39,6 +39,8 @@ export class PeriodicScheduler {
   /** Mount uuid → the SHA-256 of its plugin known to have no periodic (saves asking the database each tick). */
   private readonly unsupported = new Map<string, string>();
   private tableName?: string;
+  /** The last failure logged per mount: a plugin that cannot start fails every tick, and is logged once per change. */
+  private readonly lastFailure = new Map<string, string>();
 
   constructor(private readonly options: PeriodicOptions) {}
 
@@ -99,6 +101,7 @@ export class PeriodicScheduler {
     const { log } = this.options;
     try {
       await this.options.pool.call(target, 'periodic', { mount: uuid });
+      this.lastFailure.delete(uuid);
     } catch (err) {
       if (err instanceof MethodNotImplemented) {
         this.unsupported.set(uuid, target.entry.sha256);
@@ -108,7 +111,11 @@ export class PeriodicScheduler {
         log.info({ mount: uuid, plugin: target.entry.name }, 'periodic: the plugin has no periodic function; not asked again');
         return;
       }
-      log.warn({ mount: uuid, plugin: target.entry.name, err: (err as Error)?.message }, 'periodic call failed; tried again next tick');
+      const message = String((err as Error)?.message);
+      if (this.lastFailure.get(uuid) !== message) {
+        this.lastFailure.set(uuid, message);
+        log.warn({ mount: uuid, plugin: target.entry.name, err: message }, 'periodic call failed; tried again each tick (logged again when the error changes)');
+      }
     }
     // The next call falls due a tick after this one ended (not after it began), so a slow one does not run back to back.
     await this
