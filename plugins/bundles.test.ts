@@ -24,7 +24,16 @@ function loadedSpecifiers(text: string): string[] {
     /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
     /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g,
   ];
-  return patterns.flatMap((pattern) => [...text.matchAll(pattern)].map((m) => m[1]!));
+  return patterns.flatMap((pattern) => [...text.matchAll(pattern)].filter((m) => !insideString(text, m.index!)).map((m) => m[1]!));
+}
+
+/**
+ * Whether a match sits inside a double-quoted or template string on its line: a library's error message that tells
+ * the user to `require('mysql2/promise')` or pass `{ Promise: require('bluebird') }` loads nothing.
+ */
+function insideString(text: string, index: number): boolean {
+  const line = text.slice(text.lastIndexOf('\n', index - 1) + 1, index).replace(/\\./g, '');
+  return (line.split('"').length - 1) % 2 === 1 || (line.split('`').length - 1) % 2 === 1;
 }
 
 const isBuiltin = (specifier: string) => specifier.startsWith('node:') || builtinModules.includes(specifier);
@@ -62,6 +71,7 @@ test('the specifier scan finds what it must refuse', () => {
     'const m = await import("yaml");',
     'const r = require("pg");',
     'import { createHash } from "node:crypto";',
+    'const hint = "pass { Promise: require(\'bluebird\') }"; const real = require("denque");',
   ].join('\n');
-  assert.deepEqual(loadedSpecifiers(sample).filter((s) => !isBuiltin(s)).sort(), ['../x.js', './side-effect.js', 'pg', 'pino', 'yaml']);
+  assert.deepEqual(loadedSpecifiers(sample).filter((s) => !isBuiltin(s)).sort(), ['../x.js', './side-effect.js', 'denque', 'pg', 'pino', 'yaml']);
 });

@@ -3,6 +3,8 @@
 #   - PostgreSQL on 127.0.0.1:5432, trust auth for `postgres` over loopback TCP, a database `test`
 #     (postgres://postgres@127.0.0.1:5432/test);
 #   - nats-server with JetStream on 127.0.0.1:4222;
+#   - MariaDB on 127.0.0.1:3306, `root` without a password over loopback TCP, a database `test` (the database
+#     engine's mysql-database-plugin tests, plugins/database/src/mysql.test.ts);
 #   - bubblewrap (bwrap), the plugin sandbox the cluster-trust tests run plugins in (docs/security.md).
 #   - Debian's chromium at /usr/bin/chromium (or $COFFER_CHROMIUM), which test/ui.e2e.test.ts drives headless.
 # For each: if it answers, nothing is done (and nothing is printed). If it is installed but not running,
@@ -12,6 +14,7 @@
 # Environment:
 #   COFFER_TEST_DATABASE_URL  a database to use instead; it is only checked (never started, installed or changed)
 #   COFFER_TEST_NATS_URL      a NATS server to use instead; only checked
+#   COFFER_TEST_MYSQL_URL     a MySQL/MariaDB to use instead (Go DSN: user:pass@tcp(host:port)/db); never checked here
 #   COFFER_CHROMIUM           a Chromium binary to use instead of /usr/bin/chromium; only checked
 #   COFFER_INSTALL_SERVICES   1: install missing services with apt-get even when not root (through sudo -n);
 #                             0: never install. Unset: install only when running as root and apt-get exists.
@@ -475,7 +478,52 @@ ensure_chromium() {
 	[[ -x $bin ]] || die "installed chromium, but $bin is missing"
 }
 
+# ---------------------------------------------------------------------------------------------------------------
+# MariaDB (the database engine's mysql-database-plugin tests)
+# ---------------------------------------------------------------------------------------------------------------
+
+readonly MARIADB_HOST=127.0.0.1 MARIADB_PORT=3306
+
+mariadb_answers() { (exec 3<>"/dev/tcp/$MARIADB_HOST/$MARIADB_PORT") 2>/dev/null; }
+
+# As root over the server's socket (unix_socket auth): root may log in over loopback TCP without a password, and
+# the database `test` exists, as the tests expect (the machine's PostgreSQL trusts loopback the same way).
+mariadb_setup() {
+	local client
+	client=$(command -v mariadb || command -v mysql) || die "MariaDB runs, but neither the mariadb nor the mysql client is installed"
+	"$client" -uroot <<-'SQL' || die "could not set up MariaDB for the tests (as root over its socket)" "run this script as root"
+		CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
+		GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+		CREATE DATABASE IF NOT EXISTS test;
+	SQL
+}
+
+ensure_mariadb() {
+	[[ -n ${COFFER_TEST_MYSQL_URL:-} ]] && return 0
+	mariadb_answers && return 0
+	take_lock
+	mariadb_answers && return 0 # started meanwhile by someone else
+	if ! have mariadbd && [[ ! -x /usr/sbin/mariadbd ]]; then
+		can_install || die "MariaDB does not answer on $MARIADB_HOST:$MARIADB_PORT and is not installed" \
+			"$(install_hint mariadb-server)" \
+			"or point the tests at a server you have: COFFER_TEST_MYSQL_URL='user:pass@tcp(host:3306)/db'"
+		apt_install mariadb-server mariadb-client
+	fi
+	is_root || die "MariaDB is installed but not running, and starting it needs root" "start it: service mariadb start (as root)"
+	log "starting MariaDB on $MARIADB_HOST:$MARIADB_PORT"
+	if [[ -x /etc/init.d/mariadb ]]; then
+		/etc/init.d/mariadb start >&2 9>&- || die "/etc/init.d/mariadb start failed (see above)" "look at /var/log/mysql/error.log"
+	else
+		mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+		nohup setsid /usr/sbin/mariadbd --user=mysql --bind-address=$MARIADB_HOST --port=$MARIADB_PORT </dev/null >/dev/null 2>&1 9>&- &
+	fi
+	wait_until "$TIMEOUT" mariadb_answers ||
+		die "MariaDB did not answer on $MARIADB_HOST:$MARIADB_PORT within ${TIMEOUT}s" "look at its log: /var/log/mysql/error.log"
+	mariadb_setup
+}
+
 ensure_postgres
 ensure_nats
+ensure_mariadb
 ensure_bwrap
 ensure_chromium

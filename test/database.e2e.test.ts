@@ -55,9 +55,9 @@ describe('database secrets engine on the services: PostgreSQL roles under leases
     assert.match(bad.body.errors![0], /^error creating database object: error verifying connection: database ".*_missing" does not exist$/);
     assert.equal((await call('GET', 'database/config/nowhere')).status, 404, 'nothing stored');
 
-    const wrong = await call('POST', 'database/config/my', { plugin_name: 'mysql-database-plugin', connection_url: templatedUrl() });
+    const wrong = await call('POST', 'database/config/my', { plugin_name: 'mongodb-database-plugin', connection_url: templatedUrl() });
     assert.equal(wrong.status, 400);
-    assert.deepEqual(wrong.body.errors, ['error creating database object: unknown database plugin: mysql-database-plugin']);
+    assert.deepEqual(wrong.body.errors, ['error creating database object: unknown database plugin: mongodb-database-plugin']);
     assert.deepEqual((await call('POST', 'database/config/my', { connection_url: templatedUrl() })).body.errors, ['empty plugin name']);
 
     // Not verified: the write succeeds although nothing listens there.

@@ -21,6 +21,8 @@ export interface Tunables {
   busLivenessMs: number;
   /** How often each gateway looks for due leases (leases/lease-manager.ts). */
   leaseTickMs: number;
+  /** How often each mount's plugin gets its scheduled `periodic` call (one runner of the cluster makes it). */
+  periodicTickMs: number;
   /** The longest wait between two attempts at a revocation that keeps failing. */
   leaseMaxBackoffMs: number;
   /** Attempts at the first Postgres connection (backoff up to 5 s between them) before the process gives up and exits. */
@@ -42,6 +44,7 @@ export const TUNABLES = {
   storageConnectAttempts: { env: 'COFFER_PG_CONNECT_ATTEMPTS', default: 60, min: 1 },
   leaseTickMs: { env: 'COFFER_LEASE_TICK_MS', default: 1_000, min: 50 },
   leaseMaxBackoffMs: { env: 'COFFER_LEASE_MAX_BACKOFF_MS', default: 300_000, min: 100 },
+  periodicTickMs: { env: 'COFFER_PERIODIC_TICK_MS', default: 5_000, min: 50 },
 } as const satisfies Record<string, { env: string; default: number; min: number }>;
 
 /**

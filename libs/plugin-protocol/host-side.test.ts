@@ -21,6 +21,7 @@ import {
   CACHE_PACKAGE_JSON,
   CHECKSUM_MISMATCH,
   launchPlugin,
+  MethodNotImplemented,
   resolvePluginCommand,
   type LaunchSpec,
   type PluginLog,
@@ -36,7 +37,7 @@ const pluginSideUrl = pathToFileURL(join(here, 'plugin-side.js')).href;
 // ---- plugin scripts ----
 
 /** A well-behaved plugin on serve(), with paths that do what their names say. */
-function goodPlugin(name: string, options: { type?: 'secret' | 'auth'; multiplex?: boolean; version?: string } = {}): string {
+function goodPlugin(name: string, options: { type?: 'secret' | 'auth'; multiplex?: boolean; version?: string; periodic?: boolean } = {}): string {
   const hello = { type: options.type ?? 'secret', name, version: options.version ?? 'v1.2.3', multiplex: options.multiplex ?? true };
   return `#!/usr/bin/env node
 const fs = require('node:fs');
@@ -90,7 +91,8 @@ const fs = require('node:fs');
     },
     async exists(mount, req) { return { checkFound: true, exists: req.path === 'there' }; },
     specialPaths() { return ['login', 'public/*']; },
-    async cleanup(mount, host) { await host.call('storage.delete', { mount, key: 'cleanup-marker' }); },
+    async cleanup(mount, host) { await host.call('storage.delete', { mount, key: 'cleanup-marker' }); },${options.periodic ? `
+    async periodic(mount, host) { await host.call('storage.put', { mount, key: 'periodic-ran', value: b64('yes') }); },` : ''}
   });
 })();
 `;
@@ -340,6 +342,7 @@ describe('launchPlugin', () => {
   before(() => {
     f = fixture();
     f.write('good', goodPlugin('good'));
+    f.write('scheduled', goodPlugin('scheduled', { periodic: true }));
     f.write('auth-raw', rawPlugin({ coffer: 'plugin', protocol: 1, type: 'auth', name: 'auth-raw', version: '', multiplex: true }));
     for (const [file, text] of Object.entries(scripts)) f.write(file, text);
   });
@@ -425,7 +428,26 @@ describe('launchPlugin', () => {
     await p.shutdown();
   });
 
-  test('console.log and stray stdout writes in plugin code go to the log, not the protocol', async () => {
+  test('periodic is optional: without it the host gets MethodNotImplemented (not a failure); with it the call runs', async () => {
+    const p = track(await f.launch('good'));
+    await p.call('setup', { mount: mount('m1') });
+    const refused = await p.call('periodic', { mount: 'm1' }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.ok(refused instanceof MethodNotImplemented, String(refused));
+    assert.equal((refused as MethodNotImplemented).message, 'plugin good does not implement periodic');
+    assert.ok(p.alive, 'the process keeps serving');
+    await p.shutdown();
+
+    const q = track(await f.launch('scheduled'));
+    await q.call('setup', { mount: mount('m2') });
+    assert.deepEqual(await q.call('periodic', { mount: 'm2' }), {});
+    assert.equal(f.storage.data.get('m2\0periodic-ran')?.toString(), 'yes', 'the plugin ran its periodic function for the mount');
+    await q.shutdown();
+  });
+
+    test('console.log and stray stdout writes in plugin code go to the log, not the protocol', async () => {
     const p = track(await f.launch('good'));
     await p.call('setup', { mount: mount('m1') });
     assert.deepEqual((await p.call('handle', { mount: 'm1', request: request('log') })).response?.data, { ok: true });

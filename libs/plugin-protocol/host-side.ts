@@ -36,6 +36,20 @@ export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 2_000;
 export const CHECKSUM_MISMATCH = 'checksums did not match';
 
+/**
+ * An optional host → plugin call (`periodic`) the plugin does not have: it answered -32601, or its session is older
+ * than the method. Not a failure of the plugin; the caller should stop asking.
+ */
+export class MethodNotImplemented extends CofferError {
+  constructor(
+    readonly method: string,
+    message: string,
+  ) {
+    super('unsupported-operation', message);
+    this.name = 'MethodNotImplemented';
+  }
+}
+
 /** The part of a pino logger the host side uses. */
 export interface PluginLog {
   info(obj: object, msg: string): void;
@@ -546,6 +560,9 @@ export class PluginProcess extends EventEmitter {
       return Promise.reject(new CofferError('plugin-failed', `plugin ${this.name} is shutting down`));
     }
     // Leases are protocol 3: an older session cannot have issued one, and does not know these methods.
+    if (this.hello.protocol < 3 && method === 'periodic') {
+      return Promise.reject(new MethodNotImplemented(method, `plugin ${this.name} speaks protocol ${this.hello.protocol}: it has no periodic (protocol 3)`));
+    }
     if (this.hello.protocol < 3 && PROTOCOL_3_HOST_METHODS.includes(method)) {
       return Promise.reject(new CofferError('plugin-failed', `plugin ${this.name} speaks protocol ${this.hello.protocol}: it has no ${method} (protocol 3)`));
     }
@@ -786,6 +803,8 @@ export class PluginProcess extends EventEmitter {
       // `help` is optional: a plugin that does not know it simply has no help to give (404, not a failure).
       // `renew` is optional too: a plugin without it issues leases that cannot be renewed.
       if (code === RPC_ERRORS.methodNotFound && call.method === 'renew') return fail(new CofferError('invalid-request', 'lease is not renewable'));
+      // `periodic` is optional: the caller learns the plugin has none and stops asking.
+      if (code === RPC_ERRORS.methodNotFound && call.method === 'periodic') return fail(new MethodNotImplemented('periodic', `plugin ${this.name} does not implement periodic`));
       if (code === RPC_ERRORS.methodNotFound && call.method === 'help') {
         return fail(new CofferError('unsupported-path', `no help available: plugin ${this.name} does not implement help`));
       }

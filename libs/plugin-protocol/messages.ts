@@ -23,7 +23,7 @@ export const PROTOCOL_2_METHODS: readonly string[] = ['storage.exists', 'storage
  * The host → plugin methods a session below protocol 3 does not have: the host never sends them there (a plugin
  * that said 1 or 2 cannot have issued a lease, since its `secret` would have been refused).
  */
-export const PROTOCOL_3_HOST_METHODS: readonly string[] = ['renew', 'revoke'];
+export const PROTOCOL_3_HOST_METHODS: readonly string[] = ['renew', 'revoke', 'periodic'];
 
 /** `1, 2 and 3`: a list of versions as the error messages say it. */
 export function versionList(versions: readonly number[] = PROTOCOL_VERSIONS): string {
@@ -189,6 +189,12 @@ export interface HostToPlugin {
    * ask again for a lease already revoked. An error makes the host retry later, with backoff.
    */
   revoke: { params: { mount: string; lease: LeaseInfo }; result: Record<string, never> };
+  /**
+   * Protocol 3, optional: Vault's framework PeriodicFunc. The host calls it for each mount about once per tick
+   * (`COFFER_PERIODIC_TICK_MS`), on one process in the whole cluster per mount and tick. Scheduled work (rotating a
+   * password) goes here. A plugin without it answers -32601 and is not asked again.
+   */
+  periodic: { params: { mount: string }; result: Record<string, never> };
 }
 
 /** One precondition of a `storage.txn`: the key exists (or not), or holds exactly these bytes (base64). */

@@ -46,6 +46,8 @@ export interface PluginImplementation {
   renew?(mountId: string, lease: LeaseInfo, increment: number, host: HostCalls): Promise<HostToPlugin['renew']['result']>;
   /** Protocol 3: end a lease this plugin issued (idempotent). Needed by any plugin that returns a `secret`. */
   revoke?(mountId: string, lease: LeaseInfo, host: HostCalls): Promise<void>;
+  /** Protocol 3, optional: scheduled work for a mount (Vault's PeriodicFunc). Without it, answered -32601. */
+  periodic?(mountId: string, host: HostCalls): Promise<void>;
 }
 
 /** An error a handler means to show: its kind decides the HTTP status, its message is what the user reads. */
@@ -201,6 +203,9 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
       case 'revoke':
         await impl.revoke!(params.mount as string, params.lease as LeaseInfo, host);
         return {};
+      case 'periodic':
+        await impl.periodic!(params.mount as string, host);
+        return {};
       case 'exists': {
         const r = await impl.exists(params.mount as string, params.request as PluginRequest, host);
         return { checkFound: r.checkFound, exists: r.exists };
@@ -229,7 +234,7 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
     }
     const name = method as keyof HostToPlugin;
     // An optional method the implementation leaves out is, to the host, a method this plugin does not know.
-    if ((name === 'help' && !impl.help) || (name === 'renew' && !impl.renew) || (name === 'revoke' && !impl.revoke)) {
+    if ((name === 'help' && !impl.help) || (name === 'renew' && !impl.renew) || (name === 'revoke' && !impl.revoke) || (name === 'periodic' && !impl.periodic)) {
       sendError(id, RPC_ERRORS.methodNotFound, 'unsupported-operation', `unknown method ${JSON.stringify(method)}`);
       return;
     }

@@ -10,7 +10,7 @@ test('schemas/*.json are up to date with schemas.ts', () => {
 });
 
 test('every method of messages.ts has schemas, and no more', () => {
-  const host: Record<keyof HostToPlugin, true> = { setup: true, handle: true, exists: true, specialPaths: true, invalidate: true, cleanup: true, shutdown: true, help: true, renew: true, revoke: true };
+  const host: Record<keyof HostToPlugin, true> = { setup: true, handle: true, exists: true, specialPaths: true, invalidate: true, cleanup: true, shutdown: true, help: true, renew: true, revoke: true, periodic: true };
   const plugin: Record<keyof PluginToHost, true> = {
     'storage.get': true,
     'storage.put': true,

@@ -291,6 +291,7 @@ export const hostToPluginSchemas = {
     ),
   },
   revoke: { params: obj({ mount: mountId, lease: leaseSchema }, ['mount', 'lease'], false), result: empty(true) },
+  periodic: { params: obj({ mount: mountId }, ['mount'], false), result: empty(true) },
 } satisfies Record<string, MethodSchemas>;
 
 /** Plugin → host. Params are strict (the host validates them); results are the host's and tolerant. */

@@ -84,6 +84,8 @@ export interface Harness {
   renew(lease: LeaseInfo, increment?: number): Promise<{ value: HostToPlugin['renew']['result'] } | { error: PluginError }>;
   /** The host's revoke call for a lease. */
   revoke(lease: LeaseInfo): Promise<{ value: void } | { error: PluginError }>;
+  /** The host's scheduled `periodic` call for the mount (protocol 3); `{ error }` when the backend declares none. */
+  periodic(): Promise<{ value: void } | { error: PluginError }>;
   readonly storage: MemoryStorage;
   readonly mount: MountInfo;
   readonly implementation: PluginImplementation;
@@ -218,6 +220,10 @@ export function createHarness(backend: Backend, options: HarnessOptions = {}): H
     async revoke(lease) {
       if (!implementation.revoke) return { error: new PluginError('unsupported-operation', 'this backend declares no secrets') };
       return call(() => implementation.revoke!(mount.id, wire(lease), host));
+    },
+    async periodic() {
+      if (!implementation.periodic) return { error: new PluginError('unsupported-operation', 'this backend declares no periodic function') };
+      return call(() => implementation.periodic!(mount.id, host));
     },
   };
 }

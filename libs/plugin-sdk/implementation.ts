@@ -21,10 +21,20 @@ export function toPluginImplementation(backend: Backend): PluginImplementation {
     };
   }
 
-  const leases: Pick<PluginImplementation, 'renew' | 'revoke'> = {};
+  const leases: Pick<PluginImplementation, 'renew' | 'revoke' | 'periodic'> = {};
   // Only a backend that declares secrets answers renew and revoke; the others answer -32601, as before protocol 3.
   if (backend.leases) leases.revoke = (mountId, lease, host) => backend.revoke(lease, context(mountId, host));
   if (backend.renews) leases.renew = (mountId, lease, increment, host) => backend.renew(lease, increment, context(mountId, host));
+
+  // Scheduled work only when declared: without it the host hears -32601 and stops asking.
+  const periodic = backend.declaration.periodic;
+  if (periodic) {
+    leases.periodic = async (mountId, host) => {
+      const mount = mounts.get(mountId);
+      if (!mount) throw new PluginError('internal', `mount ${mountId} is not set up in this plugin process`);
+      await periodic({ mount, storage: hostStorage(host, mountId) });
+    };
+  }
 
   return {
     ...leases,

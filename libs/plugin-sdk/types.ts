@@ -198,4 +198,11 @@ export interface BackendDeclaration {
   /** A storage key changed behind the plugin's back: drop what is cached about it. */
   invalidate?: (key: string, mount: MountInfo) => void;
   cleanup?: (context: MountContext) => Promise<void> | void;
+  /**
+   * Vault's framework PeriodicFunc (protocol 3): scheduled work for a mount, such as rotating a password when it is
+   * due. The host calls it about once per tick (`COFFER_PERIODIC_TICK_MS`, default 5 s), for each mount on one process
+   * of the whole cluster. It must be safe to run again after a crash part-way (record an intent first), and a throw
+   * is logged by the host and tried again at the next tick. Without it the protocol's `periodic` answers -32601.
+   */
+  periodic?: (context: MountContext) => Promise<void> | void;
 }

@@ -35,6 +35,12 @@ export class ProjectionDirectory implements RunnerDirectory {
     return this.index.get(uuid);
   }
 
+  /** Every mount of both tables (the periodic scheduler's round). */
+  all(): Mount[] {
+    const state = this.mounts.state;
+    return [...Object.values(state.secret), ...Object.values(state.auth)];
+  }
+
   plugin(mount: Mount): CatalogEntry | undefined {
     return selectPlugin(this.catalog.state, mount.table, mount.pluginName, mount.config.pluginVersion);
   }

@@ -4,7 +4,8 @@ import { ProjectionHost, serviceModule, startMicroservice, type ServiceContext, 
 import { ProjectionDirectory } from './directory.js';
 import { PluginLauncher } from './launcher.js';
 import type { SandboxPlan } from './sandbox.js';
-import { MountCalls } from './mount-calls.js';
+import { MountCalls, mountInfo } from './mount-calls.js';
+import { PeriodicScheduler } from './periodic.js';
 import { RunnerMetrics } from './metrics.js';
 import { PluginPool } from './plugin-pool.js';
 import { PluginRunnerController, type RunnerProjections } from './plugin-runner.controller.js';
@@ -51,6 +52,22 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
   ctx.barrier.onSeal(() => pool.stopAll('sealed'));
   const calls = new MountCalls({ directory, pool, storage, sealed: () => ctx.barrier.sealed, log: ctx.log });
 
+  // Protocol 3's scheduled calls: every runner ticks, one per mount and interval makes the call (periodic.ts).
+  const periodic = new PeriodicScheduler({
+    dataSource: ctx.dataSource,
+    mounts: () => directory.all(),
+    target: (mount) => {
+      const entry = directory.plugin(mount);
+      return entry ? { mount: mountInfo(mount), entry } : undefined;
+    },
+    pool,
+    sealed: () => ctx.barrier.sealed,
+    log: ctx.log,
+    instance: ctx.instance,
+    tickMs: ctx.tunables.periodicTickMs,
+    callTimeoutMs: ctx.tunables.pluginCallTimeoutMs,
+  });
+
   const projections: RunnerProjections = { mounts, catalog };
   const app = await startMicroservice(
     ctx,
@@ -63,6 +80,7 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
       ],
     }),
   );
+  periodic.start();
   return {
     service: 'plugin-runner',
     sandbox: launcher.sandbox.plan,
@@ -70,6 +88,7 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
     async close() {
       mounts.stop();
       catalog.stop();
+      await periodic.close();
       await app.close();
       await pool.close();
     },

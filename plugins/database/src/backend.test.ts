@@ -49,7 +49,7 @@ const PG = { plugin_name: 'postgresql-database-plugin', connection_url: 'postgre
 test('config: plugin_name is required and must be a shipped driver; nothing is stored on a refusal', async () => {
   const { harness } = database();
   fails(await harness.request('update', 'config/app', { connection_url: PG.connection_url }), 'empty plugin name');
-  fails(await harness.request('update', 'config/app', { ...PG, plugin_name: 'mysql-database-plugin' }), 'error creating database object: unknown database plugin: mysql-database-plugin');
+  fails(await harness.request('update', 'config/app', { ...PG, plugin_name: 'mongodb-database-plugin' }), 'error creating database object: unknown database plugin: mongodb-database-plugin');
   fails(await harness.request('update', 'config/app', { plugin_name: PG.plugin_name }), 'error creating database object: connection_url cannot be empty');
   assert.deepEqual(harness.storage.keys(), []);
 });
@@ -171,4 +171,126 @@ test('creds and rotate-root: a database error that quotes the statement never ca
   const rotatedPassword = /PASSWORD '([^']+)'/i.exec(ran.at(-1)!)?.[1];
   assert.ok(rotated.error && rotatedPassword, ran.at(-1));
   assert.ok(!rotated.error.message.includes(rotatedPassword), rotated.error.message);
+});
+
+/** A database that records the statements it ran and can be told to fail after running them (a crash mid-way). */
+function staticDatabase() {
+  const ran: string[] = [];
+  const state = { failAfterRun: false, clock: Date.parse('2026-01-01T00:00:00Z') };
+  const driver = (): Driver => ({
+    verify: async () => {},
+    transaction: async (statements) => {
+      ran.push(...statements);
+      if (state.failAfterRun) throw new Error('server closed the connection unexpectedly');
+    },
+    defaultRevoke: async () => {},
+    close: async () => {},
+  });
+  const backend = createDatabaseBackend({ drivers: { ...DRIVERS, 'postgresql-database-plugin': driver }, now: () => state.clock });
+  const harness = createHarness(backend, { mount: { path: 'database/', type: 'database' } });
+  const passwordIn = (statement: string | undefined) => /PASSWORD '([^']+)'/.exec(statement ?? '')?.[1];
+  return { harness, ran, state, passwordIn };
+}
+
+test('static-roles: Vault\'s checks; creating one rotates the password at once; read shows no password; LIST', async () => {
+  const { harness, ran, passwordIn } = staticDatabase();
+  ok(await harness.request('update', 'config/app', { ...PG, allowed_roles: 'svc,dyn,other' }));
+  fails(await harness.request('update', 'static-roles/svc', { db_name: 'app', rotation_period: '1h' }), 'username is a required field to create a static account');
+  fails(await harness.request('update', 'static-roles/svc', { username: 'svc_user', rotation_period: '1h' }), 'database name is a required field');
+  fails(await harness.request('update', 'static-roles/svc', { db_name: 'app', username: 'svc_user', rotation_period: 4 }), 'rotation_period must be 5 seconds or more');
+  fails(await harness.request('update', 'static-roles/nope', { db_name: 'app', username: 'u', rotation_period: '1h' }), '"nope" is not an allowed role');
+  assert.deepEqual(ran, [], 'nothing ran on a refusal');
+
+  ok(await harness.request('update', 'static-roles/svc', { db_name: 'app', username: 'svc_user', rotation_period: '1h' }));
+  assert.equal(ran.length, 1);
+  assert.match(ran[0]!, /^ALTER ROLE "svc_user" WITH PASSWORD '[^']{20}'$/);
+  const creds = ok(await harness.request('read', 'static-creds/svc'))!.data!;
+  assert.equal(creds.username, 'svc_user');
+  assert.equal(creds.password, passwordIn(ran[0]), 'static-creds gives the password the database was given');
+  assert.equal(creds.rotation_period, 3600);
+  assert.equal(creds.ttl, 3600);
+  assert.equal(creds.last_vault_rotation, '2026-01-01T00:00:00.000Z');
+
+  const read = ok(await harness.request('read', 'static-roles/svc'))!.data!;
+  assert.deepEqual(read, {
+    db_name: 'app',
+    username: 'svc_user',
+    rotation_period: 3600,
+    rotation_statements: [],
+    credential_type: 'password',
+    credential_config: {},
+    last_vault_rotation: '2026-01-01T00:00:00.000Z',
+  });
+  assert.ok(!JSON.stringify(read).includes(creds.password as string));
+  fails(await harness.request('update', 'static-roles/svc', { username: 'someone_else' }), 'cannot update static account username');
+  ok(await harness.request('update', 'static-roles/svc', { rotation_period: '2h' }));
+  assert.equal(ran.length, 1, 'an update does not rotate');
+  assert.equal(ok(await harness.request('read', 'static-creds/svc'))!.data!.password, creds.password, 'nor lose the password');
+  fails(await harness.request('update', 'roles/svc', { db_name: 'app', creation_statements: 'SELECT 1' }), 'Role and Static Role names must be unique');
+  ok(await harness.request('update', 'roles/dyn', { db_name: 'app', creation_statements: 'SELECT 1' }));
+  fails(await harness.request('update', 'static-roles/dyn', { db_name: 'app', username: 'x', rotation_period: '1h' }), 'Role and Static Role names must be unique');
+  assert.deepEqual(ok(await harness.request('list', 'static-roles/'))?.data?.keys, ['svc']);
+  fails(await harness.request('read', 'static-creds/missing'), 'unknown role: missing');
+  ok(await harness.request('delete', 'static-roles/svc'));
+  assert.equal(ok(await harness.request('read', 'static-roles/svc')), null);
+});
+
+test('static-roles: periodic rotates only when rotation_period ran out; rotate-role rotates now', async () => {
+  const { harness, ran, state, passwordIn } = staticDatabase();
+  ok(await harness.request('update', 'config/app', { ...PG, allowed_roles: '*' }));
+  ok(await harness.request('update', 'static-roles/svc', {
+    db_name: 'app',
+    username: 'svc_user',
+    rotation_period: 60,
+    rotation_statements: `ALTER USER "{{name}}" WITH PASSWORD '{{password}}'`,
+  }));
+  const first = passwordIn(ran[0]);
+  assert.match(ran[0]!, /^ALTER USER "svc_user"/, "the role's own rotation statements");
+  state.clock += 59_000;
+  assert.ok(!('error' in (await harness.periodic())));
+  assert.equal(ran.length, 1, 'not due yet');
+  assert.equal(ok(await harness.request('read', 'static-creds/svc'))!.data!.ttl, 1);
+  state.clock += 1_000;
+  assert.ok(!('error' in (await harness.periodic())));
+  assert.equal(ran.length, 2, 'due: rotated');
+  const second = ok(await harness.request('read', 'static-creds/svc'))!.data!;
+  assert.equal(second.password, passwordIn(ran[1]));
+  assert.notEqual(second.password, first);
+  assert.equal(second.last_vault_rotation, new Date(state.clock).toISOString());
+  assert.equal(second.ttl, 60);
+
+  ok(await harness.request('update', 'rotate-role/svc'));
+  assert.equal(ran.length, 3);
+  assert.equal(ok(await harness.request('read', 'static-creds/svc'))!.data!.password, passwordIn(ran[2]));
+  fails(await harness.request('update', 'rotate-role/missing'), 'no static role found for role name');
+});
+
+test('static-roles: a rotation that fails after the database took the password is finished with that same password', async () => {
+  const { harness, ran, state, passwordIn } = staticDatabase();
+  ok(await harness.request('update', 'config/app', { ...PG, allowed_roles: '*' }));
+  ok(await harness.request('update', 'static-roles/svc', { db_name: 'app', username: 'svc_user', rotation_period: 60 }));
+  const before = ok(await harness.request("read", "static-creds/svc"))!.data!.password as string;
+
+  // The statement runs (the database may now hold the new password), then the connection dies before the commit.
+  state.failAfterRun = true;
+  state.clock += 61_000;
+  const failed = await harness.periodic();
+  assert.ok('error' in failed, 'the periodic call reports the failure');
+  assert.equal(failed.error.message, 'static role rotation failed: svc');
+  const attempted = passwordIn(ran[1]);
+  assert.ok(attempted && attempted !== before);
+  assert.ok(harness.storage.keys().includes('static-wal/svc'), 'the intent is still pending');
+  assert.equal(ok(await harness.request('read', 'static-creds/svc'))!.data!.password, before, 'not committed');
+
+  // The next run finishes the pending rotation: the same password again, then committed.
+  state.failAfterRun = false;
+  assert.ok(!('error' in (await harness.periodic())));
+  assert.equal(passwordIn(ran[2]), attempted, 'the pending password, not a new one');
+  assert.equal(ok(await harness.request('read', 'static-creds/svc'))!.data!.password, attempted);
+  assert.ok(!harness.storage.keys().includes('static-wal/svc'), 'the intent is gone once committed');
+
+  // A rotation error names no password.
+  state.failAfterRun = true;
+  const refused = await harness.request('update', 'rotate-role/svc');
+  assert.match(refused.error!.message, /^error setting credentials: server closed the connection unexpectedly$/);
 });

@@ -9,7 +9,9 @@
  */
 import { createHash } from 'node:crypto';
 import { defineBackend, definePath, genericNameRegex, listResponse, PluginError, type MountInfo, type Storage } from '#plugin-sdk';
-import { postgresDriver, type ConnectionDetails, type Driver } from './postgresql.js';
+import { mysqlDriver } from './mysql.js';
+import { POSTGRES_DEFAULTS, postgresDriver, type ConnectionDetails, type Driver } from './postgresql.js';
+import { intentKey, isDue, MIN_ROTATION_PERIOD, rotateStatic, staticKey, ttlOf as staticTtl, type StaticRole } from './static-roles.js';
 import {
   connectionString,
   expirationOf,
@@ -27,11 +29,12 @@ export const CREDS_TYPE = 'creds';
 /** Drivers by plugin_name: a new database is one module and one entry here. */
 export const DRIVERS: Record<string, (url: string, details: ConnectionDetails) => Driver> = {
   'postgresql-database-plugin': postgresDriver,
+  'mysql-database-plugin': mysqlDriver,
 };
 /** Vault's default when the role and the mount set no TTL (the system's 768h). */
 const SYSTEM_TTL = 768 * 3600;
-const DEFAULT_RENEW = `ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`;
-const DEFAULT_ROTATE_ROOT = `ALTER ROLE "{{username}}" WITH PASSWORD '{{password}}'`;
+/** The statements a database type uses when a config or role names none (Vault's per-plugin defaults). */
+const defaultsOf = (driver: Driver) => driver.defaults ?? POSTGRES_DEFAULTS;
 
 export interface DatabaseConfig {
   plugin_name: string;
@@ -57,10 +60,13 @@ const roleKey = (name: string) => `role/${name}`;
 export interface DatabaseOptions {
   /** Tests replace the drivers to check path rules without a database. */
   drivers?: typeof DRIVERS;
+  /** Tests move the clock to make static roles due. */
+  now?: () => number;
 }
 
 export function createDatabaseBackend(options: DatabaseOptions = {}) {
   const drivers = options.drivers ?? DRIVERS;
+  const now = options.now ?? Date.now;
   const pools = new Map<string, { fingerprint: string; driver: Driver }>();
   const poolKey = (mount: MountInfo, name: string) => `${mount.id}\u0000${name}`;
 
@@ -106,11 +112,32 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
     return new PluginError('invalid-request', `${prefix}${secret ? message.split(secret).join('[redacted]') : message}`);
   };
 
+  const loadStatic = (storage: Storage, name: string) => storage.getJson<StaticRole>(staticKey(name));
+
+  /** Rotates (or finishes rotating) a static role's password; see static-roles.ts for why it cannot lose one. */
+  async function rotate(storage: Storage, mount: MountInfo, name: string, fresh?: StaticRole): Promise<StaticRole> {
+    const dbName = fresh?.db_name ?? (await loadStatic(storage, name))?.db_name;
+    if (dbName === undefined) throw new PluginError('invalid-request', 'no static role found for role name');
+    const config = await configOrFail(storage, dbName);
+    let driver: Driver | undefined;
+    return rotateStatic(
+      {
+        storage,
+        driver: async () => (driver ??= await driverFor(mount, dbName, config)),
+        defaultStatement: defaultsOf(await driverFor(mount, dbName, config)).staticRotation,
+        now,
+        dbError,
+      },
+      name,
+      fresh,
+    );
+  }
+
   return defineBackend({
     type: 'secret',
     name: 'database',
     version: DATABASE_VERSION,
-    help: "Vault's database secrets engine: dynamic database credentials under leases (PostgreSQL).",
+    help: "Vault's database secrets engine: dynamic database credentials under leases (PostgreSQL, MySQL/MariaDB).",
     cleanup: async ({ mount }) => {
       for (const [key, open] of [...pools]) {
         if (key.startsWith(`${mount.id}\u0000`)) {
@@ -118,6 +145,23 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
           await open.driver.close();
         }
       }
+    },
+    // Vault's PeriodicFunc: static roles whose rotation_period ran out (or whose rotation a crash left pending).
+    periodic: async ({ storage, mount }) => {
+      const failed: string[] = [];
+      for (const name of await storage.list('static-role/')) {
+        if (name.endsWith('/')) continue;
+        try {
+          const role = await loadStatic(storage, name);
+          if (!role || !isDue(role, await storage.has(intentKey(name)), now())) continue;
+          await rotate(storage, mount, name);
+        } catch (err) {
+          // The message names no password (dbError redacts it); the next tick tries again.
+          console.error(`database: rotating static role ${name} failed: ${(err as Error).message}`);
+          failed.push(name);
+        }
+      }
+      if (failed.length) throw new PluginError('internal', `static role rotation failed: ${failed.join(', ')}`);
     },
     secrets: [
       {
@@ -132,9 +176,9 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
           const left = Math.max(0, Math.floor(maxTtl - (Date.now() - Date.parse(req.lease.issueTime)) / 1000));
           const ttl = Math.min(req.increment || ttlOf(role, req.mount), left);
           const expiration = expirationOf(new Date(Date.now() + ttl * 1000));
-          const statements = role.renew_statements.length ? role.renew_statements : [DEFAULT_RENEW];
           const driver = await driverFor(req.mount, db_name, config);
-          await driver.transaction(statements.map((s) => renderStatement(s, { name: username, expiration }))).catch((err) => {
+          const statements = role.renew_statements.length ? role.renew_statements : defaultsOf(driver).renew;
+          if (statements.length) await driver.transaction(statements.map((s) => renderStatement(s, { name: username, expiration }))).catch((err) => {
             throw dbError('', err);
           });
           return { ttl };
@@ -163,12 +207,12 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
         pattern: `config/${genericNameRegex('name')}`,
         fields: {
           name: { type: 'string', description: 'Name of this database connection.' },
-          plugin_name: { type: 'string', description: 'The database driver: postgresql-database-plugin.' },
+          plugin_name: { type: 'string', description: 'The database driver: postgresql-database-plugin or mysql-database-plugin.' },
           plugin_version: { type: 'string', description: 'Accepted for Vault compatibility; the builtin driver has one version.' },
           verify_connection: { type: 'bool', default: true, description: 'Connect once when the configuration is written.' },
           allowed_roles: { type: 'comma-list', description: 'Roles allowed to use this connection; empty = none, * = all, globs allowed.' },
           root_rotation_statements: { type: 'list', description: 'Statements for rotate-root; default ALTER ROLE ... WITH PASSWORD.' },
-          connection_url: { type: 'string', description: 'postgresql://{{username}}:{{password}}@host:5432/db' },
+          connection_url: { type: 'string', description: 'postgresql://{{username}}:{{password}}@host:5432/db, or {{username}}:{{password}}@tcp(host:3306)/db' },
           username: { type: 'string', description: 'The root user, for {{username}} in connection_url.' },
           password: { type: 'string', description: 'The root password, for {{password}}; never returned.' },
           max_open_connections: { type: 'int', default: 4, description: 'The pool size.' },
@@ -246,10 +290,10 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
             if (!roleAllowed(config.allowed_roles, req.data.name)) throw new PluginError('invalid-request', `"${req.data.name}" is not an allowed role`);
             if (!role.creation_statements.length) throw new PluginError('invalid-request', 'empty creation statements');
             const ttl = Math.min(ttlOf(role, req.mount), role.max_ttl || req.mount.config.maxLeaseTtl || SYSTEM_TTL);
-            const username = generateUsername('token', req.data.name);
+            const driver = await driverFor(req.mount, role.db_name, config);
+            const username = generateUsername('token', req.data.name, new Date(), defaultsOf(driver).username);
             const password = generatePassword();
             const expiration = expirationOf(new Date(Date.now() + ttl * 1000));
-            const driver = await driverFor(req.mount, role.db_name, config);
             await driver.transaction(role.creation_statements.map((s) => renderStatement(s, { name: username, password, expiration }))).catch((err) => {
               throw dbError('', err, password);
             });
@@ -262,6 +306,80 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
         help: 'Creates database credentials under a lease.',
       }),
       definePath({
+        pattern: 'static-roles/?',
+        operations: { list: async (req) => listResponse(await req.storage.list('static-role/')) },
+        help: 'Lists the static roles.',
+      }),
+      definePath({
+        pattern: `static-roles/${genericNameRegex('name')}`,
+        fields: {
+          name: { type: 'string', description: 'Name of the static role.' },
+          db_name: { type: 'string', description: 'The connection (config/<name>) this role uses.' },
+          username: { type: 'string', description: 'The existing database user whose password is rotated; cannot change.' },
+          rotation_period: { type: 'duration', description: 'How often the password is rotated; at least 5s.' },
+          rotation_statements: { type: 'list', description: "SQL setting the password; {{name}}, {{password}}. Default ALTER ROLE ... WITH PASSWORD." },
+          credential_type: { type: 'string', default: 'password', description: 'Only password.' },
+        },
+        exists: (req) => req.storage.has(staticKey(req.data.name)),
+        operations: {
+          read: async (req) => {
+            const role = await loadStatic(req.storage, req.data.name);
+            if (!role) return null;
+            const data: Record<string, unknown> = {
+              db_name: role.db_name,
+              username: role.username,
+              rotation_period: role.rotation_period,
+              rotation_statements: role.rotation_statements,
+              credential_type: 'password',
+              credential_config: {},
+            };
+            if (role.last_vault_rotation) data.last_vault_rotation = role.last_vault_rotation;
+            return { data };
+          },
+          create: writeStaticRole,
+          update: writeStaticRole,
+          delete: async (req) => {
+            // The database user keeps its last password, as in Vault; the pending intent goes with the role.
+            await req.storage.delete(staticKey(req.data.name));
+            await req.storage.delete(intentKey(req.data.name));
+            return null;
+          },
+        },
+        help: "Manages an existing database user whose password Coffer rotates.",
+      }),
+      definePath({
+        pattern: `static-creds/${genericNameRegex('name')}`,
+        fields: { name: { type: 'string', description: 'The static role.' } },
+        operations: {
+          read: async (req) => {
+            const role = await loadStatic(req.storage, req.data.name);
+            if (!role) throw new PluginError('invalid-request', `unknown role: ${req.data.name}`);
+            return {
+              data: {
+                username: role.username,
+                password: role.password,
+                last_vault_rotation: role.last_vault_rotation,
+                rotation_period: role.rotation_period,
+                ttl: staticTtl(role, now()),
+              },
+            };
+          },
+        },
+        help: "Reads a static role's current credentials (no lease: the password changes on schedule).",
+      }),
+      definePath({
+        pattern: `rotate-role/${genericNameRegex('name')}`,
+        fields: { name: { type: 'string', description: 'The static role.' } },
+        operations: {
+          update: async (req) => {
+            if (!(await req.storage.has(staticKey(req.data.name)))) throw new PluginError('invalid-request', 'no static role found for role name');
+            await rotate(req.storage, req.mount, req.data.name);
+            return null;
+          },
+        },
+        help: "Rotates a static role's password now.",
+      }),
+      definePath({
         pattern: `rotate-root/${genericNameRegex('name')}`,
         fields: { name: { type: 'string', description: 'The connection.' } },
         operations: {
@@ -271,8 +389,8 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
             if (!details.username) throw new PluginError('invalid-request', 'unable to rotate root credentials: no username in configuration');
             if (!details.password) throw new PluginError('invalid-request', 'unable to rotate root credentials: no password in configuration');
             const password = generatePassword();
-            const statements = config.root_credentials_rotate_statements.length ? config.root_credentials_rotate_statements : [DEFAULT_ROTATE_ROOT];
             const driver = await driverFor(req.mount, req.data.name, config);
+            const statements = config.root_credentials_rotate_statements.length ? config.root_credentials_rotate_statements : [defaultsOf(driver).rotateRoot];
             await driver.transaction(statements.map((s) => renderStatement(s, { name: details.username, password }))).catch((err) => {
               throw dbError('failed to update user: ', err, password);
             });
@@ -361,6 +479,8 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
       max_ttl: req.has('max_ttl') ? req.data.max_ttl : (existing?.max_ttl ?? 0),
     };
     if (!role.db_name) throw new PluginError('invalid-request', 'database name is required');
+    // A get, not has: storage.exists is protocol 2's, and a role write must work on any host the kit plays too.
+    if ((await req.storage.get(staticKey(name))) !== null) throw new PluginError('invalid-request', 'Role and Static Role names must be unique');
     if (req.data.credential_type && req.data.credential_type !== 'password') {
       throw new PluginError('invalid-request', `invalid credential_type "${req.data.credential_type}": this server supports password`);
     }
@@ -368,4 +488,39 @@ export function createDatabaseBackend(options: DatabaseOptions = {}) {
     await req.storage.putJson(roleKey(name), role);
     return null;
   }
+
+  async function writeStaticRole(req: any) {
+    const name: string = req.data.name;
+    const existing = await loadStatic(req.storage, name);
+    if (!existing && (await req.storage.get(roleKey(name))) !== null) throw new PluginError('invalid-request', 'Role and Static Role names must be unique');
+    if (req.data.credential_type && req.data.credential_type !== 'password') {
+      throw new PluginError('invalid-request', `invalid credential_type "${req.data.credential_type}": this server supports password`);
+    }
+    const db_name: string = req.has('db_name') ? req.data.db_name : (existing?.db_name ?? '');
+    if (!db_name) throw new PluginError('invalid-request', 'database name is a required field');
+    const username: string = req.has('username') ? req.data.username : (existing?.username ?? '');
+    if (!username) throw new PluginError('invalid-request', 'username is a required field to create a static account');
+    if (existing && username !== existing.username) throw new PluginError('invalid-request', 'cannot update static account username');
+    if (existing && db_name !== existing.db_name) throw new PluginError('invalid-request', 'cannot update static account db_name');
+    const rotation_period: number = req.has('rotation_period') ? req.data.rotation_period : (existing?.rotation_period ?? 0);
+    if (!rotation_period) throw new PluginError('invalid-request', 'rotation_period is required to create static accounts');
+    if (rotation_period < MIN_ROTATION_PERIOD) throw new PluginError('invalid-request', 'rotation_period must be 5 seconds or more');
+    const config = await configOrFail(req.storage, db_name);
+    if (!roleAllowed(config.allowed_roles, name)) throw new PluginError('invalid-request', `"${name}" is not an allowed role`);
+    const rotation_statements = req.has('rotation_statements') ? parseStatements(req.data.rotation_statements) : (existing?.rotation_statements ?? []);
+    if (existing) {
+      // Only what the request changes is written, conditional on the role read (a rotation may commit meanwhile).
+      const before = await req.storage.get(staticKey(name));
+      const updated: StaticRole = { ...parseRole(before) ?? existing, rotation_period, rotation_statements };
+      if (!(await req.storage.txn([{ key: staticKey(name), value: before }], [{ key: staticKey(name), value: JSON.stringify(updated) }]))) {
+        throw new PluginError('invalid-request', 'the static role changed meanwhile (a rotation); try again');
+      }
+      return null;
+    }
+    // Creating one takes the user over at once: its password is rotated now, so only Coffer knows it (Vault's rule).
+    await rotate(req.storage, req.mount, name, { db_name, username, rotation_period, rotation_statements, password: '', last_vault_rotation: '' });
+    return null;
+  }
 }
+
+const parseRole = (bytes: Buffer | null): StaticRole | null => (bytes ? (JSON.parse(bytes.toString('utf8')) as StaticRole) : null);

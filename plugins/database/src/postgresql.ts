@@ -12,7 +12,28 @@ export interface ConnectionDetails {
   max_open_connections: number;
 }
 
+/** What differs per database (Vault's per-plugin defaults): statements used when a config or role names none. */
+export interface DriverDefaults {
+  rotateRoot: string;
+  staticRotation: string;
+  /** Empty: renewal runs nothing (MySQL). */
+  renew: string[];
+  /** The generated username: each of display name and role cut to `part`, the whole to `max`. */
+  username: { part: number; max: number };
+}
+
+/** Vault's PostgreSQL defaults. */
+export const POSTGRES_DEFAULTS: DriverDefaults = {
+  rotateRoot: `ALTER ROLE "{{username}}" WITH PASSWORD '{{password}}'`,
+  staticRotation: `ALTER ROLE "{{name}}" WITH PASSWORD '{{password}}'`,
+  renew: [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`],
+  username: { part: 8, max: 63 },
+};
+
+/** One database type (Vault's dbplugin.Database), chosen by a connection's plugin_name. */
 export interface Driver {
+  /** Absent: PostgreSQL's (the tests' recording drivers leave it out). */
+  defaults?: DriverDefaults;
   verify(): Promise<void>;
   /** All statements in one transaction. */
   transaction(statements: readonly string[]): Promise<void>;
@@ -27,6 +48,7 @@ export function postgresDriver(connectionString: string, details: ConnectionDeta
   pool.on('error', () => {});
   const query = (sql: string, values?: unknown[]) => pool.query(sql, values);
   return {
+    defaults: POSTGRES_DEFAULTS,
     async verify() {
       await query('SELECT 1');
     },

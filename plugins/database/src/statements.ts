@@ -61,9 +61,9 @@ const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const random62 = (n: number) => Array.from({ length: n }, () => BASE62[randomInt(BASE62.length)]).join('');
 
 /** Vault's default username template: `v-<display name[:8]>-<role[:8]>-<20 random>-<unix seconds>`, at most 63. */
-export function generateUsername(displayName: string, role: string, now = new Date()): string {
-  const clean = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 8);
-  return `v-${clean(displayName)}-${clean(role)}-${random62(20)}-${Math.floor(now.getTime() / 1000)}`.slice(0, 63);
+export function generateUsername(displayName: string, role: string, now = new Date(), limits = { part: 8, max: 63 }): string {
+  const clean = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, limits.part);
+  return `v-${clean(displayName)}-${clean(role)}-${random62(20)}-${Math.floor(now.getTime() / 1000)}`.slice(0, limits.max);
 }
 
 /** Vault's default password policy: 20 characters, at least one upper, lower, digit and dash. */

@@ -35,6 +35,8 @@ export interface CheckResult {
 /** Methods every plugin must implement; any other method of the schemas may be answered -32601 (optional). */
 /** Protocol 3's lease calls: only a plugin that returns secrets under a lease must answer them. */
 const LEASE_METHODS = new Set(['renew', 'revoke']);
+/** Protocol 3's scheduled call: only a plugin with scheduled work (a rotation) has it. */
+const SCHEDULED_METHODS = new Set(['periodic']);
 const REQUIRED = new Set(['setup', 'handle', 'exists', 'specialPaths', 'invalidate', 'cleanup', 'shutdown']);
 const LARGE_BYTES = 4 * 1024 * 1024;
 const SHUTDOWN_GRACE_MS = 3000;
@@ -142,6 +144,7 @@ export async function runConformance(options: KitOptions, report: (result: Check
         if (REQUIRED.has(method)) record(name, 'fail', `answered -32601 (method not found): every plugin must implement ${method}`);
         // A plugin that issues no leases has nothing to renew or revoke: -32601 there is the protocol's own answer.
         else if (LEASE_METHODS.has(method)) record(name, 'pass', 'answered -32601: optional, for a plugin that issues no leases');
+        else if (SCHEDULED_METHODS.has(method)) record(name, 'pass', 'answered -32601: optional, for a plugin with no scheduled work');
         else record(name, 'skip', 'answered -32601: optional, not implemented');
         notImplemented.add(method);
         continue;
