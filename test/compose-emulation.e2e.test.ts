@@ -6,7 +6,9 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SERVICE_NAMES } from '#contracts';
+import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { Svcm, type ServiceClient, type ServiceIdentity } from '@nats-io/services';
+import { SERVICE_NAMES, serviceApiName } from '#contracts';
 import { ComposeEmulation, type Instance } from './support/compose-emulation.js';
 import { eventually } from './support/http.js';
 import { REPO_ROOT } from './support/paths.js';
@@ -170,6 +172,80 @@ describe('docker-compose.yml, emulated as processes', () => {
       return r;
     });
     assert.equal(read.json.data.value, 'bar');
+  });
+
+  describe("NATS's service API, asked with bus-config's operator credentials", () => {
+    let nc: NatsConnection;
+    let client: ServiceClient;
+    const errors: string[] = [];
+    /** Every answer within 3 s (the "timer" strategy: a busy instance answering late is still counted). */
+    const gather = async <T>(ask: Promise<AsyncIterable<T>>): Promise<T[]> => {
+      const out: T[] = [];
+      for await (const answer of await ask) out.push(answer);
+      return out;
+    };
+    /** The Coffer instance ids of a service type, as sys/instances names them, from both processes. */
+    const instancesOf = async (service: string) =>
+      ((await call(gateways()[0]!, 'GET', 'sys/instances')).json.data.instances as { service: string; instance: string }[])
+        .filter((i) => i.service === service)
+        .map((i) => i.instance)
+        .sort();
+
+    before(async () => {
+      const folder = join(project, 'deploy/bus/operator');
+      const natsPort = compose.port(compose.of('nats')[0]!, 4222);
+      nc = await connect({
+        servers: `tls://127.0.0.1:${natsPort}`,
+        tls: { caFile: join(folder, 'ca.pem') },
+        authenticator: nkeyAuthenticator(new TextEncoder().encode(readFileSync(join(folder, 'nkey.seed'), 'utf8').trim())),
+        inboxPrefix: '_INBOX_operator',
+        reconnect: false,
+      });
+      void (async () => {
+        for await (const st of nc.status()) if (st.type === 'error') errors.push(String((st as { error?: unknown }).error));
+      })();
+      client = new Svcm(nc).client({ strategy: 'timer', maxWait: 3_000 });
+    });
+    after(async () => {
+      await nc?.close().catch(() => undefined);
+    });
+
+    it('PING by name: both instances of every service type answer, each naming its Coffer instance', async () => {
+      for (const service of SERVICE_NAMES) {
+        const expected = await instancesOf(service);
+        await eventually(async () => {
+          const pongs = await gather<ServiceIdentity>(client.ping(serviceApiName(service)));
+          assert.deepEqual(pongs.map((p) => p.metadata?.coffer_instance).sort(), expected, `${service}: ${JSON.stringify(pongs)}`);
+          for (const p of pongs) assert.equal(p.name, `coffer-${service}`);
+        }, 30_000, 500);
+      }
+      const all = await gather<ServiceIdentity>(client.ping());
+      assert.ok(all.filter((p) => p.name.startsWith('coffer-')).length >= 8, 'a PING to all hears the eight');
+    });
+
+    it('INFO lists the health endpoint; STATS carries each instance\'s readiness', async () => {
+      for (const service of SERVICE_NAMES) {
+        const infos = await gather<any>(client.info(serviceApiName(service)));
+        assert.equal(infos.length, 2, service);
+        for (const info of infos) {
+          assert.equal(info.type, 'io.nats.micro.v1.info_response');
+          assert.deepEqual(info.endpoints.map((e: { name: string; subject: string }) => [e.name, e.subject]), [['health', `coffer.${service}.health`]]);
+        }
+        const stats = await gather<any>(client.stats(serviceApiName(service)));
+        assert.equal(stats.length, 2, service);
+        for (const st of stats) {
+          assert.equal(st.type, 'io.nats.micro.v1.stats_response');
+          assert.deepEqual(st.endpoints[0].data, { service, instance: st.metadata.coffer_instance, ready: true, sealed: false });
+        }
+      }
+    });
+
+    it("the health endpoint answers; the operator may not ask Coffer's own subjects", async () => {
+      const r = (await nc.request('coffer.catalog.health', '', { timeout: 5_000 })).json<{ ready: boolean; service: string }>();
+      assert.deepEqual([r.service, r.ready], ['catalog', true]);
+      await assert.rejects(nc.request('coffer.gateway.status', '', { timeout: 1_500 }));
+      await eventually(async () => assert.ok(errors.some((e) => /Permissions Violation/i.test(e)), errors.join('\n')), 10_000);
+    });
   });
 
   it('sys/instances lists both instances of every service, unsealed', async () => {

@@ -1,6 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, freePort } from './support/cluster.js';
+import { connect } from '@nats-io/transport-node';
+import { Svcm, type ServiceIdentity } from '@nats-io/services';
+import { serviceApiName } from '#contracts';
+import { Cluster, TEST_NATS_URL, freePort } from './support/cluster.js';
 import { eventually } from './support/http.js';
 
 /** One sample line of the Prometheus text format: name, optional labels, value (and optional timestamp). */
@@ -83,6 +86,37 @@ describe('what an operator can observe', () => {
       assert.match(mine[0]!.instance, new RegExp(`^${name}-`));
     }
     assert.deepEqual(data.missing_services, ['plugin-runner']);
+  });
+
+  it("NATS's service API: each running service type answers PING, INFO and STATS under its namespaced name", async () => {
+    const nc = await connect({ servers: TEST_NATS_URL });
+    try {
+      const client = new Svcm(nc).client({ strategy: 'timer', maxWait: 3_000 });
+      const gather = async <T>(ask: Promise<AsyncIterable<T>>) => {
+        const out: T[] = [];
+        for await (const a of await ask) out.push(a);
+        return out;
+      };
+      for (const service of ['catalog', 'mount-manager', 'gateway'] as const) {
+        const name = serviceApiName(service, cluster.databaseName);
+        assert.equal(name, `coffer-${cluster.databaseName}-${service}`);
+        const pongs = await eventually(async () => {
+          const p = await gather<ServiceIdentity>(client.ping(name));
+          assert.equal(p.length, 1, `${service}: ${JSON.stringify(p)}`);
+          return p;
+        });
+        assert.equal(pongs[0]!.metadata?.pid, String(cluster.pid(service)), `${service}'s own process`);
+        assert.equal(pongs[0]!.metadata?.namespace, cluster.databaseName);
+        const [info] = await gather<any>(client.info(name, pongs[0]!.id));
+        assert.equal(info.endpoints[0].subject, `coffer.${cluster.databaseName}.${service}.health`);
+        const [stats] = await gather<any>(client.stats(name, pongs[0]!.id));
+        assert.deepEqual([stats.endpoints[0].data.ready, stats.endpoints[0].data.sealed], [true, false]);
+      }
+      // None runs: NATS itself says nobody listens.
+      await assert.rejects(gather(client.ping(serviceApiName('plugin-runner', cluster.databaseName))), /no responders/i);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('a service\'s health port: live at once, ready only once unsealed', async () => {

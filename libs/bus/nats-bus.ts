@@ -44,10 +44,23 @@ export class NatsBus implements Bus {
   private constructor(
     private readonly nc: NatsConnection,
     private readonly log: Logger,
-    namespace?: string,
+    readonly namespace?: string,
   ) {
     this.wirePrefix = namespace ? `${ROOT}${namespace}.` : undefined;
     void this.watchStatus();
+  }
+
+  /**
+   * The connection itself, for NATS's own protocols beside Coffer's subjects: the service API (`$SRV.*`,
+   * libs/runtime/service-api.ts). Coffer's own messages go through request/publish/subscribe, never through this.
+   */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
+  /** A contracts subject as it is on the wire (with the namespace). */
+  wireSubject(subject: string): string {
+    return this.onWire(subject);
   }
 
   /** Every Coffer subject is `coffer.…` (libs/contracts); the namespace goes right after that first token. */
