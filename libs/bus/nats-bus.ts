@@ -1,7 +1,7 @@
 import { connect, nkeyAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { Bus, BusHandler, RequestOptions, Subscription } from './bus.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, decodeReply, encodeFailure, encodeReply, noResponders, timedOut } from './bus.js';
+import type { Bus, BusHandler, RequestObserver, RequestOptions, Subscription } from './bus.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, RequestObservers, decodeReply, encodeFailure, encodeReply, noResponders, timedOut } from './bus.js';
 import { CofferError } from '../contracts/errors.js';
 import { LivenessRequester, answerLiveness } from './liveness.js';
 
@@ -115,7 +115,17 @@ export class NatsBus implements Bus {
   /** Created on the first request that asks for liveness (see liveness.ts). */
   private liveness?: LivenessRequester;
 
-  async request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
+  private readonly observers = new RequestObservers();
+
+  observeRequests(observer: RequestObserver): () => void {
+    return this.observers.add(observer);
+  }
+
+  request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
+    return this.observers.time(subject, () => this.send<T>(subject, data, options));
+  }
+
+  private async send<T>(subject: string, data: unknown, options: RequestOptions): Promise<T> {
     const timeout = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     let reply;
     if (options.livenessMs) {
