@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cluster, TEST_NATS_URL, freePort } from './support/cluster.js';
+import { OwnNatsServer } from './support/nats-server.js';
 import { REPO_ROOT } from './support/paths.js';
 
 interface Exit {
@@ -92,6 +93,27 @@ describe('a server that cannot start exits', () => {
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(String(fatalLine(r.stdout).msg), /^cannot start: cannot connect to the event store database at /);
     assert.doesNotMatch(r.stdout + r.stderr, /hunter2/);
+  });
+
+  it('a service NATS refuses (wrong password) exits 1 saying so, instead of retrying in silence', async () => {
+    const port = await freePort();
+    const conf = join(dir, 'nats-auth.conf');
+    writeFileSync(conf, `listen: "127.0.0.1:${port}"\nauthorization { user: "coffer", password: "right-${process.pid}" }\n`);
+    const nats = await OwnNatsServer.start({ port, configFile: conf });
+    try {
+      const file = join(dir, 'wrong-nats-password.hcl');
+      writeFileSync(
+        file,
+        `storage "postgresql" {\n  connection_url = "${cluster.databaseUrl}"\n}\n` +
+          `bus "nats" {\n  url = "nats://127.0.0.1:${port}"\n  user = "coffer"\n  password = "wrong-hunter2"\n}\n`,
+      );
+      const r = await runServer([`-config=${file}`, '-service=catalog']);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(String(fatalLine(r.stdout).msg), /^cannot start: NATS refused this client: .*Authorization Violation/i);
+      assert.doesNotMatch(r.stdout + r.stderr, /hunter2/);
+    } finally {
+      await nats.stop();
+    }
   });
 
   it('a bad tunable is a configuration error naming its variable', async () => {

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CofferError } from '../contracts/errors.js';
 import { createLogger } from '../runtime/logger.js';
-import type { Bus } from './bus.js';
+import { subjectKind, type Bus } from './bus.js';
 import { InProcessBus } from './in-process-bus.js';
 import { NatsBus } from './nats-bus.js';
 import { subjectMatches } from './subject.js';
@@ -79,6 +79,33 @@ function contract(name: string, open: () => Promise<Bus[]>) {
       assert.deepEqual(heard.sort(), ['a', 'b']);
       s1.unsubscribe();
       s2.unsubscribe();
+    });
+
+    it('tells request observers the subject, a duration and how each request ended', async () => {
+      const seen: [string, string][] = [];
+      let durations = 0;
+      const stop = a.observeRequests((subject, seconds, outcome) => {
+        seen.push([subject, outcome]);
+        if (seconds >= 0 && Number.isFinite(seconds)) durations++;
+      });
+      const ok = b.subscribe(`${p}.observed-ok`, () => 'fine', { queue: 'q' });
+      const bad = b.subscribe(`${p}.observed-bad`, () => {
+        throw new CofferError('invalid-request', 'no');
+      });
+      await b.flush();
+      await a.request(`${p}.observed-ok`, null);
+      await assert.rejects(a.request(`${p}.observed-bad`, null));
+      await assert.rejects(a.request(`${p}.observed-nobody`, null, { timeoutMs: 2_000 }));
+      stop();
+      await a.request(`${p}.observed-ok`, null);
+      assert.deepEqual(seen, [
+        [`${p}.observed-ok`, 'ok'],
+        [`${p}.observed-bad`, 'error'],
+        [`${p}.observed-nobody`, 'unavailable'],
+      ]);
+      assert.equal(durations, 3);
+      ok.unsubscribe();
+      bad.unsubscribe();
     });
 
     it('carries a CofferError back with its code and message', async () => {
@@ -183,6 +210,14 @@ describe('NATS namespaces', () => {
     } finally {
       await Promise.all([blue.close(), green.close(), plain.close()]);
     }
+  });
+});
+
+describe('subjectKind', () => {
+  it('is <service>.<verb> of a contracts subject, with nothing further', () => {
+    assert.equal(subjectKind('coffer.plugin-runner.handle'), 'plugin-runner.handle');
+    assert.equal(subjectKind('coffer.census.reply.abc123'), 'census.reply');
+    assert.equal(subjectKind('$SRV.PING'), 'other');
   });
 });
 

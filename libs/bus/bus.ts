@@ -20,6 +20,52 @@ export interface Bus {
   /** Resolves once everything published so far has reached the server (NATS) or been delivered (in process). */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** Calls `observer` after every request this process makes, answered or not (sys/metrics); returns its removal. */
+  observeRequests(observer: RequestObserver): () => void;
+}
+
+/** How a request ended: answered, answered with an error, or no answer at all (nobody, timeout, responder lost). */
+export type RequestOutcome = 'ok' | 'error' | 'unavailable';
+export type RequestObserver = (subject: string, seconds: number, outcome: RequestOutcome) => void;
+
+/** The observers of one bus, and the timing of a request for them. */
+export class RequestObservers {
+  private readonly observers = new Set<RequestObserver>();
+
+  add(observer: RequestObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  async time<T>(subject: string, request: () => Promise<T>): Promise<T> {
+    if (this.observers.size === 0) return request();
+    const start = performance.now();
+    let outcome: RequestOutcome = 'ok';
+    try {
+      return await request();
+    } catch (err) {
+      outcome = err instanceof CofferError && err.code !== 'unavailable' ? 'error' : 'unavailable';
+      throw err;
+    } finally {
+      const seconds = (performance.now() - start) / 1000;
+      for (const o of this.observers) {
+        try {
+          o(subject, seconds, outcome);
+        } catch {
+          // a metric must never fail a request
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The kind of a subject for a metric label: `<service>.<verb>` of `coffer.<service>.<verb>…` (the contracts' words,
+ * a bounded set), never an id a subject may carry further on.
+ */
+export function subjectKind(subject: string): string {
+  const tokens = subject.split('.');
+  return tokens[0] === 'coffer' ? tokens.slice(1, 3).join('.') : 'other';
 }
 
 export type BusHandler = (data: unknown, subject: string) => unknown | Promise<unknown>;

@@ -1,5 +1,5 @@
-import type { Bus, BusHandler, RequestOptions, Subscription } from './bus.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, decodeReply, encodeFailure, encodeReply, noResponders, timedOut } from './bus.js';
+import type { Bus, BusHandler, RequestObserver, RequestOptions, Subscription } from './bus.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, RequestObservers, decodeReply, encodeFailure, encodeReply, noResponders, timedOut } from './bus.js';
 import { subjectMatches } from './subject.js';
 
 interface Subscriber {
@@ -22,7 +22,17 @@ export class InProcessBus implements Bus {
   private matching = new Map<string, Subscriber[]>();
   private closed = false;
 
-  async request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
+  private readonly observers = new RequestObservers();
+
+  observeRequests(observer: RequestObserver): () => void {
+    return this.observers.add(observer);
+  }
+
+  request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
+    return this.observers.time(subject, () => this.send<T>(subject, data, options));
+  }
+
+  private async send<T>(subject: string, data: unknown, options: RequestOptions): Promise<T> {
     const targets = this.pick(subject);
     if (targets.length === 0) throw noResponders(subject);
     const payload = JSON.stringify(data ?? null);

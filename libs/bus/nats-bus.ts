@@ -1,7 +1,7 @@
 import { connect, nkeyAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { Bus, BusHandler, RequestOptions, Subscription } from './bus.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, decodeReply, encodeFailure, encodeReply, noResponders, timedOut } from './bus.js';
+import type { Bus, BusHandler, RequestObserver, RequestOptions, Subscription } from './bus.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, RequestObservers, decodeReply, encodeFailure, encodeReply, noResponders, timedOut } from './bus.js';
 import { CofferError } from '../contracts/errors.js';
 import { LivenessRequester, answerLiveness } from './liveness.js';
 
@@ -44,10 +44,23 @@ export class NatsBus implements Bus {
   private constructor(
     private readonly nc: NatsConnection,
     private readonly log: Logger,
-    namespace?: string,
+    readonly namespace?: string,
   ) {
     this.wirePrefix = namespace ? `${ROOT}${namespace}.` : undefined;
     void this.watchStatus();
+  }
+
+  /**
+   * The connection itself, for NATS's own protocols beside Coffer's subjects: the service API (`$SRV.*`,
+   * libs/runtime/service-api.ts). Coffer's own messages go through request/publish/subscribe, never through this.
+   */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
+  /** A contracts subject as it is on the wire (with the namespace). */
+  wireSubject(subject: string): string {
+    return this.onWire(subject);
   }
 
   /** Every Coffer subject is `coffer.…` (libs/contracts); the namespace goes right after that first token. */
@@ -60,13 +73,19 @@ export class NatsBus implements Bus {
     return this.wirePrefix && subject.startsWith(this.wirePrefix) ? ROOT + subject.slice(this.wirePrefix.length) : subject;
   }
 
-  /** Connects, waiting for the server as long as it takes (logging each failure): services start before NATS does. */
+  /**
+   * Connects, waiting for the server as long as it takes (logging the failures): services may start before NATS does.
+   * A server that answers but refuses this client (credentials, TLS) will refuse it again: that throws at once, so the
+   * process exits and says why instead of retrying in silence.
+   */
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
     const servers = options.url.split(',').map((s) => s.trim()).filter(Boolean);
     const connectionOptions: ConnectionOptions = {
       servers,
       name: options.name,
-      waitOnFirstConnect: true,
+      // Not nats.js's own wait on the first connect: it retries without saying why (a refused nkey, a certificate
+      // without the server's name looked exactly like a slow NATS). connectPatiently retries and logs.
+      waitOnFirstConnect: false,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       pingInterval: 5_000,
@@ -88,7 +107,7 @@ export class NatsBus implements Bus {
       };
     }
     options.log.info({ servers: servers.map(redactUrl), namespace: options.namespace }, 'connecting to NATS');
-    const nc = await connect(connectionOptions);
+    const nc = await connectPatiently(connectionOptions, options.log);
     options.log.info({ server: redactUrl(nc.getServer()) }, 'connected to NATS');
     return new NatsBus(nc, options.log, options.namespace);
   }
@@ -96,7 +115,17 @@ export class NatsBus implements Bus {
   /** Created on the first request that asks for liveness (see liveness.ts). */
   private liveness?: LivenessRequester;
 
-  async request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
+  private readonly observers = new RequestObservers();
+
+  observeRequests(observer: RequestObserver): () => void {
+    return this.observers.add(observer);
+  }
+
+  request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
+    return this.observers.time(subject, () => this.send<T>(subject, data, options));
+  }
+
+  private async send<T>(subject: string, data: unknown, options: RequestOptions): Promise<T> {
     const timeout = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     let reply;
     if (options.livenessMs) {
@@ -191,6 +220,32 @@ export class NatsBus implements Bus {
       }
     }
   }
+}
+
+/** The first connection: unreachable is retried every 500 ms (logged on the first try and every 20th); refused throws. */
+async function connectPatiently(options: ConnectionOptions, log: Logger): Promise<NatsConnection> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect(options);
+    } catch (err) {
+      const reason = connectFailure(err);
+      if (isRefusal(err, reason)) throw new Error(`NATS refused this client: ${reason}`);
+      if (attempt === 1 || attempt % 20 === 0) log.warn({ err: reason, attempt }, 'NATS not reachable yet; retrying');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+function connectFailure(err: unknown): string {
+  const e = err as { name?: string; message?: string; code?: string };
+  return [e.code, e.name && e.name !== 'Error' ? e.name : undefined, e.message].filter(Boolean).join(': ') || String(err);
+}
+
+/** Credentials or TLS the server does not accept: asking again changes nothing. */
+function isRefusal(err: unknown, reason: string): boolean {
+  const code = String((err as { code?: string }).code ?? '');
+  if (code.startsWith('ERR_TLS') || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/.test(code)) return true;
+  return /authorization violation|authentication expired|permissions violation|certificate|tls required|does not support tls/i.test(reason);
 }
 
 function translateRequestError(err: unknown, subject: string, timeout: number): CofferError {

@@ -38,7 +38,11 @@ export function assembleConfig(fragments: readonly Fragment[], env: Environment)
   const declaredStorage = fragments.findLast((fragment) => fragment.storage)?.storage;
   const storage = declaredStorage && { ...declaredStorage, fields: { ...declaredStorage.fields } };
   if (storage) overrideFromEnvironment(POSTGRESQL.keys, storage.fields, {}, env, `${storage.key}.`);
-  const bus = fragments.findLast((fragment) => fragment.bus)?.bus;
+  // The bus block takes its environment overrides as storage does: compose gives each container its role's bus
+  // files (seed, membership key, CA, inbox) as $COFFER_NATS_* beside a shared config.d that names only the URL.
+  const declaredBus = fragments.findLast((fragment) => fragment.bus)?.bus;
+  const bus = declaredBus && { ...declaredBus, fields: { ...declaredBus.fields } };
+  if (bus) overrideFromEnvironment(NATS_BUS.keys, bus.fields, {}, env, `${bus.key}.`);
   const listeners = fragments.flatMap((fragment) => fragment.listeners);
 
   const config: CofferConfig = {

@@ -268,3 +268,33 @@ test('the environment overrides the files where Vault reads it', async (t) => {
   assert.equal(config.apiAddr, 'https://env:8200');
   assert.equal(config.storage?.connectionUrl, 'postgres://coffer:pw@env-db/coffer');
 });
+
+test('the environment overrides the bus block too: each compose container names its role files there', async (t) => {
+  const dir = await scratchDir(t);
+  const file = await writeFiles(dir, { 'coffer.hcl': 'bus "nats" {\n  url = "tls://nats:4222"\n  inbox_prefix = "_INBOX_file"\n}\n' });
+
+  const config = await loadConfig(file, {
+    env: {
+      COFFER_NATS_URL: 'tls://127.0.0.1:14222',
+      COFFER_NATS_TLS_CA_FILE: '/etc/coffer/bus/ca.pem',
+      COFFER_NATS_NKEY_SEED_FILE: '/etc/coffer/bus/nkey.seed',
+      COFFER_NATS_MEMBERSHIP_KEY_FILE: '/etc/coffer/bus/membership.key',
+      COFFER_NATS_INBOX_PREFIX: '_INBOX_gateway',
+      COFFER_NATS_NAMESPACE: 'blue',
+    },
+  });
+
+  assert.deepEqual(config.bus?.servers, ['tls://127.0.0.1:14222']);
+  assert.equal(config.bus?.tlsCaFile, '/etc/coffer/bus/ca.pem');
+  assert.equal(config.bus?.nkeySeedFile, '/etc/coffer/bus/nkey.seed');
+  assert.equal(config.bus?.membershipKeyFile, '/etc/coffer/bus/membership.key');
+  assert.equal(config.bus?.inboxPrefix, '_INBOX_gateway');
+  assert.equal(config.bus?.namespace, 'blue');
+});
+
+test('a bus variable set with no bus block in the files makes no bus: the server then says the block is missing', async (t) => {
+  const dir = await scratchDir(t);
+  const file = await writeFiles(dir, { 'coffer.hcl': 'log_level = "info"\n' });
+  const config = await loadConfig(file, { env: { COFFER_NATS_URL: 'nats://127.0.0.1:4222' } });
+  assert.equal(config.bus, undefined);
+});

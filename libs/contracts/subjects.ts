@@ -14,12 +14,22 @@ export function queueGroup(service: ServiceName): string {
   return `coffer.${service}`;
 }
 
+/**
+ * The name a service answers NATS's service API under (`$SRV.PING.<name>`, `$SRV.INFO.<name>`, `$SRV.STATS.<name>`):
+ * `coffer-<service>`, or `coffer-<namespace>-<service>` so clusters sharing a NATS server are told apart there too.
+ */
+export function serviceApiName(service: ServiceName, namespace?: string): string {
+  return namespace ? `coffer-${namespace}-${service}` : `coffer-${service}`;
+}
+
 export const STREAMS = ['plugin-catalog', 'mount-table', 'acl-policies', 'audit-devices'] as const;
 export type StreamName = (typeof STREAMS)[number];
 
 export const subjects = {
   /** request → ServiceStatus; answered by one instance of the service. */
   status: (service: ServiceName) => `coffer.${service}.status`,
+  /** The service API's one endpoint (`health`): any instance's readiness, for monitors that speak $SRV. */
+  health: (service: ServiceName) => `coffer.${service}.health`,
   /** broadcast → StreamAppended; says only that a stream grew: the data is always read from Postgres. */
   streamAppended: (stream: StreamName) => `coffer.events.${stream}`,
   /** broadcast, no payload: a gateway revoked or renewed tokens; every gateway drops the token entries it cached. */

@@ -7,3 +7,4 @@ export { BarrierState, BarrierLink, type BarrierLinkOptions } from './barrier-st
 export { KeyringRequester, sealKeyringFor, ExchangeError, type KeyringRequest, type SealedKeyring } from './keyring-exchange.js';
 export { startHealthPort, type HealthState } from './health-port.js';
 export { answerCensus, instanceState } from './census.js';
+export { answerServiceApi, type ServiceApiHealth } from './service-api.js';

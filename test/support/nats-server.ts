@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { freePort } from './cluster.js';
 
-function natsServerBinary(): string {
+export function natsServerBinary(): string {
   for (const candidate of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) {
     try {
       execFileSync(candidate, ['--version'], { stdio: 'ignore' });

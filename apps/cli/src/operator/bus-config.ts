@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { nkeys } from '@nats-io/transport-node';
 import type { ServiceName } from '#contracts';
-import { BUS_ROLES, inboxPrefixOf, natsServerConfig } from './bus-permissions.js';
+import { BUS_ROLES, OPERATOR_ROLE, inboxPrefixOf, natsServerConfig, type BusUser } from './bus-permissions.js';
 
 export interface BusConfigOptions {
   /** Where the files are written; must be empty or absent. */
@@ -34,6 +34,7 @@ export interface BusConfigResult {
  *   <role>/bus.hcl                      the service's `bus "nats"` block: url, TLS CA, seed, membership key, inbox
  *   <role>/nkey.seed                    the role's nkey seed (its only secret on the bus)
  *   <role>/membership.key, <role>/ca.pem
+ *   operator/nkey.seed, operator/ca.pem  the operator's monitoring user: NATS's service API ($SRV) and health only
  *
  * Each folder goes to one place: nats/ to the NATS server, <role>/ to the processes of that service only.
  */
@@ -61,7 +62,7 @@ export function writeBusConfig(options: BusConfigOptions): BusConfigResult {
   files.push(join(ca, 'ca.pem'), join(ca, 'ca-key.pem'), join(nats, 'server-cert.pem'), join(nats, 'server-key.pem'));
 
   const membershipKey = randomBytes(32).toString('base64');
-  const users: { role: ServiceName; nkey: string }[] = [];
+  const users: { role: BusUser; nkey: string }[] = [];
   for (const role of BUS_ROLES) {
     const folder = dir(role);
     const pair = nkeys.createUser();
@@ -82,6 +83,12 @@ export function writeBusConfig(options: BusConfigOptions): BusConfigResult {
         `}\n`,
     );
   }
+  // The monitoring user: no membership key (it takes no part in the cluster), only what `nats micro` needs.
+  const operator = dir(OPERATOR_ROLE);
+  const operatorPair = nkeys.createUser();
+  users.push({ role: OPERATOR_ROLE, nkey: operatorPair.getPublicKey() });
+  write(join(operator, 'nkey.seed'), `${new TextDecoder().decode(operatorPair.getSeed())}\n`);
+  write(join(operator, 'ca.pem'), readCa(ca));
   write(
     join(nats, 'nats-server.conf'),
     natsServerConfig({

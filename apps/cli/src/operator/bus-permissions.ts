@@ -1,4 +1,4 @@
-import type { ServiceName } from '#contracts';
+import { serviceApiName, type ServiceName } from '#contracts';
 
 export interface RolePermissions {
   publish: string[];
@@ -8,8 +8,12 @@ export interface RolePermissions {
 /** The roles that get credentials: one per service. */
 export const BUS_ROLES: readonly ServiceName[] = ['gateway', 'catalog', 'mount-manager', 'plugin-runner'];
 
+/** The operator's monitoring user (bus-config's `operator/` folder): asks the service API and nothing else. */
+export const OPERATOR_ROLE = 'operator';
+export type BusUser = ServiceName | typeof OPERATOR_ROLE;
+
 /** Where a role's replies come back: its subscribe permission covers these and no one else's. */
-export function inboxPrefixOf(role: ServiceName): string {
+export function inboxPrefixOf(role: BusUser): string {
   return `_INBOX_${role.replace(/-/g, '_')}`;
 }
 
@@ -29,7 +33,9 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
     // Every role hears stream announcements, the barrier broadcasts, keyring requests (when unsealed, it answers
     // them) and its own requests (status included) and replies.
     // The census (sys/instances) too: every instance answers it on the asker's census reply subject.
-    subscribe: [`${p}${role}.>`, `${p}events.*`, ...barrierIn, `${inboxPrefixOf(role)}.>`, `${p}census`],
+    // NATS's service API (libs/runtime/service-api.ts): PING/INFO/STATS to all, to the role's service name, or to
+    // one instance; the answers go out under allow_responses. Its `health` endpoint is under `${p}${role}.>`.
+    subscribe: [`${p}${role}.>`, `${p}events.*`, ...barrierIn, `${inboxPrefixOf(role)}.>`, `${p}census`, ...serviceApiSubjects(role, namespace)],
     // Every role may ask for the keyring (to join an unsealed cluster).
     publish: [`${p}barrier.keyring`, `${p}census.reply.*`],
   };
@@ -74,10 +80,25 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
   }
 }
 
+/** What an instance of `role` hears of the service API. */
+export function serviceApiSubjects(role: ServiceName, namespace?: string): string[] {
+  const name = serviceApiName(role, namespace);
+  return ['$SRV.PING', '$SRV.INFO', '$SRV.STATS', `$SRV.*.${name}`, `$SRV.*.${name}.*`];
+}
+
+/**
+ * The operator's monitoring user: may ask the service API (`nats micro ping/info/stats`) and the services' `health`
+ * endpoints, and hear the answers in its own inbox. Nothing of Coffer's own subjects: no census, no status, no keys.
+ */
+export function operatorPermissions(namespace?: string): RolePermissions {
+  const p = namespace ? `coffer.${namespace}.` : 'coffer.';
+  return { publish: ['$SRV.>', `${p}*.health`], subscribe: [`${inboxPrefixOf(OPERATOR_ROLE)}.>`] };
+}
+
 export interface NatsServerConfigInput {
   listen: string;
   tls: { certFile: string; keyFile: string };
-  users: { role: ServiceName; nkey: string }[];
+  users: { role: BusUser; nkey: string }[];
   namespace?: string;
 }
 
@@ -93,7 +114,7 @@ export function natsServerConfig(input: NatsServerConfigInput): string {
   const q = (s: string) => JSON.stringify(s);
   const list = (xs: string[]) => `[${xs.map(q).join(', ')}]`;
   const users = input.users.map(({ role, nkey }) => {
-    const perms = rolePermissions(role, input.namespace);
+    const perms = role === OPERATOR_ROLE ? operatorPermissions(input.namespace) : rolePermissions(role, input.namespace);
     return (
       `    # ${role}\n` +
       `    {\n      nkey: ${q(nkey)}\n      permissions: {\n` +

@@ -6,7 +6,7 @@ import type { ServiceName } from '#contracts';
 import { barrierCodec } from '#barrier';
 import { EventStore } from '#event-store';
 import type { Subscription } from '#bus';
-import { BarrierLink, BarrierState, answerCensus, newInstanceId, type RunningService, type ServiceContext } from '#runtime';
+import { BarrierLink, BarrierState, answerCensus, answerServiceApi, newInstanceId, type RunningService, type ServiceContext } from '#runtime';
 import { SERVICE_STARTERS, START_ORDER } from './services.js';
 
 export interface ProcessParts {
@@ -36,8 +36,10 @@ export async function startServices(names: ServiceName[], parts: ProcessParts): 
   const events = new EventStore(parts.dataSource, barrierCodec(barrier.current));
   const started: RunningService[] = [];
   const census: Subscription[] = [];
+  const serviceApis: { stop(): Promise<void> }[] = [];
   const close = async () => {
     for (const c of census.splice(0)) c.unsubscribe();
+    for (const api of serviceApis.splice(0)) await api.stop();
     barrierLink.stop();
     for (const s of [...started].reverse()) {
       await s.close().catch((err: unknown) => parts.log.warn({ service: s.service, err: String(err) }, 'close failed'));
@@ -65,6 +67,9 @@ export async function startServices(names: ServiceName[], parts: ProcessParts): 
       started.push(await SERVICE_STARTERS[service](ctx));
       // Once started: a census then lists only instances that serve (sys/instances).
       census.push(answerCensus(ctx));
+      // And NATS's service API ($SRV.PING/INFO/STATS), on a NATS bus.
+      const api = await answerServiceApi(ctx);
+      if (api) serviceApis.push(api);
       log.info('service started');
     }
     // Last: services have registered their unseal hooks by now, so joining an unsealed cluster replays them.

@@ -1,5 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { subjectKind } from '#bus';
+import { qualifiedTable } from '#event-store';
 import { findMount, type MountTableState } from '#mount-table';
 import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { MOUNT_TABLE } from '../mounts/mount-table.provider.js';
@@ -11,10 +13,11 @@ import type { VaultRequest, VaultResponse } from '../vault-http.js';
  * Labels never carry a path or anything a client chose beyond the operation: no secret, and bounded cardinality.
  */
 @Injectable()
-export class GatewayMetrics {
+export class GatewayMetrics implements OnModuleDestroy {
   readonly registry = new Registry();
   private readonly requests: Counter<'operation' | 'mount_type' | 'status'>;
   private readonly latency: Histogram<'operation' | 'mount_type'>;
+  private readonly stopObservingBus: () => void;
 
   constructor(
     @Inject(SERVICE_CONTEXT) ctx: ServiceContext,
@@ -43,6 +46,48 @@ export class GatewayMetrics {
         this.set(ctx.barrier.sealed ? 1 : 0);
       },
     });
+    // Every bus request of this process (the gateway asks the other services for nearly everything it serves):
+    // by the contracts' `<service>.<verb>` and how it ended, never by anything a request carries.
+    const busLatency = new Histogram({
+      name: 'coffer_bus_request_duration_seconds',
+      help: 'Bus requests this gateway made, from send to answer (or failure), by subject kind and outcome (ok, error, unavailable).',
+      labelNames: ['subject', 'outcome'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    this.stopObservingBus = ctx.bus.observeRequests((subject, seconds, outcome) => busLatency.observe({ subject: subjectKind(subject), outcome }, seconds));
+    // Cluster-wide counts, read from Postgres when scraped (the tables every gateway shares): rows, no contents.
+    const counts = async (sql: string): Promise<Record<string, number> | undefined> => {
+      try {
+        const [row] = (await ctx.dataSource.query(sql)) as Record<string, string>[];
+        return Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
+      } catch {
+        return undefined; // the store is away: the last value stays rather than the scrape failing
+      }
+    };
+    new Gauge({
+      name: 'coffer_tokens',
+      help: 'Tokens of the cluster that have not expired (root tokens included).',
+      registers: [this.registry],
+      async collect() {
+        const n = await counts(`SELECT count(*) AS live FROM ${qualifiedTable(ctx.dataSource, 'coffer_tokens')} WHERE expires_at IS NULL OR expires_at > now()`);
+        if (n) this.set(n.live ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'coffer_leases',
+      help: 'Leases the cluster holds, by state: active (not yet expired) or expired (awaiting revocation).',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        const n = await counts(
+          `SELECT count(*) FILTER (WHERE expires_at > now()) AS active, count(*) FILTER (WHERE expires_at <= now()) AS expired FROM ${qualifiedTable(ctx.dataSource, 'coffer_leases')}`,
+        );
+        if (!n) return;
+        this.set({ state: 'active' }, n.active ?? 0);
+        this.set({ state: 'expired' }, n.expired ?? 0);
+      },
+    });
     new Gauge({
       name: 'coffer_mounts',
       help: 'Mounts in the mount table, by table (secret or auth).',
@@ -55,6 +100,10 @@ export class GatewayMetrics {
         g.set({ table: 'auth' }, Object.keys(state.auth).length);
       },
     });
+  }
+
+  onModuleDestroy(): void {
+    this.stopObservingBus();
   }
 
   /** One answered request (RequestLog calls it): `path` is the URL path, `/v1/` included, without its query. */
