@@ -34,6 +34,18 @@ import { validate } from './validate.js';
 export const DEFAULT_START_TIMEOUT_MS = 10_000;
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 2_000;
+/**
+ * The plugin has no `renewAuth` (it answered -32601, or its session is older than protocol 3): not a refusal, and not
+ * a failure. The caller renews the token by its own rules; a plugin's own error (a refusal) is never this class.
+ */
+export class RenewAuthNotImplemented extends CofferError {
+  readonly renewAuthNotImplemented = true;
+  constructor(plugin: string) {
+    super('unsupported-operation', `plugin ${plugin} does not implement renewAuth`);
+    this.name = 'RenewAuthNotImplemented';
+  }
+}
+
 export const CHECKSUM_MISMATCH = 'checksums did not match';
 
 /** The part of a pino logger the host side uses. */
@@ -547,6 +559,8 @@ export class PluginProcess extends EventEmitter {
     }
     // Leases are protocol 3: an older session cannot have issued one, and does not know these methods.
     if (this.hello.protocol < 3 && PROTOCOL_3_HOST_METHODS.includes(method)) {
+      // An older auth plugin has no renewal callback: its tokens renew by the host's rules, as they always did.
+      if (method === 'renewAuth') return Promise.reject(new RenewAuthNotImplemented(this.name));
       return Promise.reject(new CofferError('plugin-failed', `plugin ${this.name} speaks protocol ${this.hello.protocol}: it has no ${method} (protocol 3)`));
     }
     let mountAdded: string | undefined;
@@ -786,6 +800,8 @@ export class PluginProcess extends EventEmitter {
       // `help` is optional: a plugin that does not know it simply has no help to give (404, not a failure).
       // `renew` is optional too: a plugin without it issues leases that cannot be renewed.
       if (code === RPC_ERRORS.methodNotFound && call.method === 'renew') return fail(new CofferError('invalid-request', 'lease is not renewable'));
+      // `renewAuth` is optional: without it, the plugin leaves a token's renewal to the host's rules.
+      if (code === RPC_ERRORS.methodNotFound && call.method === 'renewAuth') return fail(new RenewAuthNotImplemented(this.name));
       if (code === RPC_ERRORS.methodNotFound && call.method === 'help') {
         return fail(new CofferError('unsupported-path', `no help available: plugin ${this.name} does not implement help`));
       }
@@ -798,6 +814,9 @@ export class PluginProcess extends EventEmitter {
       if (response?.auth && this.hello.type !== 'auth') return malformed('a secret plugin cannot issue auth');
       if (response?.secret && this.hello.type !== 'secret') return malformed('an auth plugin cannot issue a secret under a lease');
       if (response?.secret && this.hello.protocol < 3) return malformed(`a secret under a lease needs protocol 3; this session speaks ${this.hello.protocol}`);
+      if (response?.auth?.internal !== undefined && this.hello.protocol < 3) {
+        return malformed(`a login's internal data needs protocol 3; this session speaks ${this.hello.protocol}`);
+      }
     }
     if (call.cleanupMount !== undefined) this.mountIds.delete(call.cleanupMount);
     call.resolve(rpc.result);

@@ -12,6 +12,7 @@ import {
   versionList,
   type Hello,
   type HostToPlugin,
+  type AuthRenewInfo,
   type LeaseInfo,
   type MountInfo,
   type PluginErrorKind,
@@ -46,6 +47,11 @@ export interface PluginImplementation {
   renew?(mountId: string, lease: LeaseInfo, increment: number, host: HostCalls): Promise<HostToPlugin['renew']['result']>;
   /** Protocol 3: end a lease this plugin issued (idempotent). Needed by any plugin that returns a `secret`. */
   revoke?(mountId: string, lease: LeaseInfo, host: HostCalls): Promise<void>;
+  /**
+   * Protocol 3, optional, auth plugins: judge the renewal of a token this plugin's login issued (Vault's `AuthRenew`).
+   * Throw a PluginError to refuse it. Without it, `renewAuth` is answered -32601 and tokens renew by the host's rules.
+   */
+  renewAuth?(mountId: string, auth: AuthRenewInfo, increment: number, host: HostCalls): Promise<HostToPlugin['renewAuth']['result']>;
 }
 
 /** An error a handler means to show: its kind decides the HTTP status, its message is what the user reads. */
@@ -194,6 +200,11 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
         const response = (await impl.handle(params.mount as string, params.request as PluginRequest, host)) ?? null;
         // The host would refuse it as malformed; this says why, in the plugin's own log.
         if (response?.secret && protocol < 3) throw new Error(`a secret under a lease needs plugin protocol 3; this host speaks protocol ${protocol}`);
+        // An older host neither keeps a login's internal data nor asks renewAuth, and its schema refuses the field.
+        if (response?.auth?.internal !== undefined && protocol < 3) {
+          const { internal: _dropped, ...auth } = response.auth;
+          return { response: { ...response, auth } };
+        }
         return { response };
       }
       case 'renew':
@@ -201,6 +212,8 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
       case 'revoke':
         await impl.revoke!(params.mount as string, params.lease as LeaseInfo, host);
         return {};
+      case 'renewAuth':
+        return await impl.renewAuth!(params.mount as string, params.auth as AuthRenewInfo, params.increment as number, host);
       case 'exists': {
         const r = await impl.exists(params.mount as string, params.request as PluginRequest, host);
         return { checkFound: r.checkFound, exists: r.exists };
@@ -229,7 +242,7 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
     }
     const name = method as keyof HostToPlugin;
     // An optional method the implementation leaves out is, to the host, a method this plugin does not know.
-    if ((name === 'help' && !impl.help) || (name === 'renew' && !impl.renew) || (name === 'revoke' && !impl.revoke)) {
+    if ((name === 'help' && !impl.help) || (name === 'renew' && !impl.renew) || (name === 'revoke' && !impl.revoke) || (name === 'renewAuth' && !impl.renewAuth)) {
       sendError(id, RPC_ERRORS.methodNotFound, 'unsupported-operation', `unknown method ${JSON.stringify(method)}`);
       return;
     }
