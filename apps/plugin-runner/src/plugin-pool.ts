@@ -107,7 +107,7 @@ interface CrashRecord {
   startFailure?: string;
 }
 
-type MountMethod = 'handle' | 'exists' | 'invalidate' | 'help' | 'renew' | 'revoke';
+type MountMethod = 'handle' | 'exists' | 'invalidate' | 'help' | 'renew' | 'revoke' | 'renewAuth';
 
 /**
  * The plugin processes of one runner. At most one process per plugin identity (catalog type, name, version,
