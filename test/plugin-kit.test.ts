@@ -61,8 +61,12 @@ describe('the bundled plugins pass', () => {
   it('mock-plugin, with kv/<key>', async () => {
     assertAllPass(await runKit(join(REPO_ROOT, 'dist/plugins/mock-plugin'), ['-type=secret', '-path=kv/conformance']));
   });
-  it('userpass, with users/<name>', async () => {
-    assertAllPass(await runKit(join(REPO_ROOT, 'dist/plugins/userpass'), ['-type=auth', '-path=users/conformance', '-data={"password":"p","policies":"a"}']));
+  it('userpass, with users/<name>; it has renewAuth, and its answer is checked', async () => {
+    const run = await runKit(join(REPO_ROOT, 'dist/plugins/userpass'), ['-type=auth', '-path=users/conformance', '-data={"password":"p","policies":"a"}']);
+    assertAllPass(run);
+    assert.equal(run.checks.get('method renewAuth')?.status, 'PASS', run.output);
+    assert.doesNotMatch(run.checks.get('method renewAuth')!.detail, /-32601/, 'userpass implements it');
+    assert.equal(run.checks.get('invalid params to renewAuth get -32602')?.status, 'PASS', run.output);
   });
   // The builtins bundled since (kv, cubbyhole, approle, database) face the same kit.
   it('kv, with a key of its v1 layout', async () => {
@@ -80,6 +84,9 @@ describe('the bundled plugins pass', () => {
   it('without -path the storage checks are skipped, and say how to run them', async () => {
     const run = await runKit(join(REPO_ROOT, 'dist/plugins/template'));
     assertAllPass(run);
+    // A plugin without renewAuth passes: -32601 is the protocol's answer for it.
+    assert.equal(run.checks.get('method renewAuth')?.status, 'PASS', run.output);
+    assert.match(run.checks.get('method renewAuth')!.detail, /answered -32601: optional/);
     assert.equal(run.checks.get('storage scoping')?.status, 'SKIP');
     assert.match(run.checks.get('storage scoping')!.detail, /-path=PATH/);
   });
