@@ -126,6 +126,7 @@ process.stdin.on('data', (c) => {
       case 'auth-and-error': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: ['root'] }, data: { error: 'login failed' } } } }); break;
       case 'policies-not-array': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: 'root' } } } }); break;
       case 'policy-not-string': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: [1] } } } }); break;
+      case 'auth-internal': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: ['default'], internal: { user: 'x' } } } } }); break;
       case 'extra-auth-field': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: [], clientToken: 'forged' } } } }); break;
       case 'result-and-error': out({ jsonrpc: '2.0', id, result: { response: null }, error: { code: -32000, message: 'x', data: { kind: 'internal' } } }); break;
       case 'neither': out({ jsonrpc: '2.0', id }); break;
@@ -454,6 +455,12 @@ describe('launchPlugin', () => {
     const old = track(await f.launch('auth-raw'));
     await old.call('setup', { mount: mount('a3') });
     await assert.rejects(old.call('renewAuth', { mount: 'a3', auth, increment: 0 }), (err) => err instanceof RenewAuthNotImplemented);
+    // Nor may it hand the host a login's internal data (protocol 3): a malformed reply, that call only.
+    await assert.rejects(
+      old.call('handle', { mount: 'a3', request: request('auth-internal') }),
+      coffer('plugin-failed', /malformed reply to handle: a login's internal data needs protocol 3; this session speaks 1/),
+    );
+    assert.ok(old.alive);
   });
 
   test('console.log and stray stdout writes in plugin code go to the log, not the protocol', async () => {
