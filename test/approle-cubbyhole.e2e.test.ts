@@ -174,6 +174,58 @@ function scenarios(target: () => Target) {
     assert.equal(refused.status, 403);
   });
 
+  // Protocol 3 renewAuth: a login's token renews only while its user or role exists (Vault's pathLoginRenew).
+  const expiryOf = async (token: string) => ok(await call('POST', 'auth/token/lookup', { token })).data.expire_time as string;
+  const refusedRenewal = async (renewal: Promise<Answer>, text: string) => {
+    const a = await renewal;
+    assert.equal(a.status, 400, JSON.stringify(a.body));
+    assert.deepEqual(a.body, { errors: [`failed to renew entry: ${text}`] });
+  };
+
+  it("userpass: a token renews through the plugin (its current TTL), and not once the user's policies changed or the user is deleted", async () => {
+    ok(await call('POST', 'auth/userpass/users/erin', { password: 'pw', token_policies: 'app', token_ttl: '5m', token_max_ttl: '1h' }), 204);
+    const auth = ok(await call('POST', 'auth/userpass/login/erin', { password: 'pw' }, null)).auth;
+    assert.equal(auth.lease_duration, 300);
+    const token = auth.client_token as string;
+    // The user's TTL changed after the login: the renewal grants the plugin's answer, not the token's own 5m.
+    ok(await call('POST', 'auth/userpass/users/erin', { token_ttl: '7m' }), 204);
+    const renewed = ok(await call('POST', 'auth/token/renew-self', {}, token)).auth;
+    assert.deepEqual([renewed.client_token, renewed.lease_duration], [token, 420]);
+    assert.equal(ok(await call('POST', 'auth/token/renew', { token, increment: '2m' })).auth.lease_duration, 120, 'the increment wins');
+
+    ok(await call('POST', 'auth/userpass/users/erin', { token_policies: 'app,other' }), 204);
+    let expiry = await expiryOf(token);
+    await refusedRenewal(call('POST', 'auth/token/renew-self', { increment: '30m' }, token), 'policies have changed, not renewing');
+    assert.equal(await expiryOf(token), expiry, 'a refused renewal leaves the TTL as it was');
+    ok(await call('POST', 'auth/userpass/users/erin', { token_policies: 'app' }), 204);
+    ok(await call('POST', 'auth/token/renew-self', {}, token));
+
+    ok(await call('DELETE', 'auth/userpass/users/erin'), 204);
+    expiry = await expiryOf(token);
+    const gone = 'user "erin" no longer exists, not renewing';
+    await refusedRenewal(call('POST', 'auth/token/renew-self', {}, token), gone);
+    await refusedRenewal(call('POST', 'auth/token/renew', { token, increment: '30m' }), gone);
+    await refusedRenewal(call('POST', 'auth/token/renew-accessor', { accessor: auth.accessor }), gone);
+    assert.equal(await expiryOf(token), expiry, 'the TTL is unchanged');
+    // The token itself still works until it expires (Vault does not revoke it either).
+    ok(await call('GET', 'sys/policies/acl/app', undefined, token));
+  });
+
+  it('AppRole: a token renews through the plugin while its role exists, and not once the role is deleted', async () => {
+    ok(await call('POST', 'auth/approle/role/renewing', { token_policies: 'app', token_ttl: '5m', token_max_ttl: '1h' }), 204);
+    const secret = await newSecret('renewing');
+    const auth = ok(await login(await roleIdOf('renewing'), secret.secret_id)).auth;
+    const token = auth.client_token as string;
+    ok(await call('POST', 'auth/approle/role/renewing', { token_ttl: '6m' }), 204);
+    assert.equal(ok(await call('POST', 'auth/token/renew-self', {}, token)).auth.lease_duration, 360, "the role's current TTL");
+
+    ok(await call('DELETE', 'auth/approle/role/renewing'), 204);
+    const expiry = await expiryOf(token);
+    await refusedRenewal(call('POST', 'auth/token/renew-self', { increment: '20m' }, token), 'role "renewing" does not exist during renewal');
+    await refusedRenewal(call('POST', 'auth/token/renew', { token }), 'role "renewing" does not exist during renewal');
+    assert.equal(await expiryOf(token), expiry, 'the TTL is unchanged');
+  });
+
   it('cubbyhole: mounted as in Vault, private to each token', async () => {
     const mounts = await eventually(async () => {
       const listed = ok(await call('GET', 'sys/mounts')).data;

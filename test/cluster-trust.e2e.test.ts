@@ -242,6 +242,19 @@ describe('cluster trust: the bus and the plugin processes are boundaries', () =>
     assert.ok(kv.length > 0, `no kv process among the runners' children: ${children.join(' | ')}`);
     for (const c of kv) assert.match(c, /bwrap .*--unshare-net.* -- .*setpriv .*--reuid=.* \/run\/coffer\/plugin/, c);
   });
+
+  it("a login's token renewal asks its auth plugin over the secured bus (the gateway may ask renew-auth, the runner answer)", async () => {
+    assert.equal((await api('POST', 'sys/auth/userpass', { type: 'userpass' })).status, 204);
+    assert.equal((await api('POST', 'auth/userpass/users/ann', { password: 'pw', token_policies: 'p', token_ttl: '5m' })).status, 204);
+    const login = await api('POST', 'auth/userpass/login/ann', { password: 'pw' });
+    assert.equal(login.status, 200, JSON.stringify(login.json));
+    const token = login.json.auth.client_token as string;
+    const renewed = await api('POST', 'auth/token/renew', { token });
+    assert.equal(renewed.status, 200, JSON.stringify(renewed.json));
+    assert.equal((await api('DELETE', 'auth/userpass/users/ann')).status, 204);
+    const refused = await api('POST', 'auth/token/renew', { token });
+    assert.deepEqual([refused.status, refused.json], [400, { errors: ['failed to renew entry: user "ann" no longer exists, not renewing'] }]);
+  });
 });
 
 /** A builtin's SHA-256 as this build lists it: its checked copy in the runner's cache is named by it. */

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { startDevServer } from './support/dev-server.js';
 import { REPO_ROOT } from './support/paths.js';
 
 interface KitRun {
@@ -63,8 +64,12 @@ describe('the bundled plugins pass', () => {
   it('mock-plugin, with kv/<key>', async () => {
     assertAllPass(await runKit(join(REPO_ROOT, 'dist/plugins/mock-plugin'), ['-type=secret', '-path=kv/conformance']));
   });
-  it('userpass, with users/<name>', async () => {
-    assertAllPass(await runKit(join(REPO_ROOT, 'dist/plugins/userpass'), ['-type=auth', '-path=users/conformance', '-data={"password":"p","policies":"a"}']));
+  it('userpass, with users/<name>; it has renewAuth, and its answer is checked', async () => {
+    const run = await runKit(join(REPO_ROOT, 'dist/plugins/userpass'), ['-type=auth', '-path=users/conformance', '-data={"password":"p","policies":"a"}']);
+    assertAllPass(run);
+    assert.equal(run.checks.get('method renewAuth')?.status, 'PASS', run.output);
+    assert.doesNotMatch(run.checks.get('method renewAuth')!.detail, /-32601/, 'userpass implements it');
+    assert.equal(run.checks.get('invalid params to renewAuth get -32602')?.status, 'PASS', run.output);
   });
   // The builtins bundled since (kv, cubbyhole, approle, database) face the same kit.
   it('kv, with a key of its v1 layout', async () => {
@@ -87,6 +92,9 @@ describe('the bundled plugins pass', () => {
   it('without -path the storage checks are skipped, and say how to run them', async () => {
     const run = await runKit(join(REPO_ROOT, 'dist/plugins/template'));
     assertAllPass(run);
+    // A plugin without renewAuth passes: -32601 is the protocol's answer for it.
+    assert.equal(run.checks.get('method renewAuth')?.status, 'PASS', run.output);
+    assert.match(run.checks.get('method renewAuth')!.detail, /answered -32601: optional/);
     assert.equal(run.checks.get('storage scoping')?.status, 'SKIP');
     assert.match(run.checks.get('storage scoping')!.detail, /-path=PATH/);
   });
@@ -109,7 +117,10 @@ describe('Python', { skip: !python && 'no python3' }, () => {
     assert.equal(run.checks.get('storage scoping')?.status, 'PASS');
   });
 
-  it('a plugin built on docs/examples/coffer_plugin.py, as one zipapp file, passes', async () => {
+  /** docs/examples/pykv.py with the helper inside, as one zipapp file (built once). */
+  let pykv: string | undefined;
+  const buildPykv = () => {
+    if (pykv) return pykv;
     const dir = join(work, 'pykv-build');
     mkdirSync(dir);
     copyFileSync(join(REPO_ROOT, 'docs/examples/coffer_plugin.py'), join(dir, 'coffer_plugin.py'));
@@ -117,10 +128,85 @@ describe('Python', { skip: !python && 'no python3' }, () => {
     const file = join(work, 'pykv');
     const zip = spawnSync('python3', ['-m', 'zipapp', dir, '-p', '/usr/bin/env python3', '-o', file], { encoding: 'utf8' });
     assert.equal(zip.status, 0, zip.stderr);
-    const run = await runKit(file, ['-type=secret', '-path=kv/x']);
+    return (pykv = file);
+  };
+
+  it('a plugin built on docs/examples/coffer_plugin.py, as one zipapp file, passes', async () => {
+    const run = await runKit(buildPykv(), ['-type=secret', '-path=kv/x']);
     assertAllPass(run);
     assert.equal(run.checks.get('method help')?.status, 'PASS');
     assert.equal(run.checks.get('large values stored and read back')?.status, 'PASS');
+    // It speaks protocol 3 and issues leases: renew and revoke are answered (the kit's made-up lease is refused).
+    assert.match(run.checks.get('handshake')!.detail, /protocol 3/);
+    for (const method of ['renew', 'revoke']) {
+      assert.equal(run.checks.get(`method ${method}`)?.status, 'PASS', run.output);
+      assert.doesNotMatch(run.checks.get(`method ${method}`)!.detail, /-32601/);
+      assert.equal(run.checks.get(`invalid params to ${method} get -32602`)?.status, 'PASS', run.output);
+    }
+    assert.match(run.checks.get('method renewAuth')!.detail, /answered -32601/, 'a secrets engine has no renewAuth');
+  });
+
+  it("the zipapp on a dev server: a token under a lease (Vault's framework.Secret shape), renewed, then revoked", async () => {
+    const plugins = join(work, 'dev-plugins');
+    mkdirSync(plugins);
+    copyFileSync(buildPykv(), join(plugins, 'pykv'));
+    chmodSync(join(plugins, 'pykv'), 0o755);
+    const server = await startDevServer({ args: [`-dev-plugin-dir=${plugins}`] });
+    try {
+      const call = async (method: string, path: string, body?: unknown) => {
+        const r = await fetch(`${server.url}/v1/${path}`, { method, headers: { 'x-vault-token': server.rootToken }, body: body === undefined ? undefined : JSON.stringify(body) });
+        const text = await r.text();
+        return { status: r.status, body: text ? JSON.parse(text) : null };
+      };
+      assert.equal((await call('POST', 'sys/mounts/py', { type: 'pykv' })).status, 204);
+      const issued = await call('GET', 'py/tokens/ci');
+      assert.equal(issued.status, 200, JSON.stringify(issued.body));
+      const { lease_id: leaseId, lease_duration: duration, renewable, data } = issued.body;
+      assert.match(leaseId, /^py\/tokens\/ci\/[0-9A-Za-z]{24}$/);
+      assert.deepEqual([duration, renewable], [60, true], "the Secret's default TTL");
+      assert.equal(Object.keys(data).sort().join(), 'token,token_id', 'the internal data is not shown');
+      assert.deepEqual((await call('LIST', 'py/issued')).body.data.keys, [data.token_id]);
+
+      const renewed = await call('PUT', 'sys/leases/renew', { lease_id: leaseId, increment: 300 });
+      assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+      assert.equal(renewed.body.lease_duration, 300);
+
+      assert.equal((await call('PUT', 'sys/leases/revoke', { lease_id: leaseId, sync: true })).status, 204);
+      assert.equal((await call('LIST', 'py/issued')).status, 404, 'revoke_token ran: the record is gone');
+      assert.equal((await call('PUT', 'sys/leases/renew', { lease_id: leaseId })).status, 400, 'a revoked lease is not renewed');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('an auth plugin on the helper with auth_renew answers renewAuth (its refusal is checked as an answer, not -32601)', async () => {
+    const dir = join(work, 'pyauth-build');
+    mkdirSync(dir);
+    copyFileSync(join(REPO_ROOT, 'docs/examples/coffer_plugin.py'), join(dir, 'coffer_plugin.py'));
+    writeFileSync(
+      join(dir, '__main__.py'),
+      [
+        'from coffer_plugin import Backend, PluginError, serve',
+        'class PyAuth(Backend):',
+        '    type, name, version = "auth", "pyauth", "v0.1.0"',
+        '    unauthenticated = ("login/*",)',
+        '    def auth_renew(self, req):',
+        '        if req.storage.get("user/" + req.auth["metadata"].get("username", "")) is None:',
+        '            raise PluginError("invalid-request", "user no longer exists")',
+        '        return {"ttl": req.increment}',
+        'serve(PyAuth())',
+        '',
+      ].join('\n'),
+    );
+    const file = join(work, 'pyauth');
+    const zip = spawnSync('python3', ['-m', 'zipapp', dir, '-p', '/usr/bin/env python3', '-o', file], { encoding: 'utf8' });
+    assert.equal(zip.status, 0, zip.stderr);
+    const run = await runKit(file, ['-type=auth']);
+    assertAllPass(run);
+    assert.equal(run.checks.get('method renewAuth')?.status, 'PASS', run.output);
+    assert.match(run.checks.get('method renewAuth')!.detail, /user no longer exists/);
+    assert.equal(run.checks.get('invalid params to renewAuth get -32602')?.status, 'PASS', run.output);
+    assert.match(run.checks.get('method renew')!.detail, /-32601/, 'no secrets declared: no renew');
   });
 
   it('the same plugin as a script that imports the helper from beside it fails, saying a plugin must be one file', async () => {

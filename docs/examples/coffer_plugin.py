@@ -1,4 +1,4 @@
-"""The plugin side of the Coffer plugin protocol, version 1, for Python 3.8+ (standard library only, one file).
+"""The plugin side of the Coffer plugin protocol, versions 1 to 3, for Python 3.8+ (standard library only, one file).
 
 Subclass Backend, override what your plugin does, and call serve(MyBackend()):
 
@@ -15,8 +15,19 @@ Subclass Backend, override what your plugin does, and call serve(MyBackend()):
 
     serve(Greeter())
 
+Secrets under a lease (protocol 3) are declared as data, as Vault's framework.Secret: a Secret with its type,
+default TTLs, renew and revoke, in the backend's `secrets`; a handler answers {"data": ..., "secret": {"type": ...,
+"internal": {...}}} and the host keeps the lease, calling that secret's renew and revoke with the internal data:
+
+    class Issuer(Backend):
+        secrets = (Secret("api_key", default_ttl=60, max_ttl=600, renew=renew_key, revoke=revoke_key),)
+
+An auth backend may set `auth_renew` (Vault's framework.Backend.AuthRenew): asked when a token its login issued is
+renewed, it gets the login's auth info (path, policies, metadata, internal) and refuses by raising PluginError.
+
 What this module does for you (docs/plugin-protocol.md is the contract):
-- checks COFFER_PLUGIN_MAGIC (run by hand: the notice on stderr, exit 1) and the protocol version;
+- checks COFFER_PLUGIN_MAGIC (run by hand: the notice on stderr, exit 1) and settles the protocol version (the
+  newest of 1, 2 and 3 the host offers; on a host below 3 a secret under a lease is refused in the plugin);
 - prints the hello line, then serves JSON-RPC calls on stdin/stdout, each on a thread of its own, so calls run
   concurrently and a handler's storage calls (req.storage) are matched to their replies by id;
 - answers -32601 for methods it does not know (and for help when the backend has none), -32602 for params
@@ -36,9 +47,10 @@ import os
 import sys
 import threading
 
-__all__ = ["Backend", "PluginError", "Request", "Storage", "serve", "PROTOCOL_VERSION"]
+__all__ = ["Backend", "LeaseRequest", "PluginError", "Request", "Secret", "Storage", "serve", "PROTOCOL_VERSION"]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 3  # the newest this module speaks
+PROTOCOL_VERSIONS = (1, 2, 3)
 MAGIC_ENV, MAGIC_VALUE = "COFFER_PLUGIN_MAGIC", "d2a1f6b4-coffer-plugin-v1"
 NOT_BY_HAND = "This binary is a Coffer plugin. It is meant to be run by a Coffer server, not by hand."
 KINDS = ("invalid-request", "permission-denied", "unsupported-path", "unsupported-operation", "not-found", "internal")
@@ -109,6 +121,34 @@ class Request:
         return self._host.call("system.info", mount=self.mount["id"])
 
 
+class Secret:
+    """A kind of secret handed out under a lease (Vault's framework.Secret), as data.
+
+    type: the name a handler's {"secret": {"type": ...}} gives; default_ttl / max_ttl: seconds (0 = the mount's);
+    renew(req) -> None or {"ttl": seconds, "internal": {...}}: without it the leases are not renewable; raise
+    PluginError to refuse; revoke(req): must be idempotent (the host may ask again after a crash); an exception
+    makes the host retry later. Both get a LeaseRequest.
+    """
+
+    def __init__(self, type, revoke, renew=None, default_ttl=0, max_ttl=0):
+        self.type, self.revoke, self.renew = type, revoke, renew
+        self.default_ttl, self.max_ttl = default_ttl, max_ttl
+
+
+class LeaseRequest:
+    """What a secret's renew or revoke gets: the lease (id, type, internal, issueTime, ttl), the client's increment
+    (seconds, 0 = unspecified; 0 for revoke), the mount and its storage."""
+
+    def __init__(self, params, mounts, host):
+        self.lease = params["lease"]
+        self.internal = self.lease["internal"]
+        self.increment = params.get("increment", 0)
+        self.mount = mounts.get(params["mount"])
+        if self.mount is None:
+            raise PluginError("internal", "mount %s is not set up in this plugin process" % params["mount"])
+        self.storage = Storage(host, params["mount"])
+
+
 class Backend:
     """Override handle (and what else you need). type: "secret" or "auth"; version: "" or semver like v1.2.3."""
 
@@ -137,11 +177,20 @@ class Backend:
 
     help = None  # set to a function (self, mount, path) -> str to answer ?help=1
 
+    secrets = ()  # Secret declarations (protocol 3): the kinds of secret this backend hands out under leases
+
+    # Auth backends, protocol 3: set to a function (self, req) -> None or {"ttl": s, "maxTtl": s}, asked when a token
+    # a login issued is renewed; req.auth is the login's info (path, policies, metadata, internal), req.increment the
+    # client's, req.storage the mount's. Raise PluginError to refuse: the client gets "failed to renew entry: ...".
+    auth_renew = None
+
 
 # What the host may send, checked before anything runs: the required params and their types (the JSON Schemas
 # in libs/plugin-protocol/schemas/ say the same, with limits). Unknown params are ignored, as the protocol asks.
-_STR, _DICT = (str,), (dict,)
+_STR, _DICT, _INT, _LIST = (str,), (dict,), (int,), (list,)
 _REQUEST = {"operation": _STR, "path": _STR, "data": _DICT, "tokenAccessor": _STR, "requestId": _STR}
+_LEASE = {"id": _STR, "type": _STR, "internal": _DICT, "issueTime": _STR, "ttl": _INT}
+_AUTH = {"path": _STR, "policies": _LIST, "metadata": _DICT, "internal": _DICT, "displayName": _STR, "issueTime": _STR, "ttl": _INT}
 _MOUNT = {"id": _STR, "path": _STR, "accessor": _STR, "type": _STR, "config": _DICT, "options": _DICT}
 _PARAMS = {
     "setup": {"mount": _MOUNT},
@@ -152,6 +201,10 @@ _PARAMS = {
     "cleanup": {"mount": _STR},
     "shutdown": {},
     "help": {"mount": _STR, "path": _STR},
+    # protocol 3
+    "renew": {"mount": _STR, "lease": _LEASE, "increment": _INT},
+    "revoke": {"mount": _STR, "lease": _LEASE},
+    "renewAuth": {"mount": _STR, "auth": _AUTH, "increment": _INT},
 }
 
 
@@ -164,7 +217,7 @@ def _check(value, shape, at):
                 raise _InvalidParams("%s: must have required property %s" % (at, key))
             _check(value[key], inner, "%s.%s" % (at, key))
     elif not isinstance(value, shape) or (shape is _STR and at.endswith(".mount") and value == ""):
-        raise _InvalidParams("%s: must be %s" % (at, "a string" if shape is _STR else "an object"))
+        raise _InvalidParams("%s: must be %s" % (at, {_STR: "a string", _INT: "an integer", _LIST: "an array"}.get(shape, "an object")))
 
 
 class _Host:
@@ -210,15 +263,28 @@ def serve(backend):
     if os.environ.get(MAGIC_ENV) != MAGIC_VALUE:
         sys.stderr.write(NOT_BY_HAND + "\n")
         sys.exit(1)
-    asked = os.environ.get("COFFER_PLUGIN_PROTOCOL")
-    if asked is not None and asked != str(PROTOCOL_VERSION):
-        sys.stderr.write("this plugin speaks Coffer plugin protocol %d, the host asked for %s\n" % (PROTOCOL_VERSION, asked))
+    # The newest version both sides speak: the host lists its own (a protocol-1 host sets COFFER_PLUGIN_PROTOCOL only).
+    asked = os.environ.get("COFFER_PLUGIN_PROTOCOLS", os.environ.get("COFFER_PLUGIN_PROTOCOL", "1"))
+    shared = [v for v in PROTOCOL_VERSIONS if str(v) in [a.strip() for a in asked.split(",")]]
+    if not shared:
+        sys.stderr.write("this plugin speaks Coffer plugin protocol 1, 2 and 3, the host asked for %s\n" % (asked,))
         sys.exit(1)
+    protocol = max(shared)
+    secrets = {s.type: s for s in backend.secrets}
+    if secrets and backend.type != "secret":
+        raise ValueError("only a secrets engine declares secrets under leases")
+    renews = any(s.renew is not None for s in backend.secrets)
+
+    def secret_of(lease):
+        declared = secrets.get(lease["type"])
+        if declared is None:
+            raise PluginError("invalid-request", "secret type %s is not declared by this backend" % json.dumps(lease["type"]))
+        return declared
 
     out = sys.stdout
     sys.stdout = sys.stderr  # print() in plugin code must not corrupt the protocol channel
     host, mounts = _Host(out), {}
-    host.send({"coffer": "plugin", "protocol": PROTOCOL_VERSION, "type": backend.type, "name": backend.name,
+    host.send({"coffer": "plugin", "protocol": protocol, "type": backend.type, "name": backend.name,
                "version": backend.version, "multiplex": bool(backend.multiplex)})
 
     def run(method, p):
@@ -233,6 +299,24 @@ def serve(backend):
             response = backend.handle(req)
             if response is not None and not isinstance(response, dict):
                 raise TypeError("handle must return a dict or None, not %r" % (type(response),))
+            if response is not None and "secret" in response:
+                if protocol < 3:  # the host would call it malformed; this says why, in the plugin's own log
+                    raise TypeError("a secret under a lease needs plugin protocol 3; this host speaks %d" % protocol)
+                given = response["secret"]
+                declared = secrets.get(given.get("type"))
+                if declared is None:
+                    raise TypeError("secret type %r is not declared in the backend's secrets" % (given.get("type"),))
+                # The declaration fills in what the handler leaves out, as Vault's framework.Secret does.
+                response = dict(response, secret={
+                    "type": declared.type,
+                    "internal": given.get("internal") or {},
+                    "ttl": given.get("ttl") or declared.default_ttl,
+                    "maxTtl": given.get("maxTtl") or declared.max_ttl,
+                    "renewable": given.get("renewable", declared.renew is not None),
+                })
+            if response is not None and protocol < 3 and "internal" in (response.get("auth") or {}):
+                # An older host neither keeps a login's internal data nor asks renewAuth, and refuses the field.
+                response = dict(response, auth={k: v for k, v in response["auth"].items() if k != "internal"})
             return {"response": response}
         if method == "exists":
             found = backend.exists(Request(p, mounts, host))
@@ -251,6 +335,21 @@ def serve(backend):
                 finally:
                     mounts.pop(p["mount"], None)
             return {}
+        if method == "renew":
+            declared = secret_of(p["lease"])
+            if declared.renew is None:
+                raise PluginError("invalid-request", "lease is not renewable")
+            result = declared.renew(LeaseRequest(p, mounts, host)) or {}
+            ttl = result.get("ttl") or declared.default_ttl
+            return {k: v for k, v in (("ttl", ttl), ("internal", result.get("internal"))) if v}
+        if method == "revoke":
+            secret_of(p["lease"]).revoke(LeaseRequest(p, mounts, host))
+            return {}
+        if method == "renewAuth":
+            req = LeaseRequest(dict(p, lease={"internal": p["auth"]["internal"]}), mounts, host)
+            req.auth, req.lease = p["auth"], None
+            result = backend.auth_renew(req) or {}
+            return {k: result[k] for k in ("ttl", "maxTtl", "warnings") if result.get(k)}
         if method == "help":
             if p["mount"] not in mounts:
                 raise PluginError("internal", "mount %s is not set up in this plugin process" % p["mount"])
@@ -266,7 +365,10 @@ def serve(backend):
             reply["error"] = {"code": code, "message": text[:MAX_ERROR_MESSAGE], "data": {"kind": kind}}
 
         try:
-            if method not in _PARAMS or (method == "help" and backend.help is None):
+            # An optional method the backend leaves out is, to the host, a method this plugin does not know.
+            missing = (method == "help" and backend.help is None) or (method == "renew" and not renews) or \
+                (method == "revoke" and not secrets) or (method == "renewAuth" and backend.auth_renew is None)
+            if method not in _PARAMS or missing:
                 error(-32601, "unsupported-operation", "unknown method %s" % json.dumps(method))
             else:
                 _check(params, _PARAMS[method], "params")

@@ -201,6 +201,36 @@ export interface LeaseCall {
   increment?: number;
 }
 
+/**
+ * A token an auth mount's login issued, for its plugin to judge a renewal of (protocol 3 `renewAuth`, Vault's
+ * AuthRenew): the protocol's AuthRenewInfo with the mount's uuid.
+ */
+export interface AuthRenewCall {
+  mount: string;
+  auth: {
+    path: string;
+    policies: string[];
+    metadata: Record<string, string>;
+    internal: Record<string, unknown>;
+    displayName: string;
+    issueTime: string;
+    ttl: number;
+  };
+  /** Seconds the client asked for; 0 = unspecified. */
+  increment?: number;
+}
+
+/**
+ * The runner's answer to an AuthRenewCall. `implemented: false`: the plugin has no renewAuth (answered -32601, or
+ * speaks protocol < 3), so the token renews by the gateway's rules alone. A refusal is an error reply, never this.
+ */
+export interface AuthRenewAnswer {
+  implemented: boolean;
+  ttl?: number;
+  maxTtl?: number;
+  warnings?: string[];
+}
+
 export interface PluginReloadRequest {
   plugin?: string;
   /** Mount uuids. */

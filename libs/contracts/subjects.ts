@@ -78,6 +78,11 @@ export const runnerSubjects = {
   renew: 'coffer.plugin-runner.renew',
   /** request `LeaseCall` → `{}`: the mount's plugin revokes a lease it issued (protocol 3). */
   revoke: 'coffer.plugin-runner.revoke',
+  /**
+   * request `AuthRenewCall` → `AuthRenewAnswer`: an auth mount's plugin judges the renewal of a token its login
+   * issued (protocol 3 `renewAuth`); an error reply is its refusal.
+   */
+  renewAuth: 'coffer.plugin-runner.renew-auth',
   /** broadcast `PluginReloadReport`: a runner started or finished a reload that carried a `reloadId`. */
   reloaded: 'coffer.plugin-runner.reloaded',
 } as const;

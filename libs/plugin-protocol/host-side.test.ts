@@ -24,6 +24,7 @@ import {
   MethodNotImplemented,
   resolvePluginCommand,
   type LaunchSpec,
+  RenewAuthNotImplemented,
   type PluginLog,
   type PluginProcess,
   type StorageHandler,
@@ -37,7 +38,7 @@ const pluginSideUrl = pathToFileURL(join(here, 'plugin-side.js')).href;
 // ---- plugin scripts ----
 
 /** A well-behaved plugin on serve(), with paths that do what their names say. */
-function goodPlugin(name: string, options: { type?: 'secret' | 'auth'; multiplex?: boolean; version?: string; periodic?: boolean } = {}): string {
+function goodPlugin(name: string, options: { type?: 'secret' | 'auth'; multiplex?: boolean; version?: string; periodic?: boolean; renewAuth?: boolean } = {}): string {
   const hello = { type: options.type ?? 'secret', name, version: options.version ?? 'v1.2.3', multiplex: options.multiplex ?? true };
   return `#!/usr/bin/env node
 const fs = require('node:fs');
@@ -93,6 +94,12 @@ const fs = require('node:fs');
     specialPaths() { return ['login', 'public/*']; },
     async cleanup(mount, host) { await host.call('storage.delete', { mount, key: 'cleanup-marker' }); },${options.periodic ? `
     async periodic(mount, host) { await host.call('storage.put', { mount, key: 'periodic-ran', value: b64('yes') }); },` : ''}
+${options.renewAuth ? `
+    // Refuses a token whose login named a user that is gone, as userpass does; otherwise grants the increment.
+    async renewAuth(mount, auth, increment) {
+      if (auth.internal.user === 'gone') throw new PluginError('invalid-request', 'user ' + auth.metadata.username + ' no longer exists');
+      return { ttl: increment || 77, maxTtl: 500, warnings: ['renewed by ' + auth.path] };
+    },` : ''}
   });
 })();
 `;
@@ -122,6 +129,7 @@ process.stdin.on('data', (c) => {
       case 'auth-and-error': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: ['root'] }, data: { error: 'login failed' } } } }); break;
       case 'policies-not-array': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: 'root' } } } }); break;
       case 'policy-not-string': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: [1] } } } }); break;
+      case 'auth-internal': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: ['default'], internal: { user: 'x' } } } } }); break;
       case 'extra-auth-field': out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: [], clientToken: 'forged' } } } }); break;
       case 'result-and-error': out({ jsonrpc: '2.0', id, result: { response: null }, error: { code: -32000, message: 'x', data: { kind: 'internal' } } }); break;
       case 'neither': out({ jsonrpc: '2.0', id }); break;
@@ -343,6 +351,8 @@ describe('launchPlugin', () => {
     f = fixture();
     f.write('good', goodPlugin('good'));
     f.write('scheduled', goodPlugin('scheduled', { periodic: true }));
+    f.write('auth-renew', goodPlugin('auth-renew', { type: 'auth', renewAuth: true }));
+    f.write('auth-good', goodPlugin('auth-good', { type: 'auth' }));
     f.write('auth-raw', rawPlugin({ coffer: 'plugin', protocol: 1, type: 'auth', name: 'auth-raw', version: '', multiplex: true }));
     for (const [file, text] of Object.entries(scripts)) f.write(file, text);
   });
@@ -447,7 +457,36 @@ describe('launchPlugin', () => {
     await q.shutdown();
   });
 
-    test('console.log and stray stdout writes in plugin code go to the log, not the protocol', async () => {
+  test('renewAuth (protocol 3, optional): answered, refused with the plugin\'s words, or not implemented', async () => {
+    const auth = { path: 'login/alice', policies: ['dev'], metadata: { username: 'alice' }, internal: { user: 'alice' }, displayName: 'alice', issueTime: '2026-01-01T00:00:00Z', ttl: 60 };
+    const p = track(await f.launch('auth-renew'));
+    await p.call('setup', { mount: mount('a1') });
+    assert.deepEqual(await p.call('renewAuth', { mount: 'a1', auth, increment: 0 }), { ttl: 77, maxTtl: 500, warnings: ['renewed by login/alice'] });
+    assert.deepEqual(await p.call('renewAuth', { mount: 'a1', auth, increment: 30 }), { ttl: 30, maxTtl: 500, warnings: ['renewed by login/alice'] });
+    const refused = p.call('renewAuth', { mount: 'a1', auth: { ...auth, internal: { user: 'gone' } }, increment: 0 });
+    await assert.rejects(refused, (err) => !(err instanceof RenewAuthNotImplemented) && coffer('invalid-request', 'user alice no longer exists')(err));
+    await p.shutdown();
+
+    // Without the callback: -32601, which the host reports as "not implemented", never as a refusal or a failure.
+    const q = track(await f.launch('auth-good'));
+    await q.call('setup', { mount: mount('a2') });
+    await assert.rejects(q.call('renewAuth', { mount: 'a2', auth, increment: 0 }), (err) => err instanceof RenewAuthNotImplemented && coffer('unsupported-operation')(err));
+    assert.ok(q.alive);
+    await q.shutdown();
+
+    // A protocol-1 session is never sent it.
+    const old = track(await f.launch('auth-raw'));
+    await old.call('setup', { mount: mount('a3') });
+    await assert.rejects(old.call('renewAuth', { mount: 'a3', auth, increment: 0 }), (err) => err instanceof RenewAuthNotImplemented);
+    // Nor may it hand the host a login's internal data (protocol 3): a malformed reply, that call only.
+    await assert.rejects(
+      old.call('handle', { mount: 'a3', request: request('auth-internal') }),
+      coffer('plugin-failed', /malformed reply to handle: a login's internal data needs protocol 3; this session speaks 1/),
+    );
+    assert.ok(old.alive);
+  });
+
+  test('console.log and stray stdout writes in plugin code go to the log, not the protocol', async () => {
     const p = track(await f.launch('good'));
     await p.call('setup', { mount: mount('m1') });
     assert.deepEqual((await p.call('handle', { mount: 'm1', request: request('log') })).response?.data, { ok: true });

@@ -34,6 +34,18 @@ import { validate } from './validate.js';
 export const DEFAULT_START_TIMEOUT_MS = 10_000;
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 2_000;
+/**
+ * The plugin has no `renewAuth` (it answered -32601, or its session is older than protocol 3): not a refusal, and not
+ * a failure. The caller renews the token by its own rules; a plugin's own error (a refusal) is never this class.
+ */
+export class RenewAuthNotImplemented extends CofferError {
+  readonly renewAuthNotImplemented = true;
+  constructor(plugin: string) {
+    super('unsupported-operation', `plugin ${plugin} does not implement renewAuth`);
+    this.name = 'RenewAuthNotImplemented';
+  }
+}
+
 export const CHECKSUM_MISMATCH = 'checksums did not match';
 
 /**
@@ -564,6 +576,8 @@ export class PluginProcess extends EventEmitter {
       return Promise.reject(new MethodNotImplemented(method, `plugin ${this.name} speaks protocol ${this.hello.protocol}: it has no periodic (protocol 3)`));
     }
     if (this.hello.protocol < 3 && PROTOCOL_3_HOST_METHODS.includes(method)) {
+      // An older auth plugin has no renewal callback: its tokens renew by the host's rules, as they always did.
+      if (method === 'renewAuth') return Promise.reject(new RenewAuthNotImplemented(this.name));
       return Promise.reject(new CofferError('plugin-failed', `plugin ${this.name} speaks protocol ${this.hello.protocol}: it has no ${method} (protocol 3)`));
     }
     let mountAdded: string | undefined;
@@ -805,6 +819,8 @@ export class PluginProcess extends EventEmitter {
       if (code === RPC_ERRORS.methodNotFound && call.method === 'renew') return fail(new CofferError('invalid-request', 'lease is not renewable'));
       // `periodic` is optional: the caller learns the plugin has none and stops asking.
       if (code === RPC_ERRORS.methodNotFound && call.method === 'periodic') return fail(new MethodNotImplemented('periodic', `plugin ${this.name} does not implement periodic`));
+      // `renewAuth` is optional: without it, the plugin leaves a token's renewal to the host's rules.
+      if (code === RPC_ERRORS.methodNotFound && call.method === 'renewAuth') return fail(new RenewAuthNotImplemented(this.name));
       if (code === RPC_ERRORS.methodNotFound && call.method === 'help') {
         return fail(new CofferError('unsupported-path', `no help available: plugin ${this.name} does not implement help`));
       }
@@ -817,6 +833,9 @@ export class PluginProcess extends EventEmitter {
       if (response?.auth && this.hello.type !== 'auth') return malformed('a secret plugin cannot issue auth');
       if (response?.secret && this.hello.type !== 'secret') return malformed('an auth plugin cannot issue a secret under a lease');
       if (response?.secret && this.hello.protocol < 3) return malformed(`a secret under a lease needs protocol 3; this session speaks ${this.hello.protocol}`);
+      if (response?.auth?.internal !== undefined && this.hello.protocol < 3) {
+        return malformed(`a login's internal data needs protocol 3; this session speaks ${this.hello.protocol}`);
+      }
     }
     if (call.cleanupMount !== undefined) this.mountIds.delete(call.cleanupMount);
     call.resolve(rpc.result);

@@ -23,7 +23,7 @@ export const PROTOCOL_2_METHODS: readonly string[] = ['storage.exists', 'storage
  * The host → plugin methods a session below protocol 3 does not have: the host never sends them there (a plugin
  * that said 1 or 2 cannot have issued a lease, since its `secret` would have been refused).
  */
-export const PROTOCOL_3_HOST_METHODS: readonly string[] = ['renew', 'revoke', 'periodic'];
+export const PROTOCOL_3_HOST_METHODS: readonly string[] = ['renew', 'revoke', 'periodic', 'renewAuth'];
 
 /** `1, 2 and 3`: a list of versions as the error messages say it. */
 export function versionList(versions: readonly number[] = PROTOCOL_VERSIONS): string {
@@ -102,6 +102,30 @@ export interface PluginAuth {
    * the host refuses the token on a request from any other address. Optional and additive: older hosts ignore it.
    */
   boundCidrs?: string[];
+  /**
+   * Protocol 3: what the plugin needs to judge a renewal of the issued token (Vault's `Auth.InternalData`). The host
+   * keeps it encrypted with the token, never shows it to a client, and passes it back to `renewAuth`.
+   */
+  internal?: Record<string, unknown>;
+}
+
+/**
+ * Protocol 3: the token the host asks an auth plugin to renew (Vault's `req.Auth` in a framework `AuthRenew`): what
+ * the plugin's login returned for it, and where the token stands now.
+ */
+export interface AuthRenewInfo {
+  /** The login's path relative to the mount (`login/alice`), as Vault routes the renewal to the login's path. */
+  path: string;
+  /** The policies the login returned, as the plugin gave them (before the host added `default`). */
+  policies: string[];
+  metadata: Record<string, string>;
+  /** The login's `auth.internal` ({} when it gave none). */
+  internal: Record<string, unknown>;
+  displayName: string;
+  /** RFC 3339, when the token was issued. */
+  issueTime: string;
+  /** The token's current TTL, seconds (the last one granted). */
+  ttl: number;
 }
 
 /**
@@ -195,6 +219,17 @@ export interface HostToPlugin {
    * password) goes here. A plugin without it answers -32601 and is not asked again.
    */
   periodic: { params: { mount: string }; result: Record<string, never> };
+  /**
+   * Protocol 3, optional, auth plugins: renew a token this plugin's login issued (Vault's framework `AuthRenew`).
+   * `increment` is what the client asked for (seconds, 0 = unspecified). The result's `ttl` (0/absent = the token's
+   * own) and `maxTtl` (0/absent = no cap of the plugin's) feed the host's TTL rules; a plugin refuses the renewal
+   * with an error (the user deleted, their policies changed), and the token keeps its expiry. A plugin without it
+   * answers -32601: its tokens renew by the host's rules alone, as before protocol 3.
+   */
+  renewAuth: {
+    params: { mount: string; auth: AuthRenewInfo; increment: number };
+    result: { ttl?: number; maxTtl?: number; warnings?: string[] };
+  };
 }
 
 /** One precondition of a `storage.txn`: the key exists (or not), or holds exactly these bytes (base64). */

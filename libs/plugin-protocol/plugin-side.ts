@@ -12,6 +12,7 @@ import {
   versionList,
   type Hello,
   type HostToPlugin,
+  type AuthRenewInfo,
   type LeaseInfo,
   type MountInfo,
   type PluginErrorKind,
@@ -48,6 +49,11 @@ export interface PluginImplementation {
   revoke?(mountId: string, lease: LeaseInfo, host: HostCalls): Promise<void>;
   /** Protocol 3, optional: scheduled work for a mount (Vault's PeriodicFunc). Without it, answered -32601. */
   periodic?(mountId: string, host: HostCalls): Promise<void>;
+  /**
+   * Protocol 3, optional, auth plugins: judge the renewal of a token this plugin's login issued (Vault's `AuthRenew`).
+   * Throw a PluginError to refuse it. Without it, `renewAuth` is answered -32601 and tokens renew by the host's rules.
+   */
+  renewAuth?(mountId: string, auth: AuthRenewInfo, increment: number, host: HostCalls): Promise<HostToPlugin['renewAuth']['result']>;
 }
 
 /** An error a handler means to show: its kind decides the HTTP status, its message is what the user reads. */
@@ -196,6 +202,11 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
         const response = (await impl.handle(params.mount as string, params.request as PluginRequest, host)) ?? null;
         // The host would refuse it as malformed; this says why, in the plugin's own log.
         if (response?.secret && protocol < 3) throw new Error(`a secret under a lease needs plugin protocol 3; this host speaks protocol ${protocol}`);
+        // An older host neither keeps a login's internal data nor asks renewAuth, and its schema refuses the field.
+        if (response?.auth?.internal !== undefined && protocol < 3) {
+          const { internal: _dropped, ...auth } = response.auth;
+          return { response: { ...response, auth } };
+        }
         return { response };
       }
       case 'renew':
@@ -206,6 +217,8 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
       case 'periodic':
         await impl.periodic!(params.mount as string, host);
         return {};
+      case 'renewAuth':
+        return await impl.renewAuth!(params.mount as string, params.auth as AuthRenewInfo, params.increment as number, host);
       case 'exists': {
         const r = await impl.exists(params.mount as string, params.request as PluginRequest, host);
         return { checkFound: r.checkFound, exists: r.exists };
@@ -234,7 +247,7 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
     }
     const name = method as keyof HostToPlugin;
     // An optional method the implementation leaves out is, to the host, a method this plugin does not know.
-    if ((name === 'help' && !impl.help) || (name === 'renew' && !impl.renew) || (name === 'revoke' && !impl.revoke) || (name === 'periodic' && !impl.periodic)) {
+    if ((name === 'help' && !impl.help) || (name === 'renew' && !impl.renew) || (name === 'revoke' && !impl.revoke) || (name === 'periodic' && !impl.periodic) || (name === 'renewAuth' && !impl.renewAuth)) {
       sendError(id, RPC_ERRORS.methodNotFound, 'unsupported-operation', `unknown method ${JSON.stringify(method)}`);
       return;
     }

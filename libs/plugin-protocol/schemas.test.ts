@@ -10,7 +10,7 @@ test('schemas/*.json are up to date with schemas.ts', () => {
 });
 
 test('every method of messages.ts has schemas, and no more', () => {
-  const host: Record<keyof HostToPlugin, true> = { setup: true, handle: true, exists: true, specialPaths: true, invalidate: true, cleanup: true, shutdown: true, help: true, renew: true, revoke: true, periodic: true };
+  const host: Record<keyof HostToPlugin, true> = { setup: true, handle: true, exists: true, specialPaths: true, invalidate: true, cleanup: true, shutdown: true, help: true, renew: true, revoke: true, periodic: true, renewAuth: true };
   const plugin: Record<keyof PluginToHost, true> = {
     'storage.get': true,
     'storage.put': true,
@@ -39,6 +39,16 @@ test('response: a secret (protocol 3) is strict and never with auth, raw or an e
   assert.equal(validate(hostToPluginSchemas.renew.params, { mount: 'm', lease, increment: 0 }), null);
   assert.match(validate(hostToPluginSchemas.renew.result, { ttl: -1 }, 'r') ?? '', /ttl/);
   assert.equal(validate(hostToPluginSchemas.revoke.result, {}), null);
+});
+
+test('renewAuth (protocol 3): the login\'s auth info in, a TTL or nothing out; a login may carry internal data', () => {
+  const auth = { path: 'login/alice', policies: ['dev'], metadata: { username: 'alice' }, internal: { id: 1 }, displayName: 'alice', issueTime: '2026-01-01T00:00:00Z', ttl: 60 };
+  assert.equal(validate(hostToPluginSchemas.renewAuth.params, { mount: 'm', auth, increment: 0 }), null);
+  assert.match(validate(hostToPluginSchemas.renewAuth.params, { mount: 'm', auth: { ...auth, internal: undefined }, increment: 0 }, 'p') ?? '', /internal/);
+  assert.equal(validate(hostToPluginSchemas.renewAuth.result, {}), null);
+  assert.equal(validate(hostToPluginSchemas.renewAuth.result, { ttl: 60, maxTtl: 120, warnings: ['w'] }), null);
+  assert.match(validate(hostToPluginSchemas.renewAuth.result, { policies: ['root'] }, 'r') ?? '', /must not have property "policies"/);
+  assert.equal(validate(responseSchema, { auth: { policies: ['a'], internal: { user: 'alice' } } }), null);
 });
 
 test('hello: strict', () => {

@@ -128,6 +128,7 @@ export const authSchema: JsonSchema = obj(
     renewable: { type: 'boolean' },
     numUses: seconds,
     boundCidrs: { type: 'array', maxItems: LIMITS.policies, items: nonEmpty(LIMITS.name) },
+    internal: anyObject,
   },
   ['policies'],
   true,
@@ -158,6 +159,21 @@ export const leaseSchema: JsonSchema = obj(
   ['id', 'type', 'internal', 'issueTime', 'ttl'],
   false,
   { title: 'LeaseInfo (protocol 3)' },
+);
+
+export const authRenewSchema: JsonSchema = obj(
+  {
+    path: str(LIMITS.path, { pattern: '^(?!/)' }),
+    policies: { type: 'array', maxItems: LIMITS.policies, items: str(LIMITS.policyName) },
+    metadata: stringMap(LIMITS.metadata, LIMITS.path),
+    internal: anyObject,
+    displayName: str(LIMITS.path),
+    issueTime: str(LIMITS.name),
+    ttl: seconds,
+  },
+  ['path', 'policies', 'metadata', 'internal', 'displayName', 'issueTime', 'ttl'],
+  false,
+  { title: 'AuthRenewInfo (protocol 3)' },
 );
 
 export const responseSchema: JsonSchema = obj(
@@ -292,6 +308,14 @@ export const hostToPluginSchemas = {
   },
   revoke: { params: obj({ mount: mountId, lease: leaseSchema }, ['mount', 'lease'], false), result: empty(true) },
   periodic: { params: obj({ mount: mountId }, ['mount'], false), result: empty(true) },
+  renewAuth: {
+    params: obj({ mount: mountId, auth: authRenewSchema, increment: seconds }, ['mount', 'auth', 'increment'], false),
+    result: obj(
+      { ttl: seconds, maxTtl: seconds, warnings: { type: 'array', maxItems: LIMITS.warnings, items: str(LIMITS.warning) } },
+      [],
+      true,
+    ),
+  },
 } satisfies Record<string, MethodSchemas>;
 
 /** Plugin → host. Params are strict (the host validates them); results are the host's and tolerant. */
@@ -363,6 +387,7 @@ export function allSchemas(): Record<string, JsonSchema> {
     auth: authSchema,
     secret: secretSchema,
     lease: leaseSchema,
+    'auth-renew': authRenewSchema,
     'rpc-request': rpcRequestSchema,
     'rpc-response': rpcResponseSchema,
     'rpc-error': rpcErrorSchema,

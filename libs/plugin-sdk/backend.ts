@@ -1,4 +1,4 @@
-import type { Hello, LeaseInfo, MountInfo, Operation, PluginRequest, PluginResponse } from '#plugin-protocol';
+import type { AuthRenewInfo, Hello, LeaseInfo, MountInfo, Operation, PluginRequest, PluginResponse } from '#plugin-protocol';
 import { PluginError } from '#plugin-protocol';
 import { OPERATIONS as LOGICAL_OPERATIONS } from '../contracts/operations.js';
 import {
@@ -225,6 +225,34 @@ export class Backend {
     return out;
   }
 
+  /** Whether the backend judges its tokens' renewals (the protocol's `renewAuth` exists only then). */
+  get renewsAuth(): boolean {
+    return this.declaration.authRenew !== undefined;
+  }
+
+  /** Vault's framework.Backend AuthRenew: the declaration's callback, its answer trimmed to the protocol's fields. */
+  async renewAuth(auth: AuthRenewInfo, increment: number, context: RequestContext): Promise<{ ttl?: number; maxTtl?: number; warnings?: string[] }> {
+    const renew = this.declaration.authRenew;
+    if (!renew) throw new PluginError('invalid-request', 'this backend does not renew its tokens');
+    const result =
+      (await renew({
+        auth,
+        path: auth.path,
+        policies: auth.policies,
+        metadata: auth.metadata,
+        internal: auth.internal,
+        increment,
+        storage: context.storage,
+        mount: context.mount,
+        system: () => context.system(),
+      })) ?? {};
+    const out: { ttl?: number; maxTtl?: number; warnings?: string[] } = {};
+    if (result.ttl) out.ttl = result.ttl;
+    if (result.maxTtl) out.maxTtl = result.maxTtl;
+    if (result.warnings?.length) out.warnings = result.warnings;
+    return out;
+  }
+
   /** Vault's framework.Secret HandleRevoke. */
   async revoke(lease: LeaseInfo, context: RequestContext): Promise<void> {
     await this.#secret(lease.type, 'invalid-request').revoke(this.#leaseRequest(lease, 0, context));
@@ -354,6 +382,10 @@ function checkDeclaration(declaration: BackendDeclaration): void {
     if (types.has(secret.type)) throw new Error(`backend ${declaration.name}: two secrets of type ${JSON.stringify(secret.type)}`);
     if (typeof secret.revoke !== 'function') throw new Error(`backend ${declaration.name}: secret ${secret.type} needs revoke`);
     types.add(secret.type);
+  }
+  if (declaration.authRenew !== undefined) {
+    if (declaration.type !== 'auth') throw new Error(`backend ${declaration.name}: only an auth method declares authRenew`);
+    if (typeof declaration.authRenew !== 'function') throw new Error(`backend ${declaration.name}: authRenew must be a function`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { HostCalls, HostToPlugin, LeaseInfo, MountInfo, Operation, PluginImplementation, PluginRequest, PluginResponse, PluginToHost } from '#plugin-protocol';
+import type { AuthRenewInfo, HostCalls, HostToPlugin, LeaseInfo, MountInfo, Operation, PluginImplementation, PluginRequest, PluginResponse, PluginToHost } from '#plugin-protocol';
 import { PluginError } from '#plugin-protocol';
 import type { Backend } from './backend.js';
 import { toPluginImplementation } from './implementation.js';
@@ -86,6 +86,19 @@ export interface Harness {
   revoke(lease: LeaseInfo): Promise<{ value: void } | { error: PluginError }>;
   /** The host's scheduled `periodic` call for the mount (protocol 3); `{ error }` when the backend declares none. */
   periodic(): Promise<{ value: void } | { error: PluginError }>;
+  /**
+   * What the host keeps of a login response for its token's renewals (protocol 3): the auth block as the plugin
+   * returned it, and `path` the login's path relative to the mount.
+   */
+  authOf(response: PluginResponse | null | undefined, path: string): AuthRenewInfo;
+  /**
+   * The host's renewAuth call when the token is renewed: `{ error }` when the plugin refuses; `{ notImplemented }`
+   * when the backend declares no authRenew (the host then renews by its rules alone).
+   */
+  renewAuth(
+    auth: AuthRenewInfo,
+    increment?: number,
+  ): Promise<{ value: HostToPlugin['renewAuth']['result'] } | { error: PluginError } | { notImplemented: true }>;
   readonly storage: MemoryStorage;
   readonly mount: MountInfo;
   readonly implementation: PluginImplementation;
@@ -216,6 +229,23 @@ export function createHarness(backend: Backend, options: HarnessOptions = {}): H
     async renew(lease, increment = 0) {
       if (!implementation.renew) return { error: new PluginError('invalid-request', 'lease is not renewable') };
       return call(async () => wire(await implementation.renew!(mount.id, wire(lease), increment, host)));
+    },
+    authOf(response, path) {
+      const auth = response?.auth;
+      if (!auth) throw new Error('the response carries no auth');
+      return wire({
+        path,
+        policies: auth.policies,
+        metadata: auth.metadata ?? {},
+        internal: auth.internal ?? {},
+        displayName: auth.displayName ?? '',
+        issueTime: new Date().toISOString(),
+        ttl: auth.ttl ?? 0,
+      });
+    },
+    async renewAuth(auth, increment = 0) {
+      if (!implementation.renewAuth) return { notImplemented: true as const };
+      return call(async () => wire(await implementation.renewAuth!(mount.id, wire(auth), increment, host)));
     },
     async revoke(lease) {
       if (!implementation.revoke) return { error: new PluginError('unsupported-operation', 'this backend declares no secrets') };

@@ -21,10 +21,12 @@ export function toPluginImplementation(backend: Backend): PluginImplementation {
     };
   }
 
-  const leases: Pick<PluginImplementation, 'renew' | 'revoke' | 'periodic'> = {};
+  const leases: Pick<PluginImplementation, 'renew' | 'revoke' | 'periodic' | 'renewAuth'> = {};
   // Only a backend that declares secrets answers renew and revoke; the others answer -32601, as before protocol 3.
   if (backend.leases) leases.revoke = (mountId, lease, host) => backend.revoke(lease, context(mountId, host));
   if (backend.renews) leases.renew = (mountId, lease, increment, host) => backend.renew(lease, increment, context(mountId, host));
+  // Likewise renewAuth: only a backend that declares authRenew is asked; the others' tokens renew by the host's rules.
+  if (backend.renewsAuth) leases.renewAuth = (mountId, auth, increment, host) => backend.renewAuth(auth, increment, context(mountId, host));
 
   // Scheduled work only when declared: without it the host hears -32601 and stops asking.
   const periodic = backend.declaration.periodic;

@@ -30,4 +30,4 @@ export { hostStorage, serve, toPluginImplementation } from './implementation.js'
 export type * from './types.js';
 // What handlers throw and return, so a plugin imports only the SDK.
 export { PluginError } from '#plugin-protocol';
-export type { LeaseInfo, MountInfo, Operation, PluginAuth, PluginErrorKind, PluginResponse, PluginSecret } from '#plugin-protocol';
+export type { AuthRenewInfo, LeaseInfo, MountInfo, Operation, PluginAuth, PluginErrorKind, PluginResponse, PluginSecret } from '#plugin-protocol';

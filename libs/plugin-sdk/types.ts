@@ -1,4 +1,4 @@
-import type { LeaseInfo, MountInfo, Operation, PluginAuth, PluginSecret, PluginType, PluginToHost } from '#plugin-protocol';
+import type { AuthRenewInfo, LeaseInfo, MountInfo, Operation, PluginAuth, PluginSecret, PluginType, PluginToHost } from '#plugin-protocol';
 import type { FieldSpec, FieldType, FieldTypeValues } from './fields.js';
 
 export type Fields = Record<string, FieldSpec>;
@@ -136,6 +136,34 @@ export interface SecretDeclaration {
   revoke: (req: LeaseRequest) => Promise<void> | void;
 }
 
+/**
+ * What a backend's `authRenew` gets (Vault's `req.Auth` in a framework `AuthRenew`): the token's login as the
+ * plugin returned it, the increment the client asked for, and the mount's storage to look the identity up again.
+ */
+export interface AuthRenewRequest {
+  auth: AuthRenewInfo;
+  /** The login's path relative to the mount (`login/alice`). */
+  path: string;
+  /** The policies the login returned (before the host added `default`). */
+  policies: string[];
+  metadata: Record<string, string>;
+  /** The login's `auth.internal`, as it returned it ({} when none). */
+  internal: Record<string, any>;
+  /** Seconds the client asked for; 0 = unspecified. */
+  increment: number;
+  storage: Storage;
+  mount: MountInfo;
+  system(): Promise<SystemInfo>;
+}
+
+export interface AuthRenewResult {
+  /** Seconds; absent or 0 = the token's own TTL (the increment, when the client gave one, still wins). */
+  ttl?: number;
+  /** Seconds from issue; absent or 0 = no cap of the plugin's beyond the mount's and the server's. */
+  maxTtl?: number;
+  warnings?: string[];
+}
+
 /** null means "nothing": the host answers 204 to a write or delete, 404 to a read or list. */
 export type HandlerResult = HandlerResponse | null;
 
@@ -194,6 +222,13 @@ export interface BackendDeclaration {
   caseInsensitive?: readonly string[];
   /** The kinds of secret handed out under leases (protocol 3); a handler's `secret.type` must name one. */
   secrets?: readonly SecretDeclaration[];
+  /**
+   * Auth backends, protocol 3: asked whenever a token this backend's login issued is renewed (Vault's
+   * `framework.Backend.AuthRenew`). Throw a PluginError to refuse (the user is gone, their policies changed): the
+   * client gets 400 `failed to renew entry: <message>` and the token keeps its expiry. Without it, tokens renew by
+   * the host's rules alone.
+   */
+  authRenew?: (req: AuthRenewRequest) => Promise<AuthRenewResult | void> | AuthRenewResult | void;
   setup?: (context: MountContext) => Promise<void> | void;
   /** A storage key changed behind the plugin's back: drop what is cached about it. */
   invalidate?: (key: string, mount: MountInfo) => void;

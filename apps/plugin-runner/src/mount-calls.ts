@@ -1,6 +1,6 @@
-import { CofferError, sealedError, isOperation, type LeaseCall, type MountCall, type PluginReloadRequest, type StorageScopesDelete } from '#contracts';
+import { CofferError, sealedError, isOperation, type AuthRenewAnswer, type AuthRenewCall, type LeaseCall, type MountCall, type PluginReloadRequest, type StorageScopesDelete } from '#contracts';
 import type { Mount } from '#mount-table';
-import type { MountInfo, PluginLog, PluginRequest, PluginResponse } from '#plugin-protocol';
+import { RenewAuthNotImplemented, type AuthRenewInfo, type MountInfo, type PluginLog, type PluginRequest, type PluginResponse } from '#plugin-protocol';
 import type { RunnerDirectory } from './directory.js';
 import type { PluginPool, PoolTarget } from './plugin-pool.js';
 
@@ -57,6 +57,22 @@ export class MountCalls {
     const target = await this.target(call?.mount);
     await this.options.pool.call(target, 'revoke', { mount: target.mount.id, lease: leaseInfo(call) });
     return {};
+  }
+
+  /**
+   * Protocol 3: the auth plugin judges the renewal of a token its login issued. Its refusal is thrown (the gateway
+   * answers it to the client); a plugin without renewAuth is `implemented: false`, and the token renews as before.
+   */
+  async renewAuth(call: AuthRenewCall): Promise<AuthRenewAnswer> {
+    const target = await this.target(call?.mount);
+    const increment = Number.isInteger(call.increment) && call.increment! > 0 ? call.increment! : 0;
+    try {
+      const { ttl, maxTtl, warnings } = await this.options.pool.call(target, 'renewAuth', { mount: target.mount.id, auth: authRenewInfo(call), increment });
+      return { implemented: true, ...(ttl ? { ttl } : {}), ...(maxTtl ? { maxTtl } : {}), ...(warnings?.length ? { warnings } : {}) };
+    } catch (err) {
+      if (err instanceof RenewAuthNotImplemented) return { implemented: false };
+      throw err;
+    }
   }
 
   /** The plugin's help text for a path of the mount (Vault's `?help=1`); a plugin without help fails with 404. */
@@ -141,6 +157,23 @@ function leaseInfo(call: LeaseCall | undefined): LeaseCall['lease'] {
     internal: lease.internal && typeof lease.internal === 'object' && !Array.isArray(lease.internal) ? lease.internal : {},
     issueTime: typeof lease.issueTime === 'string' ? lease.issueTime : '',
     ttl: Number.isInteger(lease.ttl) && lease.ttl >= 0 ? lease.ttl : 0,
+  };
+}
+
+/** Only the fields the protocol defines, checked: the plugin's schema refuses anything else. */
+function authRenewInfo(call: AuthRenewCall | undefined): AuthRenewInfo {
+  const auth = call?.auth;
+  if (!auth || typeof auth !== 'object' || typeof auth.path !== 'string') throw new CofferError('invalid-request', 'missing auth');
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((p): p is string => typeof p === 'string') : []);
+  const object = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? v : {});
+  return {
+    path: auth.path.replace(/^\/+/, ''),
+    policies: strings(auth.policies),
+    metadata: Object.fromEntries(Object.entries(object(auth.metadata)).filter(([, v]) => typeof v === 'string')) as Record<string, string>,
+    internal: object(auth.internal) as Record<string, unknown>,
+    displayName: typeof auth.displayName === 'string' ? auth.displayName : '',
+    issueTime: typeof auth.issueTime === 'string' ? auth.issueTime : '',
+    ttl: Number.isInteger(auth.ttl) && auth.ttl >= 0 ? auth.ttl : 0,
   };
 }
 

@@ -107,7 +107,7 @@ interface CrashRecord {
   startFailure?: string;
 }
 
-type MountMethod = 'handle' | 'exists' | 'invalidate' | 'help' | 'renew' | 'revoke' | 'periodic';
+type MountMethod = 'handle' | 'exists' | 'invalidate' | 'help' | 'renew' | 'revoke' | 'periodic' | 'renewAuth';
 
 /**
  * The plugin processes of one runner. At most one process per plugin identity (catalog type, name, version,

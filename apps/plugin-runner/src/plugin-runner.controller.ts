@@ -4,6 +4,8 @@ import {
   CofferError,
   runnerSubjects,
   subjects,
+  type AuthRenewAnswer,
+  type AuthRenewCall,
   type LeaseCall,
   type MountCall,
   type PluginProbeRequest,
@@ -58,6 +60,11 @@ export class PluginRunnerController {
   @MessagePattern(runnerSubjects.revoke)
   revoke(call: LeaseCall): Promise<Record<string, never>> {
     return this.calls.revoke(call);
+  }
+
+  @MessagePattern(runnerSubjects.renewAuth)
+  renewAuth(call: AuthRenewCall): Promise<AuthRenewAnswer> {
+    return this.calls.renewAuth(call);
   }
 
   @MessagePattern(runnerSubjects.specialPaths)

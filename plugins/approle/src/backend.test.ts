@@ -90,8 +90,23 @@ test('login: role ID and secret ID give an auth block with the role name and sec
       numUses: 4,
       boundCidrs: ['127.0.0.1/32'],
       metadata: { env: 'prod', role_name: 'web' },
+      internal: { role_name: 'web' },
     },
   });
+});
+
+test("renewal (Vault's pathLoginRenew): the role's current TTLs while it exists; refused once it is deleted", async () => {
+  const harness = createHarness(approleBackend);
+  const { roleId, secretId } = await roleWithSecret(harness, { token_ttl: '5m', token_max_ttl: '1h' });
+  const auth = harness.authOf(ok(await harness.request('update', 'login', { role_id: roleId, secret_id: secretId })), 'login');
+  assert.deepEqual(await harness.renewAuth(auth), { value: { ttl: 300, maxTtl: 3600 } });
+  ok(await harness.request('update', 'role/web', { token_ttl: '10m' }));
+  assert.deepEqual(await harness.renewAuth(auth, 60), { value: { ttl: 600, maxTtl: 3600 } }, 'the role as it is now');
+  const forged = await harness.renewAuth({ ...auth, internal: {} });
+  assert.ok('error' in forged && forged.error.message === 'failed to fetch role_name during renewal');
+  ok(await harness.request('delete', 'role/web'));
+  const gone = await harness.renewAuth(auth);
+  assert.ok('error' in gone && gone.error.kind === 'invalid-request' && gone.error.message === 'role "web" does not exist during renewal');
 });
 
 test("login refusals: Vault's texts; unknown role ID and wrong secret ID are told apart by nothing", async () => {

@@ -26,6 +26,7 @@ import {
   tokenAuth,
   tokenData,
   upgradeField,
+  type AuthRenewRequest,
   type HandlerResponse,
   type Request,
   type Storage,
@@ -590,7 +591,19 @@ async function login(req: Request<{ role_id: string; secret_id: string }>): Prom
   const auth = tokenAuth(entry);
   if (secret?.token_bound_cidrs.length) auth.boundCidrs = [...secret.token_bound_cidrs];
   auth.metadata = metadata;
+  // Vault's InternalData: what the renewal looks the role up by (metadata is the secret ID's, which a user sets).
+  auth.internal = { role_name: entry.name };
   return { auth };
+}
+
+/** Vault's pathLoginRenew: a token is renewed only while its role exists; the role's current token TTLs apply. */
+async function renewLogin(req: AuthRenewRequest) {
+  const roleName = typeof req.internal.role_name === 'string' ? req.internal.role_name : '';
+  if (!roleName) throw invalid('failed to fetch role_name during renewal');
+  const entry = await loadRole(req.storage, roleName);
+  if (!entry) throw invalid(`role ${JSON.stringify(roleName)} does not exist during renewal`);
+  const { ttl, maxTtl } = tokenAuth(entry);
+  return { ttl, maxTtl };
 }
 
 function checkSecretIdCidrs(secret: SecretIdEntry, entry: RoleEntry, address: string, wording: string, wrapped: boolean): void {
@@ -624,4 +637,5 @@ export const approleBackend = defineBackend({
   help: 'Machines and services log in with a role ID and a secret ID; each role sets the policies and life of their tokens.',
   unauthenticated: ['login'],
   paths: [roleList, roleId, secretIdLookup, secretIdDestroy, accessorLookup, accessorDestroy, customSecretId, secretId, role, loginPath],
+  authRenew: renewLogin,
 });

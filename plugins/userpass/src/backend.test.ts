@@ -188,3 +188,20 @@ test('an entry stored before the token_* fields reads and logs in as before', as
   const read = ok(await harness.request('read', 'users/dave'));
   assert.deepEqual([read?.data?.token_policies, read?.data?.token_ttl, read?.data?.ttl], [['old'], 60, 60]);
 });
+
+test("renewal (Vault's pathLoginRenew): while the user exists with the same policies; refused when deleted or changed", async () => {
+  const harness = createHarness(userpassBackend);
+  ok(await harness.request('update', 'users/alice', { password: 's3cret', token_policies: 'dev,ops', token_ttl: '1h', token_max_ttl: '4h' }));
+  const auth = harness.authOf(ok(await harness.request('update', 'login/Alice', { password: 's3cret' })), 'login/alice');
+  assert.deepEqual(await harness.renewAuth(auth), { value: { ttl: 3600, maxTtl: 4 * 3600 } });
+  ok(await harness.request('update', 'users/alice', { token_policies: 'ops,dev,default', token_ttl: '2h' }));
+  assert.deepEqual(await harness.renewAuth(auth, 60), { value: { ttl: 7200, maxTtl: 4 * 3600 } }, '`default` aside, the same policies');
+  ok(await harness.request('update', 'users/alice', { token_policies: 'dev' }));
+  const changed = await harness.renewAuth(auth);
+  assert.ok('error' in changed && changed.error.message === 'policies have changed, not renewing');
+  ok(await harness.request('update', 'users/alice', { token_policies: 'dev,ops' }));
+  assert.ok('value' in (await harness.renewAuth(auth)));
+  ok(await harness.request('delete', 'users/alice'));
+  const gone = await harness.renewAuth(auth);
+  assert.ok('error' in gone && gone.error.kind === 'invalid-request' && gone.error.message === 'user "alice" no longer exists, not renewing');
+});

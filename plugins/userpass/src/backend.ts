@@ -17,6 +17,7 @@ import {
   tokenAuth,
   tokenData,
   upgradeField,
+  type AuthRenewRequest,
   type Request,
   type Storage,
   type TokenParams,
@@ -156,6 +157,28 @@ const login = definePath({
   help: 'Log in with a username and password.',
 });
 
+/** Vault's policyutil.EquivalentPolicies: the same set, `default` aside. */
+function equivalentPolicies(a: readonly string[], b: readonly string[]): boolean {
+  const set = (list: readonly string[]) => new Set(parsePolicies(list).filter((p) => p !== 'default'));
+  const x = set(a);
+  const y = set(b);
+  return x.size === y.size && [...x].every((p) => y.has(p));
+}
+
+/**
+ * Vault's pathLoginRenew: a token is renewed only while its user exists with the policies it logged in with; the
+ * user's current token TTLs apply. (Vault answers a deleted user's renewal with nothing, which leaves the token as
+ * it was; here it is refused in words, which leaves it as it was too.)
+ */
+async function renewLogin(req: AuthRenewRequest) {
+  const name = req.metadata.username ?? '';
+  const user = name ? await loadUser(req.storage, name) : null;
+  if (!user) throw new PluginError('invalid-request', `user ${JSON.stringify(name)} no longer exists, not renewing`);
+  if (!equivalentPolicies(user.token_policies, req.policies)) throw new PluginError('invalid-request', 'policies have changed, not renewing');
+  const { ttl, maxTtl } = tokenAuth(user);
+  return { ttl, maxTtl };
+}
+
 export const userpassBackend = defineBackend({
   type: 'auth',
   name: 'userpass',
@@ -165,4 +188,5 @@ export const userpassBackend = defineBackend({
   // Usernames are folded to lower case (Alice and alice are one user): the host folds them before the ACL too.
   caseInsensitive: ['users/*'],
   paths: [userList, users, login],
+  authRenew: renewLogin,
 });

@@ -63,6 +63,8 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
           // the lease manager (every gateway) asks plugins to renew and revoke their leases
           `${p}plugin-runner.renew`,
           `${p}plugin-runner.revoke`,
+          // a token renewal asks the auth plugin whose login issued the token (renewAuth)
+          `${p}plugin-runner.renew-auth`,
           `${p}plugin-runner.reload`,
         ],
         subscribe: [...common.subscribe, `${p}plugin-runner.reload`, `${p}plugin-runner.reloaded`, `${p}census.reply.*`],

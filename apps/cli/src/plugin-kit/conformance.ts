@@ -145,6 +145,8 @@ export async function runConformance(options: KitOptions, report: (result: Check
         // A plugin that issues no leases has nothing to renew or revoke: -32601 there is the protocol's own answer.
         else if (LEASE_METHODS.has(method)) record(name, 'pass', 'answered -32601: optional, for a plugin that issues no leases');
         else if (SCHEDULED_METHODS.has(method)) record(name, 'pass', 'answered -32601: optional, for a plugin with no scheduled work');
+        // An auth plugin without renewAuth leaves its tokens' renewals to the host's rules, as before protocol 3.
+        else if (method === 'renewAuth') record(name, 'pass', 'answered -32601: optional, its tokens renew by the host\'s rules alone');
         else record(name, 'skip', 'answered -32601: optional, not implemented');
         notImplemented.add(method);
         continue;

@@ -194,6 +194,14 @@ export class MountRouting {
         boundCidrs: r.auth.boundCidrs,
         mountDefaultTtl: m.mount.config.defaultLeaseTtl,
         mountMaxTtl: m.mount.config.maxLeaseTtl,
+        // Kept with the token (encrypted) for the plugin's renewAuth when the token is renewed.
+        origin: {
+          mount: m.mount.uuid,
+          path: m.relative,
+          policies: r.auth.policies,
+          displayName: r.auth.displayName ?? '',
+          ...(r.auth.internal ? { internal: r.auth.internal } : {}),
+        },
       };
       return { kind: 'envelope', data: r.data ?? null, warnings: r.warnings, login, mountType };
     }

@@ -198,13 +198,14 @@ export function planLoginToken(login: LoginGrant, nowMs: number, limits: TokenLi
     ttl,
     renewable: login.renewable ?? true,
     ...(login.boundCidrs?.length ? { boundCidrs: [...login.boundCidrs] } : {}),
+    ...(login.origin ? { login: { ...login.origin, policies: [...login.policies] } } : {}),
   });
 }
 
 /** A token no other token asked for (root, logins): everything but these fields follows from the clock. */
 export function orphanEntry(
   nowMs: number,
-  f: Pick<TokenEntry, 'policies' | 'path' | 'meta' | 'displayName' | 'numUses' | 'ttl' | 'renewable' | 'boundCidrs'>,
+  f: Pick<TokenEntry, 'policies' | 'path' | 'meta' | 'displayName' | 'numUses' | 'ttl' | 'renewable' | 'boundCidrs' | 'login'>,
 ): PlannedEntry {
   return {
     ...f,

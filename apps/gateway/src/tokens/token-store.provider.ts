@@ -5,6 +5,7 @@ import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runt
 import { CUBBYHOLE_CLEANUP, CubbyholeCleanup } from '../cubbyhole/cubbyhole-cleanup.js';
 import { MOUNT_TABLE } from '../mounts/mount-table.provider.js';
 import { ROOT_TOKEN_ISSUER, type RootTokenIssuer } from '../seal/seal.service.js';
+import { authRenewal } from './auth-renewal.js';
 import { TokenStore } from './token-store.js';
 
 export const TOKEN_STORE = Symbol('coffer.gateway.token-store');
@@ -25,6 +26,8 @@ export const tokenStoreProviders: Provider[] = [
         leaseTtls: () => ({ defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl }),
         onChange: () => ctx.bus.publish(subjects.tokensChanged, null),
         onRevoked: (accessors) => cubbyholes.revoked(accessors),
+        // A login's token renews only if its auth plugin agrees (protocol 3 renewAuth).
+        renewAuth: authRenewal(ctx.bus, ctx.tunables),
       });
       // Every gateway caches token entries briefly; a revocation anywhere empties every cache.
       ctx.bus.subscribe(subjects.tokensChanged, () => store.forgetCached());

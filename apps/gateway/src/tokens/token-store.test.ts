@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CofferError } from '#contracts';
 import { openTestTokens, type TestTokens } from './testing.js';
-import type { CallerToken, CreateTokenParams, TokenStore } from './token-store.js';
+import type { AuthRenewal, CallerToken, CreateTokenParams, TokenEntry, TokenStore } from './token-store.js';
 
 const HOUR = 3600;
 
@@ -457,5 +457,49 @@ describe('TokenStore on Postgres', () => {
     assert.ok(await other.useOnce(twice.token));
     assert.equal((await other.useOnce(twice.token))?.numUses, -1, 'the second use is the last');
     assert.equal(await other.useOnce(twice.token), undefined);
+  });
+
+  test("a login's token asks its auth plugin first: the plugin's TTLs apply, its refusal leaves the expiry, none renews as before", async () => {
+    const asked: { entry: TokenEntry; increment: number }[] = [];
+    let answer: AuthRenewal | undefined | Error = { ttl: 600, maxTtl: 2 * HOUR, warnings: ['from the plugin'] };
+    const judged = t.another({
+      renewAuth: async (entry, increment) => {
+        asked.push({ entry, increment });
+        if (answer instanceof Error) throw answer;
+        return answer;
+      },
+    });
+    const origin = { mount: '4b0c7a52-0000-4000-8000-000000000001', path: 'login/alice', policies: ['Dev'], displayName: 'alice', internal: { user: 'alice' } };
+    const issued = await judged.createForLogin({ policies: ['Dev'], meta: { username: 'alice' }, displayName: 'userpass-alice', path: 'auth/userpass/login/alice', ttl: 60, origin });
+    assert.deepEqual(issued.entry.login, origin, 'the login is kept with the token');
+    const raw = await t.dataSource.query(`SELECT data FROM ${t.table}`);
+    assert.ok(raw.every((r: { data: Buffer }) => !r.data.toString('latin1').includes('login/alice')), 'and only encrypted');
+
+    t.advance(10);
+    const renewed = await judged.renew(issued.token);
+    assert.equal(asked.length, 1);
+    assert.deepEqual(asked[0]!.entry.login, origin);
+    assert.equal(asked[0]!.increment, 0);
+    assert.equal(renewed?.entry.ttl, 600, "no increment: the plugin's TTL");
+    assert.deepEqual(renewed?.warnings, ['from the plugin']);
+    t.advance(10);
+    const capped = await judged.renewByAccessor(issued.entry.accessor, '3h');
+    assert.equal(asked[1]!.increment, 3 * HOUR);
+    assert.equal(capped?.entry.ttl, 2 * HOUR - 20, "the plugin's max TTL counts from issue");
+
+    answer = new CofferError('invalid-request', 'failed to renew entry: user "alice" no longer exists');
+    const before = (await judged.lookup(issued.token))!.expireTime;
+    t.advance(10);
+    await assert.rejects(judged.renew(issued.token, '1h'), isCode('invalid-request', 'failed to renew entry: user "alice" no longer exists'));
+    assert.equal((await judged.lookup(issued.token))!.expireTime, before, 'a refusal leaves the expiry as it was');
+
+    answer = undefined;
+    assert.equal((await judged.renew(issued.token, '30m'))?.entry.ttl, 30 * 60, 'a plugin without renewAuth: the store\'s rules');
+
+    // Tokens no login issued never ask a plugin.
+    const calls = asked.length;
+    const plain = await child({ policies: ['p'], ttl: '1h' });
+    await judged.renew(plain.token, '2h');
+    assert.equal(asked.length, calls);
   });
 });

@@ -45,6 +45,31 @@ export interface TokenEntry {
   boundCidrs?: string[];
   /** A response-wrapping token's wrapped response, sealed with the entry (Vault keeps it in the token's cubbyhole). */
   wrapped?: WrappedResponse;
+  /**
+   * A login's token: what the auth plugin returned, kept (sealed with the entry) for its `renewAuth` on every
+   * renewal (Vault keeps the login's Auth in the token's lease entry). Never shown to a client.
+   */
+  login?: LoginOrigin;
+}
+
+/** The login behind a token, as the auth plugin's `renewAuth` needs it back. */
+export interface LoginOrigin {
+  /** The auth mount's uuid: the renewal goes to the plugin serving it. */
+  mount: string;
+  /** The login's path relative to the mount (`login/alice`). */
+  path: string;
+  /** The policies the plugin returned (before `default` was added). */
+  policies: string[];
+  displayName: string;
+  /** The plugin's `auth.internal` (protocol 3), if any. */
+  internal?: Record<string, unknown>;
+}
+
+/** An auth plugin's answer to a renewal: its TTLs (seconds, 0 = none of its own) and warnings. */
+export interface AuthRenewal {
+  ttl?: number;
+  maxTtl?: number;
+  warnings?: string[];
 }
 
 /** What a response-wrapping token holds: the response it replaced, and where it was made. */
@@ -101,6 +126,8 @@ export interface LoginGrant {
   boundCidrs?: string[];
   mountDefaultTtl?: number;
   mountMaxTtl?: number;
+  /** Which mount and login issued it, for the plugin's renewal callback. */
+  origin?: LoginOrigin;
 }
 
 export interface IssuedToken {
@@ -140,6 +167,13 @@ export interface TokenStoreOptions {
    * deletes have run, so what lives per token elsewhere (cubbyholes) goes with it. Must not throw or block.
    */
   onRevoked?: (accessors: string[]) => void;
+  /**
+   * Asks the auth plugin whose login issued a token before the token is renewed (protocol 3 `renewAuth`, Vault's
+   * AuthRenew): its answer feeds the TTL, a throw refuses the renewal (the token keeps its expiry). Undefined: the
+   * plugin has no such callback, and the token renews by the store's rules alone. Never called inside a transaction:
+   * the plugin's storage calls may need the dev server's single connection.
+   */
+  renewAuth?: (entry: TokenEntry, increment: number) => Promise<AuthRenewal | undefined>;
 }
 
 const DEFAULT_LEASE_TTL = 768 * 3600;
@@ -354,13 +388,37 @@ export class TokenStore {
   async renew(token: string, increment?: string | number): Promise<RenewedToken | undefined> {
     const barrier = this.barrier();
     if (!token) return undefined;
-    return this.renewWhere(barrier, 'id_hmac', idHmacOf(barrier, token), increment);
+    return this.renewAsked(barrier, 'id_hmac', idHmacOf(barrier, token), increment);
   }
 
   async renewByAccessor(accessor: string, increment?: string | number): Promise<RenewedToken | undefined> {
     const barrier = this.barrier();
     if (!accessor) return undefined;
-    return this.renewWhere(barrier, 'accessor_hmac', accessorHmacOf(barrier, accessor), increment);
+    return this.renewAsked(barrier, 'accessor_hmac', accessorHmacOf(barrier, accessor), increment);
+  }
+
+  /**
+   * A login's token is renewed only if its auth plugin agrees: it is asked first, outside any transaction (its
+   * storage calls may need the one connection of the dev server), then the row is renewed under its lock with the
+   * plugin's TTLs. A token revoked meanwhile is simply not found by the second step.
+   */
+  private async renewAsked(
+    barrier: Barrier,
+    column: 'id_hmac' | 'accessor_hmac',
+    hmac: string,
+    increment: string | number | undefined,
+  ): Promise<RenewedToken | undefined> {
+    const requested = parseDurationSeconds(increment) ?? 0;
+    if (requested < 0) throw invalid('increment must be positive');
+    let renewal: AuthRenewal | undefined;
+    if (this.options.renewAuth) {
+      const entry = await this.lookupWhere(barrier, column, hmac);
+      if (!entry) return undefined;
+      // Refusals that need no plugin come first, in the store's words.
+      if (entry.expireTime === null || !entry.renewable) throw invalid('lease is not renewable');
+      if (entry.login) renewal = await this.options.renewAuth(entry, requested);
+    }
+    return this.renewWhere(barrier, column, hmac, requested, renewal);
   }
 
   /** Revokes the token and every descendant, in one transaction. Returns how many tokens went (0: none known). */
@@ -488,10 +546,9 @@ export class TokenStore {
     barrier: Barrier,
     column: 'id_hmac' | 'accessor_hmac',
     hmac: string,
-    increment: string | number | undefined,
+    requested: number,
+    renewal: AuthRenewal | undefined,
   ): Promise<RenewedToken | undefined> {
-    const requested = parseDurationSeconds(increment) ?? 0;
-    if (requested < 0) throw invalid('increment must be positive');
     const nowMs = this.now();
     const now = Math.floor(nowMs / 1000);
     return this.changing(this.transaction(async (q) => {
@@ -503,16 +560,20 @@ export class TokenStore {
         return undefined;
       }
       if (entry.expireTime === null || !entry.renewable) throw invalid('lease is not renewable');
-      const { ttl, warnings } = calculateTtl({
+      // The auth plugin's TTL stands in for the token's own, and its max TTL caps the server's (Vault's CalculateTTL
+      // with the AuthRenew response's TTL and MaxTTL).
+      const pluginMax = renewal?.maxTtl && renewal.maxTtl > 0 ? renewal.maxTtl : Infinity;
+      const { ttl, warnings: ttlWarnings } = calculateTtl({
         increment: requested,
-        backendTtl: entry.ttl,
+        backendTtl: renewal?.ttl && renewal.ttl > 0 ? renewal.ttl : entry.ttl,
         period: entry.period,
         explicitMaxTtl: entry.explicitMaxTtl,
         start: entry.creationTime,
         now,
         defaultLeaseTtl: this.limits.defaultLeaseTtl,
-        maxLeaseTtl: this.limits.maxLeaseTtl,
+        maxLeaseTtl: Math.min(this.limits.maxLeaseTtl, pluginMax),
       });
+      const warnings = [...(renewal?.warnings ?? []), ...ttlWarnings];
       let expiresAt = nowMs + ttl * 1000;
       let granted = ttl;
       if (row.parent_hmac !== null) {
