@@ -259,20 +259,33 @@ function auditAuth(caller: Caller | undefined, request: VaultRequest): AuditAuth
   };
 }
 
+/**
+ * One `AuditMount` per mount, so that `entry-json.ts` writes a mount's fields once, not twice a request. A tuned or
+ * moved mount is a new `Mount` object (the mount table's fold replaces it), so it gets a new one.
+ */
+const auditMounts = new WeakMap<Mount, AuditMount>();
+const SYS_MOUNT: AuditMount = { point: 'sys/', type: 'system', accessor: '', nonHmacRequestKeys: [], nonHmacResponseKeys: [] };
+const TOKEN_MOUNT: AuditMount = { point: 'auth/token/', type: 'token', accessor: '', nonHmacRequestKeys: [], nonHmacResponseKeys: [] };
+
 function auditMount(ctx: AuditContext): AuditMount | undefined {
   const m = ctx.mount;
   if (m) {
-    return {
-      point: m.table === 'auth' ? `auth/${m.path}` : m.path,
-      type: m.type,
-      accessor: m.accessor,
-      nonHmacRequestKeys: m.config.auditNonHmacRequestKeys ?? [],
-      nonHmacResponseKeys: m.config.auditNonHmacResponseKeys ?? [],
-    };
+    let a = auditMounts.get(m);
+    if (!a) {
+      a = {
+        point: m.table === 'auth' ? `auth/${m.path}` : m.path,
+        type: m.type,
+        accessor: m.accessor,
+        nonHmacRequestKeys: m.config.auditNonHmacRequestKeys ?? [],
+        nonHmacResponseKeys: m.config.auditNonHmacResponseKeys ?? [],
+      };
+      auditMounts.set(m, a);
+    }
+    return a;
   }
   const path = ctx.request.path;
-  if (path.startsWith('sys/')) return { point: 'sys/', type: 'system', accessor: '', nonHmacRequestKeys: [], nonHmacResponseKeys: [] };
-  if (path.startsWith('auth/token/')) return { point: 'auth/token/', type: 'token', accessor: '', nonHmacRequestKeys: [], nonHmacResponseKeys: [] };
+  if (path.startsWith('sys/')) return SYS_MOUNT;
+  if (path.startsWith('auth/token/')) return TOKEN_MOUNT;
   return undefined;
 }
 

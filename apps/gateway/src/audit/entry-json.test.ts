@@ -93,6 +93,31 @@ describe('audit entries written as JSON directly', () => {
     });
   }
 
+  it("writes a caller's auth block anew when the same token's fields changed (the per-token text is reused only when equal)", () => {
+    const variants = [
+      auth,
+      { ...auth },
+      { ...auth, policies: ['root', 'extra'] },
+      { ...auth, policies: ['root', 'extra'] },
+      { ...auth, metadata: { user: 'bob', team: 'ünïcødé ✓ \u2028' } },
+      { ...auth, metadata: { team: 'ünïcødé ✓ \u2028', user: 'alice' } },
+      { ...auth, metadata: null },
+      { ...auth, displayName: 'token-renamed', tokenTtl: 60 },
+      { ...auth, accessor: 'acc-other' },
+      auth,
+    ];
+    for (const [i, a] of variants.entries()) {
+      const r = { ...base, auth: a };
+      assert.equal(requestEntryJson(entryBody(SALT, DEFAULTS, r), r, NOW), JSON.stringify(requestEntry(SALT, DEFAULTS, r, NOW)), `variant ${i}`);
+    }
+    // The same token in place, its policies changed in the array the caller holds.
+    const held = { ...auth, policies: ['a'] };
+    const r = { ...base, auth: held };
+    entryBody(SALT, DEFAULTS, r);
+    held.policies.push('b');
+    assert.match(entryBody(SALT, DEFAULTS, r), /"policies":\["a","b"\]/);
+  });
+
   it('hashes data as hashData does, with the non-HMAC keys in clear', () => {
     assert.equal(hashedJson(SALT, tricky, ['value'], true), JSON.stringify(hashData(SALT, tricky, ['value'])));
     assert.equal(hashedJson(SALT, 'x', [], true), `"${hmacOf(SALT, 'x')}"`);

@@ -6,8 +6,11 @@ import {
   isEmptyObject,
   RFC3339,
   secretOf,
+  type AuditAuth,
+  type AuditMount,
   type AuditRequestInput,
   type AuditResponseInput,
+  type CallerHashes,
   type EntryOptions,
 } from './entry.js';
 
@@ -61,6 +64,100 @@ export function hashedJson(salt: string, value: unknown, clear: readonly string[
   return JSON.stringify(String(value));
 }
 
+/**
+ * `"mount_point":…,"mount_type":…,"mount_accessor":…` of a mount, which both entries of every request to it carry,
+ * written once per `AuditMount` object: the broker keeps one per mount (`Mount` objects are replaced, not changed,
+ * when a mount is tuned or moved), so this is made once per mount, not twice per request.
+ */
+const mountTexts = new WeakMap<AuditMount, string>();
+function mountJson(m: AuditMount): string {
+  let text = mountTexts.get(m);
+  if (text === undefined) {
+    const parts: string[] = [];
+    put(parts, 'mount_point', m.point);
+    put(parts, 'mount_type', m.type);
+    put(parts, 'mount_accessor', m.accessor);
+    text = parts.join(',');
+    mountTexts.set(m, text);
+  }
+  return text;
+}
+
+/**
+ * The caller's `"auth":{…}` as last written for the same hashed token: a client sends the same token request after
+ * request. Reused only when every field it was written from is the same (policies and metadata compared by value),
+ * so a token whose policies or metadata changed is written anew. Bounded like the hash cache it sits beside.
+ */
+interface WrittenAuth {
+  accessor: string | undefined;
+  from: AuditAuth;
+  text: string | undefined;
+}
+const authTexts = new Map<string, Map<string, WrittenAuth>>();
+
+function authJson(salt: string, options: EntryOptions, auth: AuditAuth, hashes: CallerHashes): string | undefined {
+  const key = hashes.token;
+  if (key === undefined || key === '') return writeAuth(salt, options, auth, hashes);
+  let bySalt = authTexts.get(salt);
+  if (!bySalt) {
+    if (authTexts.size >= 64) authTexts.clear();
+    bySalt = new Map();
+    authTexts.set(salt, bySalt);
+  }
+  const known = bySalt.get(key);
+  if (known && known.accessor === hashes.accessor && sameAuth(known.from, auth)) return known.text;
+  if (bySalt.size >= 4096) bySalt.clear();
+  const text = writeAuth(salt, options, auth, hashes);
+  // Not the token itself: the text was written from its hash, the key.
+  bySalt.set(key, { accessor: hashes.accessor, from: { ...auth, clientToken: '', policies: [...auth.policies], metadata: auth.metadata && { ...auth.metadata } }, text });
+  return text;
+}
+
+function writeAuth(salt: string, options: EntryOptions, auth: AuditAuth, hashes: CallerHashes): string | undefined {
+  const a: string[] = [];
+  put(a, 'client_token', hashes.token ?? secretOf(salt, options, auth.clientToken));
+  put(a, 'accessor', hashes.accessor);
+  put(a, 'display_name', auth.displayName);
+  put(a, 'policies', auth.policies);
+  put(a, 'token_policies', auth.policies);
+  put(a, 'metadata', auth.metadata ?? undefined);
+  put(a, 'entity_id', auth.entityId);
+  put(a, 'token_type', auth.tokenType);
+  put(a, 'token_ttl', auth.tokenTtl);
+  put(a, 'token_issue_time', auth.tokenIssueTime);
+  return a.length === 0 ? undefined : `"auth":{${a.join(',')}}`;
+}
+
+function sameAuth(a: AuditAuth, b: AuditAuth): boolean {
+  return (
+    a.displayName === b.displayName &&
+    a.entityId === b.entityId &&
+    a.tokenType === b.tokenType &&
+    Object.is(a.tokenTtl, b.tokenTtl) &&
+    a.tokenIssueTime === b.tokenIssueTime &&
+    sameList(a.policies, b.policies) &&
+    sameMap(a.metadata, b.metadata)
+  );
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Same keys in the same order (the order they are written in) and the same values. */
+function sameMap(a: Record<string, string> | null, b: Record<string, string> | null): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i] || a[ka[i]] !== b[kb[i]]) return false;
+  return true;
+}
+
 /** A value `hashData` would turn into nothing `omitEmpty` keeps: null, or an object without keys. */
 function hashesToNothing(value: unknown): boolean {
   if (value === null || value === undefined) return true;
@@ -76,25 +173,14 @@ export function entryBody(salt: string, options: EntryOptions, r: AuditRequestIn
   const parts: string[] = [];
   const auth = r.auth;
   if (auth) {
-    const a: string[] = [];
-    put(a, 'client_token', hashes.token ?? secretOf(salt, options, auth.clientToken));
-    put(a, 'accessor', hashes.accessor);
-    put(a, 'display_name', auth.displayName);
-    put(a, 'policies', auth.policies);
-    put(a, 'token_policies', auth.policies);
-    put(a, 'metadata', auth.metadata ?? undefined);
-    put(a, 'entity_id', auth.entityId);
-    put(a, 'token_type', auth.tokenType);
-    put(a, 'token_ttl', auth.tokenTtl);
-    put(a, 'token_issue_time', auth.tokenIssueTime);
-    putBlock(parts, 'auth', a);
+    const text = authJson(salt, options, auth, hashes);
+    if (text !== undefined) parts.push(text);
   }
   const q: string[] = [];
   put(q, 'id', r.id);
   put(q, 'operation', r.operation);
-  put(q, 'mount_point', r.mount?.point);
-  put(q, 'mount_type', r.mount?.type);
-  put(q, 'mount_accessor', r.mount?.accessor);
+  const mountText = r.mount ? mountJson(r.mount) : undefined;
+  if (mountText) q.push(mountText);
   put(q, 'client_token', hashes.token);
   put(q, 'client_token_accessor', hashes.accessor);
   q.push('"namespace":{"id":"root"}');
@@ -127,9 +213,8 @@ export function responseEntryJson(
 ): string {
   const parts: string[] = [];
   const p: string[] = [];
-  put(p, 'mount_point', r.mount?.point);
-  put(p, 'mount_type', r.mount?.type);
-  put(p, 'mount_accessor', r.mount?.accessor);
+  const mountText = r.mount ? mountJson(r.mount) : undefined;
+  if (mountText) p.push(mountText);
   const issued = response.auth;
   if (issued) {
     const a: string[] = [];
