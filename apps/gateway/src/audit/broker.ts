@@ -147,24 +147,18 @@ export class AuditBroker implements OnModuleDestroy {
     return this.list;
   }
 
-  private async deliver(
+  private deliver(
     devices: ActiveDevice[],
     textFor: (d: ActiveDevice) => string,
     requestId: string,
     kind: 'request' | 'response',
   ): Promise<void> {
     // One device, the usual case: the same outcome without allSettled's array and a closure per device.
-    if (devices.length === 1) {
-      const d = devices[0];
-      try {
-        if (d.sink instanceof Error) throw d.sink;
-        await d.sink.write(`${d.prefix}${textFor(d)}\n`);
-        return;
-      } catch (err) {
-        this.deviceFailed(requestId, d, kind, err);
-        this.noDeviceRecorded(requestId, kind, 1);
-      }
-    }
+    if (devices.length === 1) return this.deliverToOne(devices[0], textFor, requestId, kind);
+    return this.deliverToAll(devices, textFor, requestId, kind);
+  }
+
+  private async deliverToAll(devices: ActiveDevice[], textFor: (d: ActiveDevice) => string, requestId: string, kind: 'request' | 'response'): Promise<void> {
     const results = await Promise.allSettled(
       devices.map(async (d) => {
         if (d.sink instanceof Error) throw d.sink;
@@ -177,6 +171,21 @@ export class AuditBroker implements OnModuleDestroy {
       else this.deviceFailed(requestId, devices[i], kind, r.reason);
     });
     if (written === 0) this.noDeviceRecorded(requestId, kind, devices.length);
+  }
+
+  /** `deliver` for one device, as a promise chain: no async frame of its own on every entry. */
+  private deliverToOne(d: ActiveDevice, textFor: (d: ActiveDevice) => string, requestId: string, kind: 'request' | 'response'): Promise<void> {
+    let written: Promise<void>;
+    try {
+      if (d.sink instanceof Error) throw d.sink;
+      written = d.sink.write(`${d.prefix}${textFor(d)}\n`);
+    } catch (err) {
+      written = Promise.reject(err);
+    }
+    return written.then(undefined, (err: unknown) => {
+      this.deviceFailed(requestId, d, kind, err);
+      this.noDeviceRecorded(requestId, kind, 1);
+    });
   }
 
   private deviceFailed(requestId: string, d: ActiveDevice, kind: 'request' | 'response', reason: unknown): void {
