@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 export interface LoadTarget {
@@ -14,6 +15,12 @@ export interface LoadFigures {
   p99Ms: number;
   /** Failed connections, timeouts and non-2xx answers: a figure with any is not trusted. */
   failures: number;
+  /**
+   * CPU time (user + system) the server process spent per request served during the measured seconds, in µs, when
+   * its pid was given. Other sessions on a shared machine move req/s a lot and this much less: it counts only what
+   * that process ran, whoever else held the cores.
+   */
+  serverCpuUs?: number;
 }
 
 export interface LoadSettings {
@@ -23,7 +30,7 @@ export interface LoadSettings {
 }
 
 /** One measured load run after a warm-up run whose figures are thrown away (JIT, pools, plugin processes). */
-export async function measureLoad(target: LoadTarget, settings: LoadSettings): Promise<LoadFigures> {
+export async function measureLoad(target: LoadTarget, settings: LoadSettings, serverPid?: number): Promise<LoadFigures> {
   const options = {
     url: target.url,
     method: target.method ?? 'GET',
@@ -33,11 +40,22 @@ export async function measureLoad(target: LoadTarget, settings: LoadSettings): P
     timeout: 10,
   };
   if (settings.warmupSeconds > 0) await autocannon({ ...options, duration: settings.warmupSeconds });
+  const cpuBefore = serverPid === undefined ? 0 : cpuMsOf(serverPid);
   const result = await autocannon({ ...options, duration: settings.seconds });
+  const cpuMs = serverPid === undefined ? 0 : cpuMsOf(serverPid) - cpuBefore;
   return {
+    ...(serverPid === undefined || result.requests.total === 0 ? {} : { serverCpuUs: (cpuMs * 1000) / result.requests.total }),
     rps: result.requests.average,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     failures: result.errors + result.timeouts + result.non2xx,
   };
+}
+
+/** utime + stime of a Linux process in ms, from /proc (fields 14 and 15, in clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }

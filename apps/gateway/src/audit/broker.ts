@@ -15,6 +15,7 @@ import {
   type AuditResponseInput,
   type EntryOptions,
 } from './entry.js';
+import { entryBody, requestEntryJson, responseEntryJson, writesJsonDirectly } from './entry-json.js';
 import { entryOptions, formatOf } from './options.js';
 import { auditDevicesProjection, type AuditDevice, type AuditDevicesState } from './projection.js';
 
@@ -33,8 +34,12 @@ export interface AuditContext {
   error?: unknown;
   /** The devices that recorded the request entry: the same ones record the response. */
   devices?: ActiveDevice[];
-  /** Each device's request entry, whose hashed blocks the response entry repeats. */
+  /** The request as its entries describe it, made once for both. */
+  input?: AuditRequestInput;
+  /** Each device's request entry, whose hashed blocks the response entry repeats (devices on the generic path). */
   entries?: Map<ActiveDevice, Record<string, unknown>>;
+  /** Each device's `"auth":…,"request":…` text, which the response entry repeats (devices written directly). */
+  bodies?: Map<ActiveDevice, string>;
 }
 
 /** A device as this gateway runs it: the event's settings and this gateway's own sink (or why it has none). */
@@ -44,6 +49,8 @@ export interface ActiveDevice {
   options: EntryOptions;
   format: 'json' | 'jsonx';
   prefix: string;
+  /** Entries written as JSON text directly (`entry-json.ts`), not built as objects and stringified. */
+  direct: boolean;
 }
 
 /**
@@ -61,6 +68,8 @@ const UNAUDITED = /^sys\/(health|seal-status|init|unseal)\/?$/;
 export class AuditBroker implements OnModuleDestroy {
   readonly host: ProjectionHost<AuditDevicesState>;
   private readonly active = new Map<string, ActiveDevice>();
+  /** `active`'s devices as the list every request gets, rebuilt only when the stream changed. */
+  private list: ActiveDevice[] = [];
   private synced?: AuditDevicesState;
 
   constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {
@@ -85,9 +94,9 @@ export class AuditBroker implements OnModuleDestroy {
     const devices = this.devices();
     ctx.devices = devices;
     if (devices.length === 0) return;
-    const input = requestInput(ctx, undefined);
+    const input = (ctx.input = requestInput(ctx, undefined));
     const now = new Date();
-    await this.deliver(devices, (d) => remember(ctx, d, requestEntry(d.device.salt, d.options, input, now)), ctx.request.id, 'request');
+    await this.deliver(devices, (d) => requestText(ctx, d, input, now), ctx.request.id, 'request');
   }
 
   /**
@@ -102,23 +111,15 @@ export class AuditBroker implements OnModuleDestroy {
       const devices = this.devices();
       ctx.devices = devices;
       if (devices.length === 0) return;
-      const refused = requestInput(ctx, errorText);
+      const refused = { ...(ctx.input = requestInput(ctx, undefined)), error: errorText };
       const now = new Date();
-      await this.deliver(devices, (d) => requestEntry(d.device.salt, d.options, refused, now), ctx.request.id, 'request');
+      await this.deliver(devices, (d) => requestText(ctx, d, refused, now), ctx.request.id, 'request');
     }
     if (ctx.devices.length === 0) return;
-    const input = requestInput(ctx, undefined);
+    const input = (ctx.input ??= requestInput(ctx, undefined));
     const response = responseInput(ctx.response, errorText);
     const now = new Date();
-    await this.deliver(
-      ctx.devices,
-      (d) => {
-        const built = ctx.entries?.get(d) as { auth?: unknown; request: unknown } | undefined;
-        return responseEntry(d.device.salt, d.options, input, response, now, built);
-      },
-      ctx.request.id,
-      'response',
-    );
+    await this.deliver(ctx.devices, (d) => responseText(ctx, d, input, response, now), ctx.request.id, 'response');
   }
 
   /** `sys/audit-hash/<path>`: the device's hash of `input`, the same string its entries carry. */
@@ -141,33 +142,60 @@ export class AuditBroker implements OnModuleDestroy {
         if (this.active.has(path)) continue;
         this.active.set(path, activate(device, this.ctx.config.pluginDirectory));
       }
+      this.list = [...this.active.values()];
     }
-    return [...this.active.values()];
+    return this.list;
   }
 
-  private async deliver(
+  private deliver(
     devices: ActiveDevice[],
-    entryFor: (d: ActiveDevice) => Record<string, unknown>,
+    textFor: (d: ActiveDevice) => string,
     requestId: string,
     kind: 'request' | 'response',
   ): Promise<void> {
+    // One device, the usual case: the same outcome without allSettled's array and a closure per device.
+    if (devices.length === 1) return this.deliverToOne(devices[0], textFor, requestId, kind);
+    return this.deliverToAll(devices, textFor, requestId, kind);
+  }
+
+  private async deliverToAll(devices: ActiveDevice[], textFor: (d: ActiveDevice) => string, requestId: string, kind: 'request' | 'response'): Promise<void> {
     const results = await Promise.allSettled(
       devices.map(async (d) => {
         if (d.sink instanceof Error) throw d.sink;
-        const entry = entryFor(d);
-        await d.sink.write(`${d.prefix}${d.format === 'jsonx' ? toJsonx(entry) : JSON.stringify(entry)}\n`);
+        await d.sink.write(`${d.prefix}${textFor(d)}\n`);
       }),
     );
     let written = 0;
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') written++;
-      // The reason is the sink's (ENOENT, ECONNREFUSED...), never the entry.
-      else this.ctx.log.warn({ requestId, device: devices[i].device.path, kind, reason: (r.reason as Error)?.message }, 'audit device failed to record an entry');
+      else this.deviceFailed(requestId, devices[i], kind, r.reason);
     });
-    if (written === 0) {
-      this.ctx.log.error({ requestId, kind, devices: devices.length }, 'no audit device recorded the entry: request refused');
-      throw new AuditFailure();
+    if (written === 0) this.noDeviceRecorded(requestId, kind, devices.length);
+  }
+
+  /** `deliver` for one device, as a promise chain: no async frame of its own on every entry. */
+  private deliverToOne(d: ActiveDevice, textFor: (d: ActiveDevice) => string, requestId: string, kind: 'request' | 'response'): Promise<void> {
+    let written: Promise<void>;
+    try {
+      if (d.sink instanceof Error) throw d.sink;
+      written = d.sink.write(`${d.prefix}${textFor(d)}\n`);
+    } catch (err) {
+      written = Promise.reject(err);
     }
+    return written.then(undefined, (err: unknown) => {
+      this.deviceFailed(requestId, d, kind, err);
+      this.noDeviceRecorded(requestId, kind, 1);
+    });
+  }
+
+  private deviceFailed(requestId: string, d: ActiveDevice, kind: 'request' | 'response', reason: unknown): void {
+    // The reason is the sink's (ENOENT, ECONNREFUSED...), never the entry.
+    this.ctx.log.warn({ requestId, device: d.device.path, kind, reason: (reason as Error)?.message }, 'audit device failed to record an entry');
+  }
+
+  private noDeviceRecorded(requestId: string, kind: 'request' | 'response', devices: number): never {
+    this.ctx.log.error({ requestId, kind, devices }, 'no audit device recorded the entry: request refused');
+    throw new AuditFailure();
   }
 }
 
@@ -178,9 +206,30 @@ export class AuditFailure extends CofferError {
   }
 }
 
-function remember(ctx: AuditContext, d: ActiveDevice, entry: Record<string, unknown>): Record<string, unknown> {
+/** A request entry's text for one device, its hashed blocks kept for the response entry. */
+function requestText(ctx: AuditContext, d: ActiveDevice, input: AuditRequestInput, time: Date): string {
+  if (d.direct) {
+    const body = entryBody(d.device.salt, d.options, input);
+    (ctx.bodies ??= new Map()).set(d, body);
+    return requestEntryJson(body, input, time);
+  }
+  const entry = requestEntry(d.device.salt, d.options, input, time);
   (ctx.entries ??= new Map()).set(d, entry);
-  return entry;
+  return formatted(d, entry);
+}
+
+/** A response entry's text for one device, repeating the request entry's hashed blocks when there was one. */
+function responseText(ctx: AuditContext, d: ActiveDevice, input: AuditRequestInput, response: AuditResponseInput, time: Date): string {
+  if (d.direct) {
+    const body = ctx.bodies?.get(d) ?? entryBody(d.device.salt, d.options, input);
+    return responseEntryJson(d.device.salt, d.options, body, input, response, time);
+  }
+  const built = ctx.entries?.get(d) as { auth?: unknown; request: unknown } | undefined;
+  return formatted(d, responseEntry(d.device.salt, d.options, input, response, time, built));
+}
+
+function formatted(d: ActiveDevice, entry: Record<string, unknown>): string {
+  return d.format === 'jsonx' ? toJsonx(entry) : JSON.stringify(entry);
 }
 
 function activate(device: AuditDevice, pluginDirectory: string | undefined): ActiveDevice {
@@ -195,7 +244,7 @@ function activate(device: AuditDevice, pluginDirectory: string | undefined): Act
     // A device this host may not open (its file would be inside this host's plugin directory...) fails every write.
     sink = err instanceof Error ? err : new Error(String(err));
   }
-  return { device, sink, options, format, prefix: device.options.prefix ?? '' };
+  return { device, sink, options, format, prefix: device.options.prefix ?? '', direct: writesJsonDirectly(options, format) };
 }
 
 function errorMessage(err: unknown): string {
@@ -219,20 +268,33 @@ function auditAuth(caller: Caller | undefined, request: VaultRequest): AuditAuth
   };
 }
 
+/**
+ * One `AuditMount` per mount, so that `entry-json.ts` writes a mount's fields once, not twice a request. A tuned or
+ * moved mount is a new `Mount` object (the mount table's fold replaces it), so it gets a new one.
+ */
+const auditMounts = new WeakMap<Mount, AuditMount>();
+const SYS_MOUNT: AuditMount = { point: 'sys/', type: 'system', accessor: '', nonHmacRequestKeys: [], nonHmacResponseKeys: [] };
+const TOKEN_MOUNT: AuditMount = { point: 'auth/token/', type: 'token', accessor: '', nonHmacRequestKeys: [], nonHmacResponseKeys: [] };
+
 function auditMount(ctx: AuditContext): AuditMount | undefined {
   const m = ctx.mount;
   if (m) {
-    return {
-      point: m.table === 'auth' ? `auth/${m.path}` : m.path,
-      type: m.type,
-      accessor: m.accessor,
-      nonHmacRequestKeys: m.config.auditNonHmacRequestKeys ?? [],
-      nonHmacResponseKeys: m.config.auditNonHmacResponseKeys ?? [],
-    };
+    let a = auditMounts.get(m);
+    if (!a) {
+      a = {
+        point: m.table === 'auth' ? `auth/${m.path}` : m.path,
+        type: m.type,
+        accessor: m.accessor,
+        nonHmacRequestKeys: m.config.auditNonHmacRequestKeys ?? [],
+        nonHmacResponseKeys: m.config.auditNonHmacResponseKeys ?? [],
+      };
+      auditMounts.set(m, a);
+    }
+    return a;
   }
   const path = ctx.request.path;
-  if (path.startsWith('sys/')) return { point: 'sys/', type: 'system', accessor: '', nonHmacRequestKeys: [], nonHmacResponseKeys: [] };
-  if (path.startsWith('auth/token/')) return { point: 'auth/token/', type: 'token', accessor: '', nonHmacRequestKeys: [], nonHmacResponseKeys: [] };
+  if (path.startsWith('sys/')) return SYS_MOUNT;
+  if (path.startsWith('auth/token/')) return TOKEN_MOUNT;
   return undefined;
 }
 

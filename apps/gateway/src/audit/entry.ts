@@ -32,7 +32,7 @@ function keyOf(salt: string): KeyObject {
  * value, bounded (a full map is dropped and refilled), and holding nothing the gateway does not already hold.
  */
 const callerCache = new Map<string, Map<string, string>>();
-function cachedHmacOf(salt: string, value: string): string {
+export function cachedHmacOf(salt: string, value: string): string {
   let bySalt = callerCache.get(salt);
   if (!bySalt) {
     if (callerCache.size >= 64) callerCache.clear();
@@ -109,7 +109,7 @@ export interface AuditResponseInput {
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /** Vault leaves RFC 3339 times in clear, since they say nothing secret and a log reader needs them. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+export const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
  * Every string leaf of `value` hashed, map keys kept, numbers and booleans kept. `clear` names top-level keys whose
@@ -123,7 +123,11 @@ export function hashData(salt: string, value: unknown, clear: readonly string[] 
   if (typeof value === 'object') {
     const out: Record<string, Json> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      out[k] = top && clear.includes(k) ? toJson(v) : hashData(salt, v, [], false);
+      const hashed = top && clear.includes(k) ? toJson(v) : hashData(salt, v, [], false);
+      // A body's own `__proto__` key (JSON.parse makes it an ordinary key) is recorded like any other: assigning
+      // it would set the copy's prototype instead and leave the key, and its value, out of the log.
+      if (k === '__proto__') Object.defineProperty(out, k, { value: hashed, enumerable: true, writable: true, configurable: true });
+      else out[k] = hashed;
     }
     return out;
   }
@@ -135,23 +139,23 @@ function toJson(value: unknown): Json {
 }
 
 /** The device's view of a secret string: hashed, or in clear when the device logs raw. */
-function secretOf(salt: string, options: EntryOptions, value: string | undefined): string | undefined {
+export function secretOf(salt: string, options: EntryOptions, value: string | undefined): string | undefined {
   if (value === undefined || value === '') return value;
   return options.logRaw ? value : hmacOf(salt, value);
 }
 
-function accessorOf(salt: string, options: EntryOptions, value: string | undefined): string | undefined {
+export function accessorOf(salt: string, options: EntryOptions, value: string | undefined): string | undefined {
   if (value === undefined || value === '') return value;
   return options.hmacAccessor && !options.logRaw ? hmacOf(salt, value) : value;
 }
 
 /** The token and accessor of the caller, hashed once per entry (they appear in `auth` and in `request`). */
-interface CallerHashes {
+export interface CallerHashes {
   token?: string;
   accessor?: string;
 }
 
-function callerHashes(salt: string, options: EntryOptions, r: AuditRequestInput): CallerHashes {
+export function callerHashes(salt: string, options: EntryOptions, r: AuditRequestInput): CallerHashes {
   const token = r.clientToken;
   const accessor = r.auth?.accessor;
   return {
@@ -270,7 +274,7 @@ export function responseEntry(
 }
 
 /** Vault's elide_list_responses: `keys` and `key_info` become how many there were. */
-function elideList(data: unknown): unknown {
+export function elideList(data: unknown): unknown {
   if (!data || typeof data !== 'object' || Array.isArray(data)) return data;
   const out: Record<string, unknown> = { ...(data as Record<string, unknown>) };
   if (Array.isArray(out.keys)) out.keys = out.keys.length;
@@ -291,7 +295,7 @@ function omitEmpty<T extends Record<string, unknown>>(o: T): T {
   return out as T;
 }
 
-function isEmptyObject(v: object): boolean {
+export function isEmptyObject(v: object): boolean {
   for (const _ in v) return false;
   return true;
 }

@@ -13,10 +13,12 @@ export class AuditRequestStage implements Stage {
 
   constructor(private readonly broker: Pick<AuditBroker, 'auditRequest'>) {}
 
-  async run(x: Exchange): Promise<void> {
+  // The broker's promise itself, not awaited here: an async frame of this stage's own cost every request a promise
+  // and a turn of the microtask queue (a visible share of audit's time in the profile).
+  run(x: Exchange): Promise<void> {
     const ctx = contextOf(x);
     x.audit = ctx;
-    await this.broker.auditRequest(ctx);
+    return this.broker.auditRequest(ctx);
   }
 }
 
@@ -26,10 +28,10 @@ export class AuditResponseStage implements Stage {
   constructor(private readonly broker: Pick<AuditBroker, 'auditResponse'>) {}
 
   /** The response as the client gets it: a login's issued token, a wrapped response's `wrap_info`. */
-  async run(x: Exchange): Promise<void> {
+  run(x: Exchange): Promise<void> {
     const ctx = x.audit ?? contextOf(x);
     ctx.response = x.response;
-    await this.broker.auditResponse(ctx);
+    return this.broker.auditResponse(ctx);
   }
 
   async failed(x: Exchange, err: unknown): Promise<void> {
