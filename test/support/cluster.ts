@@ -26,6 +26,11 @@ export interface ClusterOptions {
    * `<role>/bus.hcl`) as a second -config.
    */
   busConfigFor?: (service: ServiceName) => string;
+  /**
+   * The Postgres server to make the cluster's database on, as a URL to a database there that exists (default
+   * TEST_DATABASE_URL, the machine's): an OwnPostgres's `url()` for a test that stops its Postgres.
+   */
+  adminDatabaseUrl?: string;
 }
 
 interface Member {
@@ -53,8 +58,9 @@ export class Cluster {
     readonly logLevel: string,
     readonly nodeArgs: string[],
     private readonly busConfigFor?: (service: ServiceName) => string,
+    private readonly adminDatabaseUrl: string = TEST_DATABASE_URL,
   ) {
-    const u = new URL(TEST_DATABASE_URL);
+    const u = new URL(adminDatabaseUrl);
     u.pathname = `/${databaseName}`;
     this.databaseUrl = u.toString();
   }
@@ -65,8 +71,16 @@ export class Cluster {
 
   static async create(options: ClusterOptions = {}): Promise<Cluster> {
     const databaseName = `coffer_e2e_${process.pid}_${Date.now().toString(36)}`;
-    await adminQuery(`CREATE DATABASE ${databaseName}`);
-    const cluster = new Cluster(databaseName, await freePort(), options.natsUrl ?? TEST_NATS_URL, options.logLevel ?? 'debug', options.nodeArgs ?? [], options.busConfigFor);
+    await adminQuery(`CREATE DATABASE ${databaseName}`, [], options.adminDatabaseUrl);
+    const cluster = new Cluster(
+      databaseName,
+      await freePort(),
+      options.natsUrl ?? TEST_NATS_URL,
+      options.logLevel ?? 'debug',
+      options.nodeArgs ?? [],
+      options.busConfigFor,
+      options.adminDatabaseUrl,
+    );
     cluster.writeConfig(options.extraConfig ?? '');
     return cluster;
   }
@@ -186,7 +200,7 @@ export class Cluster {
   async stop(): Promise<void> {
     for (const name of [...this.members.keys()]) await this.kill(name, 'SIGTERM');
     await this.probeBus?.close();
-    await adminQuery(`DROP DATABASE IF EXISTS ${this.databaseName} WITH (FORCE)`).catch(() => undefined);
+    await adminQuery(`DROP DATABASE IF EXISTS ${this.databaseName} WITH (FORCE)`, [], this.adminDatabaseUrl).catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -207,8 +221,8 @@ export class Cluster {
   }
 }
 
-export async function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+export async function adminQuery(sql: string, params: unknown[] = [], url = TEST_DATABASE_URL): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     return await client.query(sql, params);
