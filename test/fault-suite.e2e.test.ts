@@ -32,6 +32,8 @@ interface Tally {
   sent: number;
   acknowledged: number;
   failed: number;
+  /** Of the failed, those sent after the fault was healed. */
+  failedAfterHeal: number;
   /** Why requests failed (status and first error, or the fetch error), with counts: the diagnostics a red run needs. */
   reasons: Map<string, number>;
 }
@@ -51,7 +53,14 @@ class Load {
   readonly successes: number[] = [];
   /** A read of an acknowledged key that answered 200 with another value, or 404: a loss seen live. */
   readonly wrongReads: string[] = [];
+  /**
+   * Answers that deny what exists: the mount (`no handler for route`) or its plugin (`plugin not found`). A process
+   * unsealing or starting answers `Vault is sealed` until it has replayed them (BarrierState.ready).
+   */
+  readonly misleading: string[] = [];
   tally: Tally = newTally();
+  /** Set at the heal: a request sent from then on that fails counts in failedAfterHeal. */
+  healedAt = Infinity;
 
   constructor(
     private readonly gateways: string[],
@@ -72,6 +81,7 @@ class Load {
   /** Starts counting into a fresh tally and returns the one that ends. */
   rotate(): Tally {
     const ended = this.tally;
+    this.healedAt = Infinity;
     this.tally = newTally();
     return ended;
   }
@@ -81,6 +91,7 @@ class Load {
       const n = this.next++;
       const base = this.gateways[n % this.gateways.length]!;
       const tally = this.tally;
+      const afterHeal = Date.now() >= this.healedAt;
       tally.sent++;
       const read = n % 3 === 2 && this.ackedKeys.length > 0;
       const key = read ? this.ackedKeys[Math.floor(Math.random() * this.ackedKeys.length)]! : `w${n}`;
@@ -105,17 +116,21 @@ class Load {
             this.ackedKeys.push(key);
           }
         } else {
-          if (read && res.status === 404) this.wrongReads.push(`${key}: 404 after it was acknowledged`);
-          count(tally.reasons, `${res.status} ${firstError(text)}`);
+          const error = firstError(text);
+          // The plugin's 404 says the key is gone; the gateway's "no handler for route" only that it lacks the mount.
+          if (/^no handler for route|^plugin not found/.test(error)) this.misleading.push(`${res.status} ${error}`);
+          else if (read && res.status === 404) this.wrongReads.push(`${key}: 404 after it was acknowledged`);
+          count(tally.reasons, `${afterHeal ? 'after heal: ' : ''}${res.status} ${error}`);
         }
       } catch (err) {
-        count(tally.reasons, `fetch: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`);
+        count(tally.reasons, `${afterHeal ? 'after heal: ' : ''}fetch: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`);
       }
       if (ok) {
         tally.acknowledged++;
         this.successes.push(Date.now());
       } else {
         tally.failed++;
+        if (afterHeal) tally.failedAfterHeal++;
         await sleep(FAILURE_PAUSE_MS);
       }
     }
@@ -123,7 +138,7 @@ class Load {
 }
 
 function newTally(): Tally {
-  return { sent: 0, acknowledged: 0, failed: 0, reasons: new Map() };
+  return { sent: 0, acknowledged: 0, failed: 0, failedAfterHeal: 0, reasons: new Map() };
 }
 
 function count(m: Map<string, number>, k: string): void {
@@ -190,17 +205,16 @@ describe('the fault suite: services as processes under load, each fault in turn'
     const healStart = Date.now();
     await heal();
     const healed = Date.now();
+    load.healedAt = healed;
     await sleep(OBSERVE_MS);
     const deadline = Date.now() + 30_000;
     while (!load.successes.some((t) => t >= healed) && Date.now() < deadline) await sleep(100);
     const end = Date.now();
     const result: FaultResult = { fault: name, tally: load.rotate(), healMs: healed - healStart, stallMs: longestGap(load.successes, healed, end) };
     results.push(result);
+    // The figures settle in the table printed at the end (requests in flight now are counted when they answer).
     const reasons = [...result.tally.reasons].map(([r, c]) => `${c}× ${r}`).join('; ');
-    console.log(
-      `# fault | ${name} | sent ${result.tally.sent} | acknowledged ${result.tally.acknowledged} | failed ${result.tally.failed} | ` +
-        `heal took ${result.healMs} ms | longest stall after heal ${result.stallMs} ms${reasons ? ` | failures: ${reasons}` : ''}`,
-    );
+    console.log(`# ${name}: heal took ${result.healMs} ms, longest stall after it ${result.stallMs} ms; failures: ${reasons || 'none'}`);
     return result;
   }
 
@@ -227,8 +241,11 @@ describe('the fault suite: services as processes under load, each fault in turn'
   after(async () => {
     await load?.stop();
     if (results.length) {
-      console.log('# fault | requests sent | acknowledged | failed | heal took | longest stall after heal');
-      for (const r of results) console.log(`# ${r.fault} | ${r.tally.sent} | ${r.tally.acknowledged} | ${r.tally.failed} | ${r.healMs} ms | ${r.stallMs} ms`);
+      console.log('# | fault | requests sent | acknowledged (2xx) | failed | of them sent after the heal | heal took | longest stall after the heal |');
+      for (const r of results) {
+        const t = r.tally;
+        console.log(`# | ${r.fault} | ${t.sent} | ${t.acknowledged} | ${t.failed} | ${t.failedAfterHeal} | ${r.healMs} ms | ${r.stallMs} ms |`);
+      }
     }
     await cluster?.stop();
     await nats?.stop();
@@ -238,12 +255,24 @@ describe('the fault suite: services as processes under load, each fault in turn'
   const bounded = (r: FaultResult) =>
     assert.ok(r.stallMs <= STALL_BOUND_MS, `${r.fault}: no successful answer for ${r.stallMs} ms after the heal (bound ${STALL_BOUND_MS} ms)`);
 
+  /**
+   * A restarted process serves correctly from the moment it says it started: it joined the cluster before
+   * subscribing (apps/cli/src/server/runtime.ts), so nothing sent after the heal fails. Not asked of the NATS and
+   * Postgres faults, where clients reconnect on their own schedule after the server is back.
+   */
+  const servesAtOnce = (r: FaultResult) =>
+    assert.equal(r.tally.failedAfterHeal, 0, `${r.fault}: failed after the heal: ${[...r.tally.reasons].map(([k, c]) => `${c}× ${k}`).join('; ')}`);
+
   it('a plugin-runner killed (SIGKILL), then started again', async () => {
-    bounded(await fault('runner killed', () => kill(['plugin-runner-2']), () => restart(['plugin-runner-2'])));
+    const r = await fault('runner killed', () => kill(['plugin-runner-2']), () => restart(['plugin-runner-2']));
+    bounded(r);
+    servesAtOnce(r);
   });
 
   it('a gateway killed, then started again', async () => {
-    bounded(await fault('gateway killed', () => kill(['gateway-b']), () => restart(['gateway-b'])));
+    const r = await fault('gateway killed', () => kill(['gateway-b']), () => restart(['gateway-b']));
+    bounded(r);
+    servesAtOnce(r);
   });
 
   it('nats-server killed, then started again', async () => {
@@ -255,7 +284,9 @@ describe('the fault suite: services as processes under load, each fault in turn'
   });
 
   it('catalog and mount-manager killed, then started again', async () => {
-    bounded(await fault('catalog + mount-manager killed', () => kill(['catalog', 'mount-manager']), () => restart(['catalog', 'mount-manager'])));
+    const r = await fault('catalog + mount-manager killed', () => kill(['catalog', 'mount-manager']), () => restart(['catalog', 'mount-manager']));
+    bounded(r);
+    servesAtOnce(r);
   });
 
   it('every process killed at once (services, NATS, Postgres), then all started again and unsealed', async () => {
@@ -275,6 +306,7 @@ describe('the fault suite: services as processes under load, each fault in turn'
   it('lost no acknowledged write', async () => {
     await load.stop();
     assert.deepEqual(load.wrongReads, [], 'every read of an acknowledged key returned its value');
+    assert.deepEqual(load.misleading, [], 'no answer said the mount or its plugin did not exist');
     const entries = [...load.acknowledged];
     assert.ok(entries.length > 0);
     const lost: string[] = [];
