@@ -210,14 +210,16 @@ export class Cluster {
   }
 
   private async waitReady(service: ServiceName, name: string, offset: number): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    // Generous: six processes restarted at once beside a Postgres in crash recovery took over 20 s on a busy 2-core
+    // machine (test/fault-suite.e2e.test.ts).
+    const deadline = Date.now() + 60_000;
     const m = this.members.get(name)!;
     while (Date.now() < deadline) {
       if (m.child.exitCode !== null) throw new Error(`${name} exited during start\n${this.describe(name)}`);
       if (this.logOf(name).slice(offset).includes('"msg":"service started"')) return;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`${name} (${service}) did not start within 30 s\n${this.describe(name)}`);
+    throw new Error(`${name} (${service}) did not start within 60 s\n${this.describe(name)}`);
   }
 }
 
