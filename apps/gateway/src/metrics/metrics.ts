@@ -40,7 +40,7 @@ export class GatewayMetrics {
       help: '1 while this gateway is sealed, 0 once unsealed.',
       registers: [this.registry],
       collect() {
-        this.set(ctx.barrier.sealed ? 1 : 0);
+        this.set(ctx.barrier.ready ? 0 : 1);
       },
     });
     new Gauge({
