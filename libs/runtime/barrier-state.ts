@@ -17,11 +17,24 @@ export class BarrierState {
   private readonly sealHooks: Hook[] = [];
   /** Unseal and seal run one after the other, never interleaved. */
   private transition: Promise<void> = Promise.resolve();
+  /** The keyring is in, the unseal hooks (projection replays) are still running. */
+  private unsealing = false;
 
   constructor(private readonly log: Logger) {}
 
+  /** No keyring: nothing stored can be read. */
   get sealed(): boolean {
     return this.barrier === undefined;
+  }
+
+  /**
+   * Unsealed and done unsealing: the unseal hooks have replayed what the services serve from. Request entry points
+   * ask this, not `sealed`: while the hooks run, a mount table or catalog is still empty, and a request answered then
+   * would hear `no handler for route` or `plugin not found` for what exists; it hears `Vault is sealed`, as from a
+   * Vault node that has not finished unsealing.
+   */
+  get ready(): boolean {
+    return this.barrier !== undefined && !this.unsealing;
   }
 
   /** For codecs and stores: the barrier while unsealed, undefined while sealed. */
@@ -49,8 +62,13 @@ export class BarrierState {
       this.keyring?.wipe();
       this.keyring = keyring;
       this.barrier = new KeyringBarrier(keyring);
+      this.unsealing = true;
+      try {
+        await runHooks(this.unsealHooks, this.log, 'unseal');
+      } finally {
+        this.unsealing = false;
+      }
       this.log.info('unsealed');
-      await runHooks(this.unsealHooks, this.log, 'unseal');
     });
   }
 

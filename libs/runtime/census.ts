@@ -14,7 +14,7 @@ export function instanceState(ctx: Pick<ServiceContext, 'service' | 'instance' |
     pid: process.pid,
     version: COFFER_VERSION,
     startedAt: ctx.startedAt.toISOString(),
-    state: ctx.barrier.sealed ? 'sealed' : 'unsealed',
+    state: ctx.barrier.ready ? 'unsealed' : 'sealed',
   };
 }
 

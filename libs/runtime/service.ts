@@ -58,7 +58,8 @@ export function serviceStatus(ctx: ServiceContext, projections: ServiceStatus['p
     instance: ctx.instance,
     pid: process.pid,
     startedAt: ctx.startedAt.toISOString(),
-    sealed: ctx.barrier.sealed,
+    // Reported sealed until the unseal hooks have run: what it serves is not current before (BarrierState.ready).
+    sealed: !ctx.barrier.ready,
     projections,
   };
 }

@@ -216,7 +216,8 @@ export class Router {
     ];
 
     this.pipeline = new Pipeline([
-      new SealStage(this, () => ctx.barrier.sealed),
+      // Sealed until the unseal hooks have replayed the mount table and policies (BarrierState.ready).
+      new SealStage(this, () => !ctx.barrier.ready),
       new ParseStage(jsonLimitsOf(ctx.config.listeners[0]), ctx.log),
       new AuthenticateStage(auth, mounts),
       new AuthorizeStage(auth, mounts),

@@ -42,7 +42,7 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
   const pool = new PluginPool({
     launch: (entry) => launcher.launch(entry, storage),
     log: ctx.log,
-    sealed: () => ctx.barrier.sealed,
+    sealed: () => !ctx.barrier.ready,
     callTimeoutMs: ctx.tunables.pluginCallTimeoutMs,
     idleMs: ctx.tunables.pluginIdleMs,
     events: metrics,
@@ -50,7 +50,8 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
   poolRef = pool;
   // The keyring is gone: no process may keep serving (or caching) what it read while unsealed.
   ctx.barrier.onSeal(() => pool.stopAll('sealed'));
-  const calls = new MountCalls({ directory, pool, storage, sealed: () => ctx.barrier.sealed, log: ctx.log });
+  // Not ready while the unseal hooks replay the mount table and catalog: a call then would find no plugin for its mount.
+  const calls = new MountCalls({ directory, pool, storage, sealed: () => !ctx.barrier.ready, log: ctx.log });
 
   // Protocol 3's scheduled calls: every runner ticks, one per mount and interval makes the call (periodic.ts).
   const periodic = new PeriodicScheduler({

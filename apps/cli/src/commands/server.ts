@@ -183,7 +183,7 @@ async function runConfiguredServer(
       const services = running;
       const withMetrics = services.services.filter((s) => s.metrics);
       const metrics = withMetrics.length ? async () => (await Promise.all(withMetrics.map((s) => s.metrics!()))).join('\n') : undefined;
-      const health = await startHealthPort(tunables.healthAddress, { services: names, sealed: () => services.barrier.sealed, metrics }, log);
+      const health = await startHealthPort(tunables.healthAddress, { services: names, sealed: () => !services.barrier.ready, metrics }, log);
       opened.push({ what: 'health port', close: () => health.close() });
     }
   } catch (err) {

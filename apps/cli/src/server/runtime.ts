@@ -19,6 +19,8 @@ export interface ProcessParts {
   catchUpIntervalMs?: number;
   /** The cluster's membership key (bus `membership_key_file`), mixed into every keyring exchange. */
   membershipKey?: Buffer;
+  /** How each service starts; tests replace them (runtime.test.ts). */
+  starters?: Partial<Record<ServiceName, (ctx: ServiceContext) => Promise<RunningService>>>;
 }
 
 /** The services running in one process, sharing its bus connection, its store pool and its barrier. */
@@ -29,7 +31,15 @@ export interface RunningServices {
   close(): Promise<void>;
 }
 
-/** Starts the named services in dependency order on shared parts; closes what started if one fails. */
+/**
+ * Starts the named services in dependency order on shared parts; closes what started if one fails.
+ *
+ * The process joins the cluster first: when the cluster is unsealed, it fetches the keyring from a member before any
+ * service starts, so each service replays its projections while starting and subscribes to its request subjects
+ * (or binds its HTTP listeners) already unsealed and current. Joining last, as it once did, left a restarted runner
+ * or gateway taking requests for a moment while still sealed, answering them `Vault is sealed`, `plugin not found`
+ * or `no handler for route` although its peers were serving (found by test/fault-suite.e2e.test.ts).
+ */
 export async function startServices(names: ServiceName[], parts: ProcessParts): Promise<RunningServices> {
   const barrier = new BarrierState(parts.log);
   const barrierLink = new BarrierLink(barrier, parts.bus, parts.log, { membershipKey: parts.membershipKey });
@@ -46,6 +56,9 @@ export async function startServices(names: ServiceName[], parts: ProcessParts): 
     }
   };
   try {
+    // Services register their unseal and seal hooks as they start; one started unsealed replays at once
+    // (ProjectionHost.start), and a later unseal or seal broadcast runs the hooks registered by then.
+    await barrierLink.start();
     for (const service of START_ORDER.filter((s) => names.includes(s))) {
       const instance = newInstanceId(service);
       const log = parts.log.child({ service, instance });
@@ -64,7 +77,7 @@ export async function startServices(names: ServiceName[], parts: ProcessParts): 
         startedAt: new Date(),
         catchUpIntervalMs: parts.catchUpIntervalMs ?? 5_000,
       };
-      started.push(await SERVICE_STARTERS[service](ctx));
+      started.push(await (parts.starters?.[service] ?? SERVICE_STARTERS[service])(ctx));
       // Once started: a census then lists only instances that serve (sys/instances).
       census.push(answerCensus(ctx));
       // And NATS's service API ($SRV.PING/INFO/STATS), on a NATS bus.
@@ -72,8 +85,6 @@ export async function startServices(names: ServiceName[], parts: ProcessParts): 
       if (api) serviceApis.push(api);
       log.info('service started');
     }
-    // Last: services have registered their unseal hooks by now, so joining an unsealed cluster replays them.
-    await barrierLink.start();
   } catch (err) {
     await close();
     throw err;

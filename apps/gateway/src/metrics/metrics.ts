@@ -43,7 +43,7 @@ export class GatewayMetrics implements OnModuleDestroy {
       help: '1 while this gateway is sealed, 0 once unsealed.',
       registers: [this.registry],
       collect() {
-        this.set(ctx.barrier.sealed ? 1 : 0);
+        this.set(ctx.barrier.ready ? 0 : 1);
       },
     });
     // Every bus request of this process (the gateway asks the other services for nearly everything it serves):

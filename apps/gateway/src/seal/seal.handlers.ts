@@ -68,7 +68,7 @@ export class SealHandlers {
   async health(req: VaultRequest): Promise<VaultResponse> {
     const codes = healthCodes(req.query);
     const initialized = await this.seal.initialized();
-    let sealed = this.ctx.barrier.sealed;
+    let sealed = !this.ctx.barrier.ready;
     let missing: string[] = [];
     if (initialized) {
       const survey = await this.probe.survey();

@@ -189,7 +189,8 @@ export class SealService {
 
   async status(): Promise<SealStatus> {
     const row = await this.store.read();
-    const sealed = this.ctx.barrier.sealed;
+    // Sealed to a client until this gateway has replayed after the unseal, as its requests are (BarrierState.ready).
+    const sealed = !this.ctx.barrier.ready;
     return {
       type: 'shamir',
       initialized: row !== undefined,
