@@ -141,7 +141,7 @@ const scripts = {
   neverHello: `#!/usr/bin/env node\nsetInterval(() => {}, 1000);\n`,
   garbageHello: `#!/usr/bin/env node\nprocess.stdout.write('Z'.repeat(500) + '\\n');\nsetInterval(() => {}, 1000);\n`,
   invalidHello: `#!/usr/bin/env node\nprocess.stdout.write(JSON.stringify({ coffer: 'plugin', protocol: 1, type: 'database', name: 'x', version: '1.0.0', multiplex: true }) + '\\n');\nsetInterval(() => {}, 1000);\n`,
-  otherProtocol: `#!/usr/bin/env node\nprocess.stdout.write(JSON.stringify({ coffer: 'plugin', protocol: 4, type: 'secret', name: 'x', version: '1.0.0', multiplex: true }) + '\\n');\nsetInterval(() => {}, 1000);\n`,
+  otherProtocol: `#!/usr/bin/env node\nprocess.stdout.write(JSON.stringify({ coffer: 'plugin', protocol: 5, type: 'secret', name: 'x', version: '1.0.0', multiplex: true }) + '\\n');\nsetInterval(() => {}, 1000);\n`,
   exitsAtOnce: `#!/usr/bin/env node\nprocess.stderr.write('cannot start: no config\\n');\nprocess.exit(3);\n`,
   endlessHello: `#!/usr/bin/env node\nconst fs = require('node:fs');\nfor (let i = 0; i < 200; i++) fs.writeSync(1, 'a'.repeat(1024));\nsetInterval(() => {}, 1000);\n`,
 };
@@ -350,8 +350,8 @@ describe('launchPlugin', () => {
 
   test('handshake, calls, storage round trip through the host handler, shutdown', async () => {
     const p = track(await f.launch('good'));
-    // Built on serve(): it settles on protocol 2 with this host.
-    assert.deepEqual(p.hello, { coffer: 'plugin', protocol: 3, type: 'secret', name: 'good', version: 'v1.2.3', multiplex: true });
+    // Built on serve(): it settles on the newest protocol with this host.
+    assert.deepEqual(p.hello, { coffer: 'plugin', protocol: 4, type: 'secret', name: 'good', version: 'v1.2.3', multiplex: true });
     assert.ok(p.alive);
     if (existsSync('/proc/self/cmdline')) assert.deepEqual(processesRunning(join(f.cacheDir, f.spec('good').sha256)), [p.pid]);
     await p.call('setup', { mount: mount('m1') });
@@ -451,7 +451,7 @@ describe('launchPlugin', () => {
         EMPTY: '',
         COFFER_PLUGIN_MAGIC: MAGIC_VALUE,
         COFFER_PLUGIN_PROTOCOL: '1',
-        COFFER_PLUGIN_PROTOCOLS: '1,2,3',
+        COFFER_PLUGIN_PROTOCOLS: '1,2,3,4',
         COFFER_VERSION,
       });
       assert.equal(data.argv[1], join(f.cacheDir, f.spec('good').sha256));
@@ -556,7 +556,7 @@ describe('launchPlugin', () => {
       return true;
     });
     await assert.rejects(f.launch('invalidHello'), coffer('plugin-failed', /^plugin invalidHello sent an invalid handshake \(hello\.type: must be one of "secret", "auth"\): /));
-    await assert.rejects(f.launch('otherProtocol'), coffer('plugin-failed', 'plugin otherProtocol speaks protocol 4; this host speaks protocol 1, 2 and 3'));
+    await assert.rejects(f.launch('otherProtocol'), coffer('plugin-failed', 'plugin otherProtocol speaks protocol 5; this host speaks protocol 1, 2, 3 and 4'));
     await assert.rejects(f.launch('endlessHello'), coffer('plugin-failed', /no newline within 65536 bytes/));
     for (const file of ['garbageHello', 'invalidHello', 'otherProtocol', 'endlessHello']) {
       assert.deepEqual(processesRunning(join(f.cacheDir, f.spec(file).sha256)), [], `${file} was killed`);

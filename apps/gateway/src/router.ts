@@ -215,7 +215,7 @@ export class Router {
       new SealStage(this, () => ctx.barrier.sealed),
       new ParseStage(jsonLimitsOf(ctx.config.listeners[0]), ctx.log),
       new AuthenticateStage(auth, mounts),
-      new AuthorizeStage(auth, mounts),
+      new AuthorizeStage(auth, mounts, () => audit.devices().length > 0),
       new AuditRequestStage(audit),
       new RouteStage(() => this.routes, mounts, cubbyholes),
       new ResponseStage(tokens),
