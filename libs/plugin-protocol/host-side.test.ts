@@ -129,6 +129,11 @@ process.stdin.on('data', (c) => {
       case 'late': setTimeout(() => out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: ['root'] } } } }), 300); break;
       case 'unknown-id': out({ jsonrpc: '2.0', id: 987654, result: { response: null } }); break;
       case 'no-jsonrpc': out({ id, result: { response: null } }); break;
+      case 'choose-silent': out({ jsonrpc: '2.0', id, result: { response: null } }); break;
+      case 'choose-update': out({ jsonrpc: '2.0', id, result: { response: { data: { ok: true } }, operation: 'update' } }); break;
+      case 'choose-create': out({ jsonrpc: '2.0', id, result: { response: { data: { ok: true } }, operation: 'create' } }); break;
+      case 'choose-denied-update': out({ jsonrpc: '2.0', id, result: { response: null, operation: 'update', denied: true } }); break;
+      case 'choose-denied-create': out({ jsonrpc: '2.0', id, result: { response: null, operation: 'create', denied: true } }); break;
     }
   }
 });
@@ -341,6 +346,7 @@ describe('launchPlugin', () => {
     f = fixture();
     f.write('good', goodPlugin('good'));
     f.write('auth-raw', rawPlugin({ coffer: 'plugin', protocol: 1, type: 'auth', name: 'auth-raw', version: '', multiplex: true }));
+    f.write('choose-raw', rawPlugin({ coffer: 'plugin', protocol: 4, type: 'secret', name: 'choose-raw', version: '', multiplex: true }));
     for (const [file, text] of Object.entries(scripts)) f.write(file, text);
   });
   after(async () => {
@@ -655,6 +661,30 @@ describe('launchPlugin', () => {
     await assert.rejects(pending, bad(/broke the protocol/));
     assert.equal(p.alive, false);
     await p.exited;
+  });
+
+  test('protocol 4: an answer to a handle with choose must keep to it; older sessions never get choose', async () => {
+    const p = track(await f.launch('choose-raw'));
+    assert.equal(p.hello.protocol, 4);
+    await p.call('setup', { mount: mount('c1') });
+    const write = (path: string, choose?: ('create' | 'update')[]) =>
+      p.call('handle', { mount: 'c1', request: { ...request(path), operation: 'update' }, ...(choose ? { choose } : {}) });
+    const bad = (why: RegExp) => coffer('plugin-failed', why);
+    assert.deepEqual(await write('choose-update', ['update']), { response: { data: { ok: true } }, operation: 'update' });
+    assert.deepEqual(await write('choose-denied-create', ['update']), { response: null, operation: 'create', denied: true });
+    await assert.rejects(write('choose-silent', ['update']), bad(/malformed reply to handle: a handle with choose must say the operation it picked$/));
+    await assert.rejects(write('choose-create', ['update']), bad(/malformed reply to handle: handled create, which choose did not allow$/));
+    await assert.rejects(write('choose-denied-update', ['update']), bad(/malformed reply to handle: denied update, which choose allowed/));
+    await assert.rejects(write('choose-update'), bad(/malformed reply to handle: operation and denied answer a handle with choose only$/));
+    assert.ok(p.alive);
+
+    // A protocol-1 session would ignore choose and write unchecked: the host does not send it.
+    const old = track(await f.launch('auth-raw'));
+    await old.call('setup', { mount: mount('o1') });
+    await assert.rejects(
+      old.call('handle', { mount: 'o1', request: { ...request('ok'), operation: 'update' }, choose: ['create'] }),
+      coffer('internal', 'plugin auth-raw speaks protocol 1: handle has no choose before protocol 4'),
+    );
   });
 
   test('a secret plugin cannot issue auth; a reply without jsonrpc breaks the protocol', async () => {
