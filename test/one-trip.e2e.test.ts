@@ -33,6 +33,7 @@ describe('one trip per write, with Vault’s create/update semantics', () => {
   let nats: NatsConnection;
   let health = '';
   let root = '';
+  let logDir = '';
   const tokens: Record<string, string> = {};
   /** Gateway → runner requests heard, by the subject's last word (write, exists, handle, ...). */
   const trips = new Map<string, number>();
@@ -67,6 +68,7 @@ describe('one trip per write, with Vault’s create/update semantics', () => {
   }
 
   before(async () => {
+    logDir = mkdtempSync(join(tmpdir(), 'coffer-one-trip-audit-'));
     cluster = await Cluster.create({ logLevel: 'info' });
     nats = await connect({ servers: cluster.natsUrl });
     const prefix = `coffer.${cluster.databaseName}.plugin-runner.`;
@@ -115,6 +117,7 @@ describe('one trip per write, with Vault’s create/update semantics', () => {
   after(async () => {
     await nats?.close();
     await cluster?.stop();
+    if (logDir) rmSync(logDir, { recursive: true, force: true });
   });
 
   it('a write to a protocol-4 plugin is one bus request and one plugin call', async () => {
@@ -166,8 +169,6 @@ describe('one trip per write, with Vault’s create/update semantics', () => {
 
   it('with an audit device on, the check comes first so the request entry says create or update', async () => {
     // Not in the plugin directory: the gateway refuses an audit file there.
-    const logDir = mkdtempSync(join(tmpdir(), 'coffer-one-trip-audit-'));
-    after(() => rmSync(logDir, { recursive: true, force: true }));
     const logPath = join(logDir, 'audit.log');
     assert.equal((await call('PUT', 'sys/audit/file', { type: 'file', options: { file_path: logPath } })).status, 204);
     const entries = () =>
