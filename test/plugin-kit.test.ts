@@ -62,7 +62,10 @@ describe('the bundled plugins pass', () => {
     assert.deepEqual(run.checks.get('method periodic'), { status: 'PASS', detail: 'answered -32601: optional, for a plugin with no scheduled work' });
   });
   it('mock-plugin, with kv/<key>', async () => {
-    assertAllPass(await runKit(join(REPO_ROOT, 'dist/plugins/mock-plugin'), ['-type=secret', '-path=kv/conformance']));
+    const run = await runKit(join(REPO_ROOT, 'dist/plugins/mock-plugin'), ['-type=secret', '-path=kv/conformance']);
+    assertAllPass(run);
+    // Protocol 4 (the SDK): the existence check and the write in one call, and a refused write stores nothing.
+    assert.equal(run.checks.get('handle with choose')?.status, 'PASS', run.output);
   });
   it('userpass, with users/<name>; it has renewAuth, and its answer is checked', async () => {
     const run = await runKit(join(REPO_ROOT, 'dist/plugins/userpass'), ['-type=auth', '-path=users/conformance', '-data={"password":"p","policies":"a"}']);
@@ -115,6 +118,8 @@ describe('Python', { skip: !python && 'no python3' }, () => {
     const run = await runKit(file, ['-type=secret', '-path=kv/x']);
     assertAllPass(run);
     assert.equal(run.checks.get('storage scoping')?.status, 'PASS');
+    // A protocol-2 plugin: the host keeps asking exists, then handle.
+    assert.equal(run.checks.get('handle with choose')?.status, 'SKIP');
   });
 
   /** docs/examples/pykv.py with the helper inside, as one zipapp file (built once). */
@@ -235,6 +240,7 @@ describe('broken fixtures fail, each with a message naming what is wrong', () =>
     { name: 'leaky-mounts', breakage: '{ leaky: true }', flags: ['-path=kv/x'], check: 'storage scoping', message: /mount b read what was written on mount a/ },
     { name: 'wrong-mount', breakage: '{ wrongMount: true }', flags: ['-path=kv/x'], check: 'storage scoping', message: /while handling a call for mount b it called storage.get for mount "conformance-a-/ },
     { name: 'ignores-shutdown', breakage: '{ ignoresShutdown: true }', check: 'shutdown', message: /did not exit within 3000 ms of being asked to shut down/ },
+    { name: 'ignores-choose', breakage: '{ ignoresChoose: true }', flags: ['-path=kv/x'], check: 'handle with choose', message: /does not say the operation it picked/ },
     { name: 'hangs-on-exists', breakage: "{ hangOn: 'exists' }", flags: ['-timeout=2000'], check: 'method exists', message: /did not answer exists within \d+ ms/ },
   ];
   it('the fixture plugin unbroken passes (so each failure below is its breakage)', async () => {

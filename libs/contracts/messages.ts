@@ -187,6 +187,62 @@ export interface MountCall {
   };
 }
 
+/**
+ * A write whose operation the plugin's existence check decides (Vault's create or update), sent once: the gateway
+ * judged both operations against the caller's ACL (`allowed`), and the runner has the plugin check and write in one
+ * call, answering 403 when the check picks an operation `allowed` refuses. At least one of the two is true (the
+ * gateway refuses the request itself otherwise). `request.operation` is `update`.
+ */
+export interface MountWrite extends MountCall {
+  allowed: { create: boolean; update: boolean };
+}
+
+/** The runner's answer to a `MountWrite`: the operation the existence check picked, and the plugin's response. */
+export interface MountWriteReply {
+  operation: 'create' | 'update';
+  response: MountResponse | null;
+}
+
+/**
+ * What a mount's plugin answered, as the runner hands it on (the plugin protocol's response, already checked
+ * against the protocol's schema by the runner): the gateway turns it into Vault's envelope.
+ */
+export interface MountResponse {
+  data?: Record<string, unknown> | null;
+  /** A secret under a lease (never with `auth` or `raw`). */
+  secret?: MountSecret;
+  warnings?: string[];
+  /** A login: the gateway issues the token (auth mounts only). */
+  auth?: MountAuth;
+  /** A raw HTTP answer (Vault's http_raw_body). */
+  raw?: { status: number; contentType: string; bodyBase64: string };
+}
+
+export interface MountAuth {
+  policies: string[];
+  metadata?: Record<string, string>;
+  displayName?: string;
+  /** Seconds; 0 = the mount's default. */
+  ttl?: number;
+  maxTtl?: number;
+  renewable?: boolean;
+  numUses?: number;
+  /** CIDR blocks (or bare IPs) the issued token may be used from. */
+  boundCidrs?: string[];
+}
+
+/** A secret under a lease: `internal` is kept encrypted by the gateway and handed back for renew and revoke. */
+export interface MountSecret {
+  type: string;
+  internal: Record<string, unknown>;
+  /** Seconds; 0 or absent = the mount's default_lease_ttl. */
+  ttl?: number;
+  /** Seconds from issue; 0 or absent = the mount's max_lease_ttl. */
+  maxTtl?: number;
+  /** Default true. */
+  renewable?: boolean;
+}
+
 /** Keys of one mount to delete by prefix (each a whole scope, ending in `/`), e.g. revoked tokens' cubbyholes. */
 export interface StorageScopesDelete {
   mount: string;

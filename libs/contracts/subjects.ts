@@ -57,8 +57,13 @@ export const catalogSubjects = {
 export const runnerSubjects = {
   /** request `PluginProbeRequest` → `PluginProbeResult`: launch the plugin (hash checked), read its hello, stop it. */
   probe: 'coffer.plugin-runner.probe',
-  /** request `MountCall` → `PluginResponse | null`: one request to the mount's plugin, on some runner. */
+  /** request `MountCall` → `MountResponse | null`: one request to the mount's plugin, on some runner. */
   handle: 'coffer.plugin-runner.handle',
+  /**
+   * request `MountWrite` → `MountWriteReply`: a write whose existence check the runner has the plugin run in the
+   * same call as the write, enforcing the gateway's verdicts for create and update (one trip per write).
+   */
+  write: 'coffer.plugin-runner.write',
   /** request `MountCall` → `{ checkFound, exists }`: the existence check that decides create vs update. */
   exists: 'coffer.plugin-runner.exists',
   /** request `{ mount: string }` (uuid) → `{ unauthenticated: string[] }` */

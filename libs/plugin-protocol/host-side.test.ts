@@ -139,6 +139,11 @@ process.stdin.on('data', (c) => {
       case 'late': setTimeout(() => out({ jsonrpc: '2.0', id, result: { response: { auth: { policies: ['root'] } } } }), 300); break;
       case 'unknown-id': out({ jsonrpc: '2.0', id: 987654, result: { response: null } }); break;
       case 'no-jsonrpc': out({ id, result: { response: null } }); break;
+      case 'choose-silent': out({ jsonrpc: '2.0', id, result: { response: null } }); break;
+      case 'choose-update': out({ jsonrpc: '2.0', id, result: { response: { data: { ok: true } }, operation: 'update' } }); break;
+      case 'choose-create': out({ jsonrpc: '2.0', id, result: { response: { data: { ok: true } }, operation: 'create' } }); break;
+      case 'choose-denied-update': out({ jsonrpc: '2.0', id, result: { response: null, operation: 'update', denied: true } }); break;
+      case 'choose-denied-create': out({ jsonrpc: '2.0', id, result: { response: null, operation: 'create', denied: true } }); break;
     }
   }
 });
@@ -151,7 +156,7 @@ const scripts = {
   neverHello: `#!/usr/bin/env node\nsetInterval(() => {}, 1000);\n`,
   garbageHello: `#!/usr/bin/env node\nprocess.stdout.write('Z'.repeat(500) + '\\n');\nsetInterval(() => {}, 1000);\n`,
   invalidHello: `#!/usr/bin/env node\nprocess.stdout.write(JSON.stringify({ coffer: 'plugin', protocol: 1, type: 'database', name: 'x', version: '1.0.0', multiplex: true }) + '\\n');\nsetInterval(() => {}, 1000);\n`,
-  otherProtocol: `#!/usr/bin/env node\nprocess.stdout.write(JSON.stringify({ coffer: 'plugin', protocol: 4, type: 'secret', name: 'x', version: '1.0.0', multiplex: true }) + '\\n');\nsetInterval(() => {}, 1000);\n`,
+  otherProtocol: `#!/usr/bin/env node\nprocess.stdout.write(JSON.stringify({ coffer: 'plugin', protocol: 5, type: 'secret', name: 'x', version: '1.0.0', multiplex: true }) + '\\n');\nsetInterval(() => {}, 1000);\n`,
   exitsAtOnce: `#!/usr/bin/env node\nprocess.stderr.write('cannot start: no config\\n');\nprocess.exit(3);\n`,
   endlessHello: `#!/usr/bin/env node\nconst fs = require('node:fs');\nfor (let i = 0; i < 200; i++) fs.writeSync(1, 'a'.repeat(1024));\nsetInterval(() => {}, 1000);\n`,
 };
@@ -354,6 +359,7 @@ describe('launchPlugin', () => {
     f.write('auth-renew', goodPlugin('auth-renew', { type: 'auth', renewAuth: true }));
     f.write('auth-good', goodPlugin('auth-good', { type: 'auth' }));
     f.write('auth-raw', rawPlugin({ coffer: 'plugin', protocol: 1, type: 'auth', name: 'auth-raw', version: '', multiplex: true }));
+    f.write('choose-raw', rawPlugin({ coffer: 'plugin', protocol: 4, type: 'secret', name: 'choose-raw', version: '', multiplex: true }));
     for (const [file, text] of Object.entries(scripts)) f.write(file, text);
   });
   after(async () => {
@@ -363,8 +369,8 @@ describe('launchPlugin', () => {
 
   test('handshake, calls, storage round trip through the host handler, shutdown', async () => {
     const p = track(await f.launch('good'));
-    // Built on serve(): it settles on protocol 2 with this host.
-    assert.deepEqual(p.hello, { coffer: 'plugin', protocol: 3, type: 'secret', name: 'good', version: 'v1.2.3', multiplex: true });
+    // Built on serve(): it settles on the newest protocol with this host.
+    assert.deepEqual(p.hello, { coffer: 'plugin', protocol: 4, type: 'secret', name: 'good', version: 'v1.2.3', multiplex: true });
     assert.ok(p.alive);
     if (existsSync('/proc/self/cmdline')) assert.deepEqual(processesRunning(join(f.cacheDir, f.spec('good').sha256)), [p.pid]);
     await p.call('setup', { mount: mount('m1') });
@@ -512,7 +518,7 @@ describe('launchPlugin', () => {
         EMPTY: '',
         COFFER_PLUGIN_MAGIC: MAGIC_VALUE,
         COFFER_PLUGIN_PROTOCOL: '1',
-        COFFER_PLUGIN_PROTOCOLS: '1,2,3',
+        COFFER_PLUGIN_PROTOCOLS: '1,2,3,4',
         COFFER_VERSION,
       });
       assert.equal(data.argv[1], join(f.cacheDir, f.spec('good').sha256));
@@ -617,7 +623,7 @@ describe('launchPlugin', () => {
       return true;
     });
     await assert.rejects(f.launch('invalidHello'), coffer('plugin-failed', /^plugin invalidHello sent an invalid handshake \(hello\.type: must be one of "secret", "auth"\): /));
-    await assert.rejects(f.launch('otherProtocol'), coffer('plugin-failed', 'plugin otherProtocol speaks protocol 4; this host speaks protocol 1, 2 and 3'));
+    await assert.rejects(f.launch('otherProtocol'), coffer('plugin-failed', 'plugin otherProtocol speaks protocol 5; this host speaks protocol 1, 2, 3 and 4'));
     await assert.rejects(f.launch('endlessHello'), coffer('plugin-failed', /no newline within 65536 bytes/));
     for (const file of ['garbageHello', 'invalidHello', 'otherProtocol', 'endlessHello']) {
       assert.deepEqual(processesRunning(join(f.cacheDir, f.spec(file).sha256)), [], `${file} was killed`);
@@ -716,6 +722,30 @@ describe('launchPlugin', () => {
     await assert.rejects(pending, bad(/broke the protocol/));
     assert.equal(p.alive, false);
     await p.exited;
+  });
+
+  test('protocol 4: an answer to a handle with choose must keep to it; older sessions never get choose', async () => {
+    const p = track(await f.launch('choose-raw'));
+    assert.equal(p.hello.protocol, 4);
+    await p.call('setup', { mount: mount('c1') });
+    const write = (path: string, choose?: ('create' | 'update')[]) =>
+      p.call('handle', { mount: 'c1', request: { ...request(path), operation: 'update' }, ...(choose ? { choose } : {}) });
+    const bad = (why: RegExp) => coffer('plugin-failed', why);
+    assert.deepEqual(await write('choose-update', ['update']), { response: { data: { ok: true } }, operation: 'update' });
+    assert.deepEqual(await write('choose-denied-create', ['update']), { response: null, operation: 'create', denied: true });
+    await assert.rejects(write('choose-silent', ['update']), bad(/malformed reply to handle: a handle with choose must say the operation it picked$/));
+    await assert.rejects(write('choose-create', ['update']), bad(/malformed reply to handle: handled create, which choose did not allow$/));
+    await assert.rejects(write('choose-denied-update', ['update']), bad(/malformed reply to handle: denied update, which choose allowed/));
+    await assert.rejects(write('choose-update'), bad(/malformed reply to handle: operation and denied answer a handle with choose only$/));
+    assert.ok(p.alive);
+
+    // A protocol-1 session would ignore choose and write unchecked: the host does not send it.
+    const old = track(await f.launch('auth-raw'));
+    await old.call('setup', { mount: mount('o1') });
+    await assert.rejects(
+      old.call('handle', { mount: 'o1', request: { ...request('ok'), operation: 'update' }, choose: ['create'] }),
+      coffer('internal', 'plugin auth-raw speaks protocol 1: handle has no choose before protocol 4'),
+    );
   });
 
   test('a secret plugin cannot issue auth; a reply without jsonrpc breaks the protocol', async () => {

@@ -17,6 +17,7 @@ import {
   MAGIC_VALUE,
   PROTOCOL_2_METHODS,
   PROTOCOL_3_HOST_METHODS,
+  CHOOSE_PROTOCOL,
   PROTOCOL_ENV,
   PROTOCOL_VERSIONS,
   PROTOCOLS_ENV,
@@ -416,6 +417,8 @@ interface Pending {
   mountAdded?: string;
   /** A cleanup's mount: removed once the plugin confirms. */
   cleanupMount?: string;
+  /** A protocol-4 handle's `choose`: the reply must say an operation that agrees with it. */
+  choose?: readonly string[];
 }
 
 interface RpcMessage {
@@ -580,6 +583,11 @@ export class PluginProcess extends EventEmitter {
       if (method === 'renewAuth') return Promise.reject(new RenewAuthNotImplemented(this.name));
       return Promise.reject(new CofferError('plugin-failed', `plugin ${this.name} speaks protocol ${this.hello.protocol}: it has no ${method} (protocol 3)`));
     }
+    const choose = method === 'handle' ? (params as HostToPlugin['handle']['params']).choose : undefined;
+    // An older session ignores params it does not know: it would handle the write as an update, unchecked.
+    if (choose && this.hello.protocol < CHOOSE_PROTOCOL) {
+      return Promise.reject(new CofferError('internal', `plugin ${this.name} speaks protocol ${this.hello.protocol}: handle has no choose before protocol ${CHOOSE_PROTOCOL}`));
+    }
     let mountAdded: string | undefined;
     const mount = (params as { mount?: unknown }).mount;
     if (method === 'setup') {
@@ -618,7 +626,7 @@ export class PluginProcess extends EventEmitter {
         reject(new CofferError('plugin-failed', `plugin ${this.name} did not answer ${method} within ${timeoutMs} ms`));
       }, timeoutMs);
       const cleanupMount = method === 'cleanup' ? (mount as string) : undefined;
-      this.pending.set(id, { method, resolve: resolve as (value: unknown) => void, reject, timer, mountAdded, cleanupMount });
+      this.pending.set(id, { method, resolve: resolve as (value: unknown) => void, reject, timer, mountAdded, cleanupMount, choose });
       this.stdin.push(line);
     });
   }
@@ -835,6 +843,15 @@ export class PluginProcess extends EventEmitter {
       if (response?.secret && this.hello.protocol < 3) return malformed(`a secret under a lease needs protocol 3; this session speaks ${this.hello.protocol}`);
       if (response?.auth?.internal !== undefined && this.hello.protocol < 3) {
         return malformed(`a login's internal data needs protocol 3; this session speaks ${this.hello.protocol}`);
+      }
+      const { operation, denied } = rpc.result as HostToPlugin['handle']['result'];
+      if (call.choose) {
+        // The verdict travelled with the call; the answer must show the plugin kept to it.
+        if (operation === undefined) return malformed('a handle with choose must say the operation it picked');
+        if (denied === true && (call.choose.includes(operation) || response !== null)) return malformed(`denied ${operation}, which choose allowed or which answered a response`);
+        if (denied !== true && !call.choose.includes(operation)) return malformed(`handled ${operation}, which choose did not allow`);
+      } else if (operation !== undefined || denied !== undefined) {
+        return malformed('operation and denied answer a handle with choose only');
       }
     }
     if (call.cleanupMount !== undefined) this.mountIds.delete(call.cleanupMount);

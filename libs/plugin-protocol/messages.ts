@@ -1,14 +1,15 @@
 /**
- * Coffer plugin protocol, versions 1, 2 and 3: the messages. Version 2 adds `storage.exists` and `storage.txn`;
- * version 3 adds leases (a response's `secret`, and the host's `renew` and `revoke` calls). The rules (framing, timeouts, crash semantics, environment) are
+ * Coffer plugin protocol, versions 1 to 4: the messages. Version 2 adds `storage.exists` and `storage.txn`;
+ * version 3 adds leases (a response's `secret`, and the host's `renew` and `revoke` calls); version 4 adds
+ * `handle`'s `choose` (the existence check and the write in one call). The rules (framing, timeouts, crash semantics, environment) are
  * in docs/plugin-protocol.md; the JSON Schemas in ./schemas/ say the same as these types, and both sides validate
  * against them.
  */
 
 /** The newest protocol version this code speaks. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** Every version this code speaks, oldest first: the handshake settles on the newest both sides share. */
-export const PROTOCOL_VERSIONS: readonly number[] = [1, 2, 3];
+export const PROTOCOL_VERSIONS: readonly number[] = [1, 2, 3, 4];
 
 /** Set in the plugin's environment by the host; a plugin started without it is being run by hand. */
 export const MAGIC_ENV = 'COFFER_PLUGIN_MAGIC';
@@ -24,6 +25,13 @@ export const PROTOCOL_2_METHODS: readonly string[] = ['storage.exists', 'storage
  * that said 1 or 2 cannot have issued a lease, since its `secret` would have been refused).
  */
 export const PROTOCOL_3_HOST_METHODS: readonly string[] = ['renew', 'revoke', 'periodic', 'renewAuth'];
+
+/**
+ * Protocol 4: a `handle` whose `choose` is set runs the plugin's existence check first and handles the write as the
+ * operation it picks (Vault's create or update), only when `choose` allows it. Older sessions never get `choose`:
+ * they ignore unknown params, so they would handle every such write as an update whatever the caller may do.
+ */
+export const CHOOSE_PROTOCOL = 4;
 
 /** `1, 2 and 3`: a list of versions as the error messages say it. */
 export function versionList(versions: readonly number[] = PROTOCOL_VERSIONS): string {
@@ -59,6 +67,9 @@ import type { Operation } from '../contracts/operations.js';
 
 /** Vault's logical operations: the one list in libs/contracts (a file that imports nothing). */
 export type { Operation };
+
+/** The two operations a write can become through Vault's existence check. */
+export type WriteOperation = 'create' | 'update';
 
 /** What the host tells a plugin about the mount a call is for. */
 export interface MountInfo {
@@ -183,7 +194,16 @@ export type PluginErrorKind = (typeof PLUGIN_ERROR_KINDS)[number];
 /** Host → plugin methods, with params and result. */
 export interface HostToPlugin {
   setup: { params: { mount: MountInfo }; result: Record<string, never> };
-  handle: { params: { mount: string; request: PluginRequest }; result: { response: PluginResponse | null } };
+  /**
+   * Protocol 4 adds `choose`, sent only with an `update`: the operations the caller's ACL allows (`create`,
+   * `update`, at least one). The plugin runs its existence check (as `exists` would) to pick the operation, then
+   * handles the request as that operation if `choose` has it, and says which it picked in `operation`; if `choose`
+   * does not have it, it runs nothing and answers `{ response: null, operation, denied: true }`.
+   */
+  handle: {
+    params: { mount: string; request: PluginRequest; choose?: WriteOperation[] };
+    result: { response: PluginResponse | null; operation?: WriteOperation; denied?: boolean };
+  };
   exists: { params: { mount: string; request: PluginRequest }; result: { checkFound: boolean; exists: boolean } };
   /**
    * `caseInsensitive`: `*`-suffixed prefixes under which the plugin folds the rest of the path to lower case (a

@@ -111,9 +111,9 @@ test('without the magic it refuses to run, and says so on stderr', () => {
 });
 
 test('a host speaking another protocol version is refused', () => {
-  const w = run(plugin(), { [MAGIC_ENV]: MAGIC_VALUE, [PROTOCOL_ENV]: '1', [PROTOCOLS_ENV]: '4,5' });
+  const w = run(plugin(), { [MAGIC_ENV]: MAGIC_VALUE, [PROTOCOL_ENV]: '1', [PROTOCOLS_ENV]: '5,6' });
   assert.deepEqual(w.exits, [1]);
-  assert.match(w.stderr(), /speaks Coffer plugin protocol 1, 2 and 3, the host asked for 4,5/);
+  assert.match(w.stderr(), /speaks Coffer plugin protocol 1, 2, 3 and 4, the host asked for 5,6/);
 });
 
 test('the handshake settles on the newest version both sides speak; a protocol-1 host gets 1', async () => {
@@ -244,4 +244,46 @@ test('help is optional: answered from the implementation when it has one, -32601
   assert.deepEqual(await bare.next(), { jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'unknown method "help"', data: { kind: 'unsupported-operation' } } });
   bare.end();
   await bare.exited;
+});
+
+test('protocol 4: handle with choose runs the existence check, then only the operation choose allows', async () => {
+  const present = new Set(['there']);
+  const handled: string[] = [];
+  const impl = plugin({
+    async exists(_m, req) {
+      return { checkFound: req.path !== 'unchecked', exists: present.has(req.path) };
+    },
+    async handle(_m, req) {
+      handled.push(`${req.operation} ${req.path}`);
+      return { data: { op: req.operation } };
+    },
+  });
+  const write = (path: string): PluginRequest => ({ ...request(path), operation: 'update' });
+  const w = run(impl, { [MAGIC_ENV]: MAGIC_VALUE, [PROTOCOL_ENV]: '1', [PROTOCOLS_ENV]: '1,2,3,4' });
+  assert.equal((await w.next()).protocol, 4);
+  w.send({ jsonrpc: '2.0', id: 1, method: 'handle', params: { mount: 'm1', request: write('absent'), choose: ['create', 'update'] } });
+  assert.deepEqual((await w.next()).result, { response: { data: { op: 'create' } }, operation: 'create' });
+  w.send({ jsonrpc: '2.0', id: 2, method: 'handle', params: { mount: 'm1', request: write('there'), choose: ['update'] } });
+  assert.deepEqual((await w.next()).result, { response: { data: { op: 'update' } }, operation: 'update' });
+  // Refused: the handler never sees the request.
+  w.send({ jsonrpc: '2.0', id: 3, method: 'handle', params: { mount: 'm1', request: write('absent'), choose: ['update'] } });
+  assert.deepEqual((await w.next()).result, { response: null, operation: 'create', denied: true });
+  w.send({ jsonrpc: '2.0', id: 4, method: 'handle', params: { mount: 'm1', request: write('there'), choose: ['create'] } });
+  assert.deepEqual((await w.next()).result, { response: null, operation: 'update', denied: true });
+  // No existence check on the path: an update, as in Vault.
+  w.send({ jsonrpc: '2.0', id: 5, method: 'handle', params: { mount: 'm1', request: write('unchecked'), choose: ['update'] } });
+  assert.deepEqual((await w.next()).result, { response: { data: { op: 'update' } }, operation: 'update' });
+  w.send({ jsonrpc: '2.0', id: 6, method: 'handle', params: { mount: 'm1', request: write('x'), choose: ['delete'] } });
+  assert.match((await w.next()).error.message, /^params\.choose/);
+  assert.deepEqual(handled, ['create absent', 'update there', 'update unchecked']);
+  w.end();
+  await w.exited;
+
+  // A session that settled on 3 has no choose: the write is handled as sent, and the answer says no operation.
+  const old = run(impl, { [MAGIC_ENV]: MAGIC_VALUE, [PROTOCOL_ENV]: '1', [PROTOCOLS_ENV]: '1,2,3' });
+  assert.equal((await old.next()).protocol, 3);
+  old.send({ jsonrpc: '2.0', id: 1, method: 'handle', params: { mount: 'm1', request: write('absent'), choose: ['update'] } });
+  assert.deepEqual((await old.next()).result, { response: { data: { op: 'update' } } });
+  old.end();
+  await old.exited;
 });

@@ -1,5 +1,6 @@
 import { LineBatcher, LineSplitter } from './framing.js';
 import {
+  CHOOSE_PROTOCOL,
   MAGIC_ENV,
   MAGIC_VALUE,
   PLUGIN_ERROR_KINDS,
@@ -19,6 +20,7 @@ import {
   type PluginRequest,
   type PluginResponse,
   type PluginToHost,
+  type WriteOperation,
 } from './messages.js';
 import { LIMITS, helloSchema, hostToPluginSchemas } from './schemas.js';
 import { validate } from './validate.js';
@@ -199,7 +201,18 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
         await impl.setup(params.mount as MountInfo, host);
         return {};
       case 'handle': {
-        const response = (await impl.handle(params.mount as string, params.request as PluginRequest, host)) ?? null;
+        let request = params.request as PluginRequest;
+        const choose = protocol >= CHOOSE_PROTOCOL && request.operation === 'update' ? (params.choose as WriteOperation[] | undefined) : undefined;
+        let operation: WriteOperation | undefined;
+        if (choose) {
+          // Vault's existence check, in the same call as the write: no check, or the path exists, is an update.
+          const found = await impl.exists(params.mount as string, request, host);
+          operation = found.checkFound && !found.exists ? 'create' : 'update';
+          // The caller may not do what the check picked: nothing of the handler runs, the host answers 403.
+          if (!choose.includes(operation)) return { response: null, operation, denied: true };
+          request = { ...request, operation };
+        }
+        const response = (await impl.handle(params.mount as string, request, host)) ?? null;
         // The host would refuse it as malformed; this says why, in the plugin's own log.
         if (response?.secret && protocol < 3) throw new Error(`a secret under a lease needs plugin protocol 3; this host speaks protocol ${protocol}`);
         // An older host neither keeps a login's internal data nor asks renewAuth, and its schema refuses the field.
@@ -207,7 +220,7 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
           const { internal: _dropped, ...auth } = response.auth;
           return { response: { ...response, auth } };
         }
-        return { response };
+        return operation ? { response, operation } : { response };
       }
       case 'renew':
         return await impl.renew!(params.mount as string, params.lease as LeaseInfo, params.increment as number, host);

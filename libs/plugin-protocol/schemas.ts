@@ -273,8 +273,26 @@ export interface MethodSchemas {
 export const hostToPluginSchemas = {
   setup: { params: obj({ mount: mountSchema }, ['mount'], false), result: empty(true) },
   handle: {
-    params: obj({ mount: mountId, request: requestSchema }, ['mount', 'request'], false),
-    result: obj({ response: { anyOf: [{ type: 'null' }, responseSchema], errorMessage: 'must be null or a response object' } }, ['response'], true),
+    params: obj(
+      {
+        mount: mountId,
+        request: requestSchema,
+        // Protocol 4: the operations the caller may get from the existence check.
+        choose: { type: 'array', minItems: 1, maxItems: 2, items: { enum: ['create', 'update'] } },
+      },
+      ['mount', 'request'],
+      false,
+    ),
+    result: obj(
+      {
+        response: { anyOf: [{ type: 'null' }, responseSchema], errorMessage: 'must be null or a response object' },
+        // Protocol 4, with `choose`: the operation the existence check picked, and whether `choose` refused it.
+        operation: { enum: ['create', 'update'] },
+        denied: { type: 'boolean' },
+      },
+      ['response'],
+      true,
+    ),
   },
   exists: {
     params: obj({ mount: mountId, request: requestSchema }, ['mount', 'request'], false),

@@ -124,7 +124,7 @@ export function createHarness(backend: Backend, options: HarnessOptions = {}): H
   const implementation = toPluginImplementation(backend);
 
   const host: HostCalls = {
-    protocol: 3,
+    protocol: 4,
     async call<M extends keyof PluginToHost>(method: M, params: PluginToHost[M]['params']): Promise<PluginToHost[M]['result']> {
       // The host scopes storage to the calling mount: a call naming another mount is refused, as the runner does.
       if (params.mount !== mount.id) throw new Error(`${method}: mount ${params.mount} is not this plugin's mount`);

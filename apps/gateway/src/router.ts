@@ -220,7 +220,7 @@ export class Router {
       new SealStage(this, () => !ctx.barrier.ready),
       new ParseStage(jsonLimitsOf(ctx.config.listeners[0]), ctx.log),
       new AuthenticateStage(auth, mounts),
-      new AuthorizeStage(auth, mounts),
+      new AuthorizeStage(auth, mounts, () => audit.devices().length > 0),
       new AuditRequestStage(audit),
       new RouteStage(() => this.routes, mounts, cubbyholes),
       new ResponseStage(tokens),

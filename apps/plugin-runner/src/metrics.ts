@@ -3,7 +3,8 @@ import type { PluginPool, PoolEvents } from './plugin-pool.js';
 
 /**
  * One runner's metrics (prom-client), served as Prometheus text on the process's health port (`/metrics` on
- * `COFFER_HEALTH_ADDR`): plugin launches by outcome, crashes, call timeouts, and the processes the pool runs now.
+ * `COFFER_HEALTH_ADDR`): plugin launches by outcome, crashes, calls and call timeouts by method, and the processes
+ * the pool runs now.
  * Labelled by catalog plugin name only (the operator's words, bounded), never by mount path or request. A registry
  * of its own, as the gateway's, so two runners in one test process never mix.
  */
@@ -12,6 +13,7 @@ export class RunnerMetrics implements PoolEvents {
   private readonly launches: Counter<'plugin' | 'outcome'>;
   private readonly crashes: Counter<'plugin'>;
   private readonly timeouts: Counter<'plugin' | 'method'>;
+  private readonly calls: Counter<'plugin' | 'method'>;
 
   constructor(instance: string, pool: () => PluginPool | undefined) {
     this.registry.setDefaultLabels({ service: 'plugin-runner', instance });
@@ -30,6 +32,12 @@ export class RunnerMetrics implements PoolEvents {
     this.timeouts = new Counter({
       name: 'coffer_plugin_call_timeouts_total',
       help: 'Calls that outlived the plugin call timeout (the process is then replaced), by plugin and method.',
+      labelNames: ['plugin', 'method'],
+      registers: [this.registry],
+    });
+    this.calls = new Counter({
+      name: 'coffer_plugin_calls_total',
+      help: 'Calls sent to plugin processes (each a round trip through the pipes), by plugin and method.',
       labelNames: ['plugin', 'method'],
       registers: [this.registry],
     });
@@ -65,5 +73,9 @@ export class RunnerMetrics implements PoolEvents {
 
   timedOut(plugin: string, method: string): void {
     this.timeouts.inc({ plugin, method });
+  }
+
+  called(plugin: string, method: string): void {
+    this.calls.inc({ plugin, method });
   }
 }

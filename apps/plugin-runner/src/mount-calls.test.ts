@@ -4,12 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MountCall } from '#contracts';
 import type { CatalogEntry } from '#plugin-catalog';
 import { MountCalls } from './mount-calls.js';
 import { PluginPool } from './plugin-pool.js';
-import { FakeDirectory, PluginDir, catalogEntry, isCode, mountOf, openTestDb, recordingLog, type TestDb } from './testing.js';
+import { FakeDirectory, PluginDir, catalogEntry, isCode, mountOf, openTestDb, recordingLog, repoRoot, type TestDb } from './testing.js';
 
 function call(mount: string, operation: MountCall['request']['operation'], path: string, data: Record<string, unknown> = {}): MountCall {
   return { mount, request: { operation, path, data, tokenAccessor: 'acc', requestId: 'req-1' } };
@@ -47,6 +49,47 @@ describe('MountCalls', () => {
     assert.deepEqual(await calls.exists(call(mount.uuid, 'create', 'kv/b')), { checkFound: true, exists: false });
     assert.deepEqual(await calls.specialPaths({ mount: mount.uuid }), { unauthenticated: ['special'] });
     await assert.rejects(calls.handle(call(mount.uuid, 'create', 'errors/type', { err_type: 3 })), isCode('permission-denied', 'test'));
+  });
+
+  test('write: the existence check picks create or update in the plugin, and the verdict for that one holds', async () => {
+    const counted = new Map<string, number>();
+    const countingPool = new PluginPool({
+      launch: plugins.launcher(db.storage(), log).launch,
+      log,
+      events: { launched() {}, crashed() {}, timedOut() {}, called: (_p, method) => counted.set(method, (counted.get(method) ?? 0) + 1) },
+    });
+    const countingCalls = new MountCalls({ directory, pool: countingPool, storage: db.storage(), sealed: () => false, log });
+    // The same mock bundle made to say protocol 3 in its hello: a plugin from before handle's choose.
+    const bundle = readFileSync(join(repoRoot(), 'dist', 'plugins', 'mock-plugin'), 'utf8');
+    directory.addEntry(catalogEntry('mock-v3', plugins.add('mock-v3', bundle.replace(/^(#!.*\n)/, "$1process.env.COFFER_PLUGIN_PROTOCOLS = '1,2,3';\n"))));
+    const denied = isCode('permission-denied', '1 error occurred:\n\t* permission denied\n\n');
+    try {
+      for (const [plugin, callsPerWrite] of [['mock-plugin', { handle: 1 }], ['mock-v3', { exists: 1, handle: 1 }]] as const) {
+        const mount = directory.addMount(mountOf(plugin));
+        const write = (path: string, allowed: { create: boolean; update: boolean }, value = 'x') =>
+          countingCalls.write({ ...call(mount.uuid, 'update', path, { value }), allowed });
+        const read = async (path: string) => (await countingCalls.handle(call(mount.uuid, 'read', path)))?.data?.value;
+        // Update-only cannot create; nothing is written.
+        await assert.rejects(write('kv/a', { create: false, update: true }), denied, plugin);
+        assert.equal(await read('kv/a'), undefined, plugin);
+        counted.clear();
+        assert.deepEqual(await write('kv/a', { create: true, update: false }), { operation: 'create', response: { data: { value: 'x' } } }, plugin);
+        assert.deepEqual(Object.fromEntries(counted), callsPerWrite, `${plugin}: plugin calls for one write`);
+        // Create-only cannot update what exists; the value stays.
+        await assert.rejects(write('kv/a', { create: true, update: false }, 'y'), denied, plugin);
+        assert.equal(await read('kv/a'), 'x', plugin);
+        assert.equal((await write('kv/a', { create: false, update: true }, 'z')).operation, 'update', plugin);
+        assert.equal(await read('kv/a'), 'z', plugin);
+        // No existence check on the path (errors/*): always an update.
+        await assert.rejects(write('errors/type', { create: true, update: false }), denied, plugin);
+        await assert.rejects(write('kv/b', { create: false, update: false }), denied, plugin);
+        await assert.rejects(countingCalls.write({ ...call(mount.uuid, 'create', 'kv/b'), allowed: { create: true, update: true } }), isCode('invalid-request'));
+      }
+      const hellos = countingPool.processes().map((p) => p.plugin).sort();
+      assert.deepEqual(hellos, ['mock-plugin', 'mock-v3']);
+    } finally {
+      await countingPool.close();
+    }
   });
 
   test('an auth mount is described to its plugin by its full path', async () => {

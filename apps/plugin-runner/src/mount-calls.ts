@@ -1,6 +1,29 @@
-import { CofferError, sealedError, isOperation, type AuthRenewAnswer, type AuthRenewCall, type LeaseCall, type MountCall, type PluginReloadRequest, type StorageScopesDelete } from '#contracts';
+import {
+  CofferError,
+  sealedError,
+  isOperation,
+  type AuthRenewAnswer,
+  type AuthRenewCall,
+  type LeaseCall,
+  type MountCall,
+  type MountResponse,
+  type MountWrite,
+  type MountWriteReply,
+  type PluginReloadRequest,
+  type StorageScopesDelete,
+} from '#contracts';
 import type { Mount } from '#mount-table';
-import { RenewAuthNotImplemented, type AuthRenewInfo, type MountInfo, type PluginLog, type PluginRequest, type PluginResponse } from '#plugin-protocol';
+import {
+  CHOOSE_PROTOCOL,
+  RenewAuthNotImplemented,
+  type AuthRenewInfo,
+  type MountInfo,
+  type PluginLog,
+  type PluginRequest,
+  type PluginResponse,
+  type WriteOperation,
+} from '#plugin-protocol';
+import { multiErrorText } from '#vault-rules';
 import type { RunnerDirectory } from './directory.js';
 import type { PluginPool, PoolTarget } from './plugin-pool.js';
 
@@ -33,10 +56,38 @@ export function mountInfo(mount: Mount): MountInfo {
 export class MountCalls {
   constructor(private readonly options: MountCallsOptions) {}
 
-  async handle(call: MountCall): Promise<PluginResponse | null> {
+  async handle(call: MountCall): Promise<MountResponse | null> {
     const target = await this.target(call?.mount);
     const result = await this.options.pool.call(target, 'handle', { mount: target.mount.id, request: pluginRequest(call.request) });
     return result.response ?? null;
+  }
+
+  /**
+   * A write whose operation the plugin's existence check picks, with the gateway's verdict for each (one trip from
+   * the gateway). Protocol 4: one call, `handle` with `choose`; older plugins: `exists`, then `handle` as the
+   * operation it picked, on the same process. Either way an operation the verdict refuses is Vault's 403 and the
+   * plugin's handler never runs it.
+   */
+  async write(call: MountWrite): Promise<MountWriteReply> {
+    const allowed = allowedOperations(call?.allowed);
+    if (allowed.length === 0) throw permissionDenied();
+    const target = await this.target(call?.mount);
+    const request = pluginRequest(call.request);
+    if (request.operation !== 'update') throw new CofferError('invalid-request', `a write is an update, not ${request.operation}`);
+    const mount = target.mount.id;
+    return this.options.pool.onProcess(target, async (send, protocol) => {
+      if (protocol >= CHOOSE_PROTOCOL) {
+        const r = await send('handle', { mount, request, choose: allowed });
+        // The host side checked that the answer agrees with `choose` (libs/plugin-protocol); a refusal is Vault's.
+        if (r.denied) throw permissionDenied();
+        return { operation: r.operation!, response: r.response ?? null };
+      }
+      const found = await send('exists', { mount, request });
+      const operation: WriteOperation = found.checkFound && !found.exists ? 'create' : 'update';
+      if (!allowed.includes(operation)) throw permissionDenied();
+      const r = await send('handle', { mount, request: { ...request, operation } });
+      return { operation, response: r.response ?? null };
+    });
   }
 
   async exists(call: MountCall): Promise<{ checkFound: boolean; exists: boolean }> {
@@ -143,6 +194,17 @@ export class MountCalls {
     if (!entry) throw new CofferError('invalid-request', `plugin not found in the catalog: ${mount.pluginName}`);
     return { mount: mountInfo(mount), entry };
   }
+}
+
+/** The operations a write's verdict allows, in the protocol's words; anything but `true` is a refusal. */
+function allowedOperations(allowed: MountWrite['allowed'] | undefined): WriteOperation[] {
+  if (!allowed || typeof allowed !== 'object') return [];
+  return (['create', 'update'] as const).filter((op) => allowed[op] === true);
+}
+
+/** The gateway's ACL refusal, word for word (Vault's multierror text): the client cannot tell where it was decided. */
+function permissionDenied(): CofferError {
+  return new CofferError('permission-denied', multiErrorText(['permission denied']));
 }
 
 /** Only the fields the protocol defines, checked: the plugin's schema refuses anything else. */

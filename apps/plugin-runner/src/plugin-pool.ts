@@ -49,6 +49,8 @@ export interface PoolEvents {
   crashed(plugin: string): void;
   /** A call that outlived the call timeout (its process is then replaced). */
   timedOut(plugin: string, method: string): void;
+  /** A host → plugin call sent to a process (a round trip through its pipes), by method. */
+  called?(plugin: string, method: string): void;
 }
 
 /** One call's destination: the mount as the plugin is told about it, and the catalog entry it runs. */
@@ -141,6 +143,23 @@ export class PluginPool {
     const inst = await this.acquire(target);
     try {
       return await this.callOn(inst, method, params);
+    } finally {
+      this.release(inst);
+    }
+  }
+
+  /**
+   * Several calls for the target's mount on one process, which is held (not stopped for idleness or drained away)
+   * until `run` ends; `run` also learns the protocol the process said in its hello. A write on a plugin older than
+   * protocol 4 asks `exists` and then `handle` here, so both reach the process that set the mount up.
+   */
+  async onProcess<T>(
+    target: PoolTarget,
+    run: (call: <M extends MountMethod>(method: M, params: HostToPlugin[M]['params']) => Promise<HostToPlugin[M]['result']>, protocol: number) => Promise<T>,
+  ): Promise<T> {
+    const inst = await this.acquire(target);
+    try {
+      return await run((method, params) => this.callOn(inst, method, params), inst.process!.hello.protocol);
     } finally {
       this.release(inst);
     }
@@ -352,6 +371,7 @@ export class PluginPool {
   /** Every call goes through here: a call that times out leaves a process that may be stuck, so it is replaced. */
   private async callOn<M extends keyof HostToPlugin>(inst: Instance, method: M, params: HostToPlugin[M]['params']): Promise<HostToPlugin[M]['result']> {
     const proc = inst.process!;
+    this.options.events?.called?.(inst.entry.name, method);
     try {
       return await proc.call(method, params, { timeoutMs: this.callTimeoutMs });
     } catch (err) {

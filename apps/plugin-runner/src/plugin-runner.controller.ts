@@ -8,6 +8,9 @@ import {
   type AuthRenewCall,
   type LeaseCall,
   type MountCall,
+  type MountResponse,
+  type MountWrite,
+  type MountWriteReply,
   type PluginProbeRequest,
   type PluginProbeResult,
   type PluginReloadReport,
@@ -15,7 +18,6 @@ import {
   type ServiceStatus,
   type StorageScopesDelete,
 } from '#contracts';
-import type { PluginResponse } from '#plugin-protocol';
 import { SERVICE_CONTEXT, serviceStatus, type ProjectionHost, type ServiceContext } from '#runtime';
 import type { MountTableState } from '#mount-table';
 import type { CatalogState } from '#plugin-catalog';
@@ -43,8 +45,13 @@ export class PluginRunnerController {
   }
 
   @MessagePattern(runnerSubjects.handle)
-  handle(call: MountCall): Promise<PluginResponse | null> {
+  handle(call: MountCall): Promise<MountResponse | null> {
     return this.calls.handle(call);
+  }
+
+  @MessagePattern(runnerSubjects.write)
+  write(call: MountWrite): Promise<MountWriteReply> {
+    return this.calls.write(call);
   }
 
   @MessagePattern(runnerSubjects.exists)

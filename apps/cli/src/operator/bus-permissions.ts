@@ -55,6 +55,8 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
           `${p}catalog.*`,
           `${p}mount-manager.*`,
           `${p}plugin-runner.handle`,
+          // a write with its existence check, in one trip (mount-routing.ts)
+          `${p}plugin-runner.write`,
           `${p}plugin-runner.exists`,
           `${p}plugin-runner.special-paths`,
           `${p}plugin-runner.help`,

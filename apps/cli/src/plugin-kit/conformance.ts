@@ -156,6 +156,37 @@ export async function runConformance(options: KitOptions, report: (result: Check
       else record(name, 'pass', describe(reply));
     }
 
+    // 4b. Protocol 4: a write with `choose` checks existence and writes in one call, and a refused one writes nothing.
+    if (peer.hello!.protocol < 4) {
+      record('handle with choose', 'skip', `protocol ${peer.hello!.protocol}: the host asks exists, then handle (choose is protocol 4)`);
+    } else {
+      const chosen = (choose: string[]) =>
+        call('handle', { mount: mounts.a.id, request: request('update', probePath, options.data ?? {}), choose }, mounts.a.id);
+      const failures: string[] = [];
+      // Refused whichever it picks first: nothing of the handler may run, so nothing may be written.
+      const first = await chosen(['update']);
+      const picked = first.kind === 'result' ? (first.result as { operation?: string }).operation : undefined;
+      const refusing = picked === 'update' ? ['create'] : ['update'];
+      const before = peer.storageCalls.length;
+      const refused = await chosen(refusing);
+      const writes = peer.storageCalls.slice(before).filter((c) => c.method === 'storage.put' || c.method === 'storage.delete' || c.method === 'storage.txn');
+      for (const [what, reply, choose] of [['choose ["update"]', first, ['update']], [`choose ${JSON.stringify(refusing)}`, refused, refusing]] as const) {
+        const problem = resultProblem('handle', reply, true);
+        if (problem) failures.push(`${what}: ${problem}`);
+        else if (reply.kind === 'result') {
+          const r = reply.result as { response: unknown; operation?: string; denied?: boolean };
+          if (r.operation !== 'create' && r.operation !== 'update') failures.push(`${what}: the result does not say the operation it picked (operation: "create" or "update")`);
+          else if (!choose.includes(r.operation as never) && (r.denied !== true || r.response !== null)) {
+            failures.push(`${what}: picked ${r.operation}, which choose does not allow, and did not answer {"response":null,"operation":"${r.operation}","denied":true}`);
+          } else if (choose.includes(r.operation as never) && r.denied === true) failures.push(`${what}: denied ${r.operation}, which choose allows`);
+        }
+      }
+      const refusedResult = refused.kind === 'result' ? (refused.result as { denied?: boolean }) : undefined;
+      if (refusedResult?.denied === true && writes.length) failures.push(`a refused write still called ${writes.map((c) => c.method).join(', ')}`);
+      if (failures.length) record('handle with choose', 'fail', failures.join('; '));
+      else record('handle with choose', 'pass', `picked ${picked ?? '(an error)'} and kept to choose; refused, it stored nothing`);
+    }
+
     // 5. Error codes.
     {
       const reply = await call('coffer.conformance.noSuchMethod', {});

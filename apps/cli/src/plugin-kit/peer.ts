@@ -276,6 +276,20 @@ export class Peer {
           return reply({ result: {} });
         case 'storage.list':
           return reply({ result: { keys: listKeys(store, params.prefix as string) } });
+        case 'storage.exists':
+          // Protocol 2: a yes or no, never the value.
+          return reply({ result: { exists: store.has(params.key as string) } });
+        case 'storage.txn': {
+          // Protocol 2: every check against what is stored now, then every op, or nothing (one process, so atomic).
+          const checks = params.checks as ({ key: string; exists: boolean } | { key: string; value: string })[];
+          const failed = checks.findIndex((c) => ('exists' in c ? store.has(c.key) !== c.exists : store.get(c.key) !== c.value));
+          if (failed >= 0) return reply({ result: { ok: false, failed } });
+          for (const op of params.ops as ({ op: 'put'; key: string; value: string } | { op: 'delete'; key: string })[]) {
+            if (op.op === 'put') store.set(op.key, op.value);
+            else store.delete(op.key);
+          }
+          return reply({ result: { ok: true } });
+        }
         case 'system.info':
           return reply({ result: { defaultLeaseTtl: 2_764_800, maxLeaseTtl: 2_764_800, version: '0.0.0-conformance' } });
         default:

@@ -35,7 +35,12 @@ export class Authenticator {
 
   /** Throws unless the caller's ACL allows `operation` on `path` (and sudo, when the path needs it). */
   authorize(caller: Caller, req: VaultRequest, operation: AclOperation, needsSudo: boolean): void {
+    if (!this.allows(caller, req, operation, needsSudo)) throw permissionDenied();
+  }
+
+  /** The verdict `authorize` enforces, without throwing: a write judged as both create and update asks twice. */
+  allows(caller: Caller, req: VaultRequest, operation: AclOperation, needsSudo: boolean): boolean {
     const result = caller.acl.check(req.path, operation, { data: req.data, wrapTtl: req.wrapTtl });
-    if (!result.allowed || (needsSudo && !result.rootPrivs)) throw permissionDenied();
+    return result.allowed && (!needsSudo || result.rootPrivs);
   }
 }

@@ -2,9 +2,8 @@ import { randomInt } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Barrier } from '#barrier';
 import type { Bus } from '#bus';
-import { CofferError, runnerSubjects, sealedError, type LeaseCall } from '#contracts';
+import { CofferError, runnerSubjects, sealedError, type LeaseCall, type MountSecret } from '#contracts';
 import { qualifiedTable } from '#event-store';
-import type { PluginLog, PluginSecret } from '#plugin-protocol';
 import { accessorHmacOf } from '../tokens/token-sealing.js';
 import { parseDurationSeconds } from '../tokens/ttl.js';
 
@@ -13,7 +12,7 @@ export interface LeaseGrant {
   mount: { uuid: string; config: { defaultLeaseTtl: number; maxLeaseTtl: number } };
   /** The request's logical path, mount included (`database/creds/readonly`): the lease id's prefix. */
   path: string;
-  secret: PluginSecret;
+  secret: MountSecret;
 }
 
 /** What a client sees of a lease in the envelope. */
@@ -51,7 +50,7 @@ interface LeaseRow {
 export interface LeaseManagerOptions {
   barrier: () => Barrier | undefined;
   bus: Pick<Bus, 'request'>;
-  log: PluginLog;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** The system's default_lease_ttl and max_lease_ttl, seconds. */
   defaultLeaseTtl: number;
   maxLeaseTtl: number;

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BUS, ResponderLost, type Bus } from '#bus';
-import { CofferError, runnerSubjects, type MountCall } from '#contracts';
+import { CofferError, runnerSubjects, type MountCall, type MountResponse, type MountWrite, type MountWriteReply } from '#contracts';
 import { findMount, type Mount, type MountTableState } from '#mount-table';
-import type { PluginResponse } from '#plugin-protocol';
 import { GATEWAY_CALL_MARGIN_MS } from '#config';
 import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { asPluginError } from '../pipeline/edge-errors.js';
@@ -42,7 +41,8 @@ function unavailable(err: unknown, idempotent: boolean, what: 'call' | 'precheck
 
 /**
  * Everything under a mount: longest-prefix lookup on the gateway's projection of the mount table, the plugin's
- * unauthenticated paths, the existence check, and the call itself, sent to the plugin-runner queue group.
+ * unauthenticated paths, the existence check (on its own trip only while audit needs it first), and the call itself,
+ * sent to the plugin-runner queue group.
  */
 @Injectable()
 export class MountRouting {
@@ -133,13 +133,29 @@ export class MountRouting {
 
   async handle(m: MountedRequest, req: VaultRequest, operation: Operation, tokenAccessor: string): Promise<VaultResponse> {
     const call = this.call(m, req, operation, tokenAccessor);
-    let response: PluginResponse | null;
+    let response: MountResponse | null;
     try {
       response = await this.send(call, operation === 'read' || operation === 'list');
     } catch (err) {
       throw asPluginError(err);
     }
     return this.toVault(m, req, operation, response);
+  }
+
+  /**
+   * A write sent once with the ACL's verdicts for create and update: the runner has the plugin run its existence
+   * check and the write in one call, and refuses (403) what the check picks if its verdict is no. Answers the
+   * operation it became, for the stages after this one.
+   */
+  async write(m: MountedRequest, req: VaultRequest, allowed: MountWrite['allowed'], tokenAccessor: string): Promise<{ operation: 'create' | 'update'; response: VaultResponse }> {
+    const call: MountWrite = { ...this.call(m, req, 'update', tokenAccessor), allowed };
+    let reply: MountWriteReply;
+    try {
+      reply = await this.toRunner<MountWriteReply>(runnerSubjects.write, call, false);
+    } catch (err) {
+      throw asPluginError(err);
+    }
+    return { operation: reply.operation, response: this.toVault(m, req, reply.operation, reply.response) };
   }
 
   /** The plugin's help text for the path (Vault's `?help=1`), errors worded as `handle` words them. */
@@ -152,8 +168,8 @@ export class MountRouting {
     }
   }
 
-  private send(call: MountCall, idempotent: boolean): Promise<PluginResponse | null> {
-    return this.toRunner<PluginResponse | null>(runnerSubjects.handle, call, idempotent);
+  private send(call: MountCall, idempotent: boolean): Promise<MountResponse | null> {
+    return this.toRunner<MountResponse | null>(runnerSubjects.handle, call, idempotent);
   }
 
   /**
@@ -176,7 +192,7 @@ export class MountRouting {
     }
   }
 
-  private toVault(m: MountedRequest, req: VaultRequest, operation: Operation, r: PluginResponse | null): VaultResponse {
+  private toVault(m: MountedRequest, req: VaultRequest, operation: Operation, r: MountResponse | null): VaultResponse {
     const mountType = m.mount.type;
     if (r?.raw) return { kind: 'raw', status: r.raw.status, contentType: r.raw.contentType, body: Buffer.from(r.raw.bodyBase64, 'base64') };
     if (r?.auth) {

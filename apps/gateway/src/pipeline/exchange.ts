@@ -35,7 +35,7 @@ export interface EdgeRequest {
 /**
  * One request on its way through the stages. Each stage reads what earlier ones set and sets its own part:
  * parse sets `req`, the seal stage the own-route `target`, authenticate the mount target and `caller`, authorize the
- * final `req.operation`, route the `response`.
+ * final `req.operation` (or, for a mount's write, the `write` verdicts the runner enforces), route the `response`.
  */
 export interface Exchange {
   edge: EdgeRequest;
@@ -43,6 +43,12 @@ export interface Exchange {
   target?: Target;
   caller?: Caller;
   response?: VaultResponse;
+  /**
+   * A write to a mount whose create-or-update the plugin's existence check decides on the runner (one trip): the
+   * ACL's verdict for each, set by the authorize stage. `req.operation` stays `update` until the route stage hears
+   * which one the check picked.
+   */
+  write?: { create: boolean; update: boolean };
   /** What the audit-request stage recorded, for the audit-response stage. */
   audit?: AuditContext;
 }

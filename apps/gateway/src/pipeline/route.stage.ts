@@ -6,7 +6,8 @@ import { unsupportedPath } from './edge-errors.js';
 import type { Exchange, Stage } from './exchange.js';
 
 /**
- * Stage 6, route: the gateway's own handler, or the mount's plugin through a plugin-runner (one trip), or Vault's
+ * Stage 6, route: the gateway's own handler, or the mount's plugin through a plugin-runner (one trip, a write's
+ * existence check included), or Vault's
  * 404 for a path nobody serves. Help requests are answered here too: the gateway's own paths from the route table,
  * a mounted path by its plugin; Vault answers the help object itself, no envelope.
  */
@@ -15,7 +16,7 @@ export class RouteStage implements Stage {
 
   constructor(
     private readonly routes: () => readonly OwnRoute[],
-    private readonly mounts: Pick<MountRouting, 'handle' | 'help'>,
+    private readonly mounts: Pick<MountRouting, 'handle' | 'write' | 'help'>,
     private readonly cubbyholes: Pick<CubbyholeCleanup, 'revoked'>,
   ) {}
 
@@ -34,7 +35,14 @@ export class RouteStage implements Stage {
         return;
       case 'mount':
         try {
-          x.response = await this.mounts.handle(target.mounted, req, req.operation, caller?.token.accessor ?? '');
+          if (x.write) {
+            // One trip: the runner's existence check picks create or update; later stages see the one it picked.
+            const { operation, response } = await this.mounts.write(target.mounted, req, x.write, caller?.token.accessor ?? '');
+            req.operation = operation;
+            x.response = response;
+          } else {
+            x.response = await this.mounts.handle(target.mounted, req, req.operation, caller?.token.accessor ?? '');
+          }
         } finally {
           // The token's last use revoked it before this request ran; what the request stored in its cubbyhole goes now.
           if (caller?.token.numUses === -1) this.cubbyholes.revoked([caller.token.accessor]);

@@ -1,0 +1,69 @@
+/**
+ * Not a benchmark: `node dist/bench/cpu-per-request.js [write|read] [requests] [concurrency]` starts the four
+ * services as processes (bench/lib/cluster.ts), sends a fixed number of kv requests to the mock plugin, and prints
+ * the CPU time each process spent per request (user + system, from /proc/<pid>/stat), the plugin process included.
+ * CPU per request barely moves with the machine's load, where throughput on a shared machine moves by 2x; it is the
+ * steadier witness of what a change to the request path costs or saves.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { BENCH_MOUNT, startBenchCluster } from './lib/cluster.js';
+
+const [kind = 'write', requestsArg = '3000', concurrencyArg = '20'] = process.argv.slice(2);
+const REQUESTS = Number(requestsArg);
+const CONCURRENCY = Number(concurrencyArg);
+const TICKS_PER_SECOND = 100;
+
+/** utime + stime of one process, in ms (0 when it is gone). */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** The direct children of a process (the plugin-runner's plugin processes). */
+function children(pid: number): number[] {
+  const out: number[] = [];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const text = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+    if (text) out.push(...text.split(' ').map(Number));
+  }
+  return out;
+}
+
+const { cluster, rootToken, stop } = await startBenchCluster();
+try {
+  const url = `${cluster.url}/v1/${BENCH_MOUNT}/kv/foo`;
+  const send = () =>
+    fetch(url, kind === 'write'
+      ? { method: 'PUT', headers: { 'x-vault-token': rootToken, 'content-type': 'application/json' }, body: '{"value":"bar"}' }
+      : { headers: { 'x-vault-token': rootToken } }).then(async (r) => {
+      await r.arrayBuffer();
+      if (r.status >= 400) throw new Error(`${kind}: ${r.status}`);
+    });
+  const run = async (n: number) => {
+    let left = n;
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (left-- > 0) await send();
+    }));
+  };
+  await run(300); // warm-up: the plugin is launched, the JIT settles
+  const pids: Record<string, number> = {};
+  for (const s of ['gateway', 'plugin-runner', 'catalog', 'mount-manager']) pids[s] = cluster.pid(s)!;
+  // The plugin process may sit under the sandbox's wrappers (prlimit, bwrap): every descendant of the runner counts.
+  const descendants = (pid: number): number[] => children(pid).flatMap((c) => [c, ...descendants(c)]);
+  const plugins = descendants(pids['plugin-runner']!);
+  const cpu = (name: string) => (name === 'plugin' ? plugins.reduce((sum, p) => sum + cpuMs(p), 0) : cpuMs(pids[name]!));
+  pids.plugin = plugins[0] ?? 0;
+  const before = Object.fromEntries(Object.keys(pids).map((k) => [k, cpu(k)]));
+  const started = Date.now();
+  await run(REQUESTS);
+  const elapsed = Date.now() - started;
+  const perRequest = Object.fromEntries(Object.keys(pids).map((k) => [k, Math.round(((cpu(k) - before[k]!) * 1000) / REQUESTS)]));
+  process.stdout.write(`${JSON.stringify({ kind, requests: REQUESTS, concurrency: CONCURRENCY, reqPerSec: Math.round((REQUESTS * 1000) / elapsed), cpuMicrosPerRequest: perRequest })}\n`);
+} finally {
+  await stop();
+}
