@@ -229,6 +229,8 @@ export interface MountAuth {
   numUses?: number;
   /** CIDR blocks (or bare IPs) the issued token may be used from. */
   boundCidrs?: string[];
+  /** What the plugin needs back when the token is renewed (its renewAuth); kept encrypted, never shown. */
+  internal?: Record<string, unknown>;
 }
 
 /** A secret under a lease: `internal` is kept encrypted by the gateway and handed back for renew and revoke. */
