@@ -4,10 +4,10 @@
  * side of the protocol; a backend without it answers -32601.
  */
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { MAGIC_ENV, MAGIC_VALUE, PROTOCOLS_ENV, PluginError, RPC_ERRORS } from '#plugin-protocol';
-import { createHarness, defineBackend, serve, type Backend } from './index.js';
+import { PluginError, RPC_ERRORS } from '#plugin-protocol';
+import { createHarness, defineBackend, type Backend } from './index.js';
+import { servedPeer, type ServedPeer } from './served-peer.test-support.js';
 
 function backend(options: { renews: boolean }): Backend {
   return defineBackend({
@@ -77,35 +77,14 @@ test('a declaration is checked: authRenew only on an auth method', () => {
   );
 });
 
-function served(protocols: string, renews: boolean) {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const lines: string[] = [];
-  const waiters: (() => void)[] = [];
-  let buffer = '';
-  stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
-    for (let i = buffer.indexOf('\n'); i !== -1; i = buffer.indexOf('\n')) {
-      lines.push(buffer.slice(0, i));
-      buffer = buffer.slice(i + 1);
-      waiters.splice(0).forEach((wake) => wake());
-    }
-  });
-  serve(backend({ renews }), { stdin, stdout, stderr: new PassThrough(), env: { [MAGIC_ENV]: MAGIC_VALUE, [PROTOCOLS_ENV]: protocols }, exit: () => {} });
-  const next = async () => {
-    while (lines.length === 0) await new Promise<void>((wake) => waiters.push(wake));
-    return JSON.parse(lines.shift()!) as { id?: number; method?: string; params?: any; protocol?: number; result?: any; error?: { code: number; message: string } };
-  };
-  const send = (message: object) => stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
-  return { next, send, end: () => stdin.end() };
-}
+const served = (protocols: string, renews: boolean) => servedPeer(backend({ renews }), protocols);
 
 const mount = { id: 'm1', path: 'auth/renewing/', accessor: 'auth_renewing_0', type: 'renewing', config: { defaultLeaseTtl: 0, maxLeaseTtl: 0 }, options: {} };
 const login = { operation: 'update', path: 'login/bob', data: {}, tokenAccessor: '', requestId: 'r' };
 const auth = { path: 'login/bob', policies: ['dev'], metadata: { username: 'bob' }, internal: { user: 'bob' }, displayName: '', issueTime: '2026-01-01T00:00:00Z', ttl: 60 };
 
 /** Plays the host for the plugin's storage calls until the reply to `id` arrives. */
-async function replyTo(p: ReturnType<typeof served>, id: number, store: Map<string, string>) {
+async function replyTo(p: ServedPeer, id: number, store: Map<string, string>) {
   for (;;) {
     const m = await p.next();
     if (m.method === 'storage.get') p.send({ id: m.id, result: { value: store.get(m.params.key) ?? null } });

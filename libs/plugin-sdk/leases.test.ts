@@ -3,10 +3,10 @@
  * harness and through the real plugin side of the protocol.
  */
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { MAGIC_ENV, MAGIC_VALUE, PROTOCOLS_ENV, PluginError } from '#plugin-protocol';
-import { createHarness, defineBackend, serve } from './index.js';
+import { PluginError } from '#plugin-protocol';
+import { createHarness, defineBackend } from './index.js';
+import { servedPeer } from './served-peer.test-support.js';
 
 function backend(revoked: string[]) {
   return defineBackend({
@@ -66,28 +66,7 @@ test('a declaration is checked: secrets only in secrets engines, each with a typ
   assert.throws(() => defineBackend({ ...base, secrets: [{ type: 'a' } as never] }), /needs revoke/);
 });
 
-function served(protocols: string, revoked: string[]) {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const lines: string[] = [];
-  const waiters: (() => void)[] = [];
-  let buffer = '';
-  stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
-    for (let i = buffer.indexOf('\n'); i !== -1; i = buffer.indexOf('\n')) {
-      lines.push(buffer.slice(0, i));
-      buffer = buffer.slice(i + 1);
-      waiters.splice(0).forEach((wake) => wake());
-    }
-  });
-  serve(backend(revoked), { stdin, stdout, stderr: new PassThrough(), env: { [MAGIC_ENV]: MAGIC_VALUE, [PROTOCOLS_ENV]: protocols }, exit: () => {} });
-  const next = async () => {
-    while (lines.length === 0) await new Promise<void>((wake) => waiters.push(wake));
-    return JSON.parse(lines.shift()!) as { protocol?: number; result?: any; error?: { code: number; message: string } };
-  };
-  const send = (message: object) => stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
-  return { next, send, end: () => stdin.end() };
-}
+const served = (protocols: string, revoked: string[]) => servedPeer(backend(revoked), protocols);
 
 const mount = { id: 'm1', path: 'leasing/', accessor: 'leasing_00000000', type: 'leasing', config: { defaultLeaseTtl: 0, maxLeaseTtl: 0 }, options: {} };
 const read = (path: string) => ({ operation: 'read', path, data: {}, tokenAccessor: 'acc', requestId: 'r' });

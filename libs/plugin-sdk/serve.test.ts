@@ -2,33 +2,12 @@
  * serve(backend) over in-memory streams: the SDK's backend behind the protocol's real plugin side, without spawning.
  */
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { MAGIC_ENV, MAGIC_VALUE } from '#plugin-protocol';
-import { defineBackend, serve } from './index.js';
+import { defineBackend } from './index.js';
+import { servedPeer } from './served-peer.test-support.js';
 
-interface Message {
-  id?: number;
-  method?: string;
-  params?: Record<string, unknown>;
-  result?: Record<string, unknown>;
-  error?: { code: number; message: string; data?: { kind?: string } };
-}
 
 function start() {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const lines: string[] = [];
-  const waiters: (() => void)[] = [];
-  let buffer = '';
-  stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
-    for (let i = buffer.indexOf('\n'); i !== -1; i = buffer.indexOf('\n')) {
-      lines.push(buffer.slice(0, i));
-      buffer = buffer.slice(i + 1);
-      waiters.splice(0).forEach((wake) => wake());
-    }
-  });
   const backend = defineBackend({
     type: 'secret',
     name: 'served',
@@ -46,20 +25,8 @@ function start() {
       },
     ],
   });
-  let exitCode: number | undefined;
-  serve(backend, { stdin, stdout, stderr: new PassThrough(), env: { [MAGIC_ENV]: MAGIC_VALUE }, exit: (code) => void (exitCode = code) });
-
-  async function next(): Promise<string> {
-    while (lines.length === 0) await new Promise<void>((wake) => waiters.push(wake));
-    return lines.shift()!;
-  }
-  return {
-    next,
-    nextMessage: async () => JSON.parse(await next()) as Message,
-    send: (message: object) => stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`),
-    end: () => stdin.end(),
-    exitCode: () => exitCode,
-  };
+  const peer = servedPeer(backend);
+  return { ...peer, next: peer.nextLine, nextMessage: peer.next };
 }
 
 test('serve(backend): hello from the declaration, then setup, a request that reads storage through the host', async () => {
