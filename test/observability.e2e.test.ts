@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { Svcm, type ServiceIdentity } from '@nats-io/services';
 import { serviceApiName } from '#contracts';
-import { Cluster, TEST_NATS_URL, freePort } from './support/cluster.js';
+import { Cluster, TEST_NATS_URL } from './support/cluster.js';
 import { eventually } from './support/http.js';
 import { parsePrometheus, samples } from './support/prometheus.js';
 
@@ -20,10 +20,7 @@ describe('what an operator can observe', () => {
     cluster = await Cluster.create({ logLevel: 'info' });
     // No plugin-runner on purpose: a missing service type is not "sealed". The catalog gets a health port, the
     // gateway an access log (the processes inherit this environment when started).
-    health = `http://127.0.0.1:${await freePort()}`;
-    process.env.COFFER_HEALTH_ADDR = health.slice('http://'.length);
-    await cluster.start('catalog');
-    delete process.env.COFFER_HEALTH_ADDR;
+    health = await cluster.startWithHealthPort('catalog');
     await cluster.start('mount-manager');
     process.env.COFFER_ACCESS_LOG = '1';
     await cluster.start('gateway');

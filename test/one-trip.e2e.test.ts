@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Cluster, freePort } from './support/cluster.js';
+import { Cluster } from './support/cluster.js';
 import { eventually } from './support/http.js';
 import { REPO_ROOT } from './support/paths.js';
 
@@ -81,10 +81,7 @@ describe('one trip per write, with Vault’s create/update semantics', () => {
     })();
     await cluster.start('catalog');
     await cluster.start('mount-manager');
-    health = `http://127.0.0.1:${await freePort()}`;
-    process.env.COFFER_HEALTH_ADDR = health.slice('http://'.length);
-    await cluster.start('plugin-runner');
-    delete process.env.COFFER_HEALTH_ADDR;
+    health = await cluster.startWithHealthPort('plugin-runner');
     await cluster.start('gateway');
     root = (await cluster.initAndUnseal()).rootToken;
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, freePort } from './support/cluster.js';
+import { Cluster } from './support/cluster.js';
 import { eventually } from './support/http.js';
 import { REPO_ROOT } from './support/paths.js';
 
@@ -39,10 +39,7 @@ describe('a plugin-runner tells its health port what its plugins do', () => {
     cluster = await Cluster.create({ logLevel: 'info' });
     await cluster.start('catalog');
     await cluster.start('mount-manager');
-    health = `http://127.0.0.1:${await freePort()}`;
-    process.env.COFFER_HEALTH_ADDR = health.slice('http://'.length);
-    await cluster.start('plugin-runner');
-    delete process.env.COFFER_HEALTH_ADDR;
+    health = await cluster.startWithHealthPort('plugin-runner');
     await cluster.start('gateway');
     root = { 'x-vault-token': (await cluster.initAndUnseal()).rootToken };
     copyFileSync(join(REPO_ROOT, 'dist/plugins/mock-plugin'), join(cluster.dir, 'mock'));

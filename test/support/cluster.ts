@@ -111,8 +111,11 @@ export class Cluster {
     );
   }
 
-  /** Starts one process running `service`; `name` tells apart two instances of one service; `busConfig` replaces its role's bus file. */
-  async start(service: ServiceName, name: string = service, options: { busConfig?: string } = {}): Promise<void> {
+  /**
+   * Starts one process running `service`; `name` tells apart two instances of one service; `busConfig` replaces its
+   * role's bus file; `env` adds to the environment it inherits.
+   */
+  async start(service: ServiceName, name: string = service, options: { busConfig?: string; env?: Record<string, string> } = {}): Promise<void> {
     if (service === 'gateway' && name !== 'gateway' && !this.gatewayPorts.has(name)) this.gatewayPorts.set(name, await freePort());
     // The log of a restarted member is appended to: readiness is looked for only in what this start writes.
     const offset = this.logOf(name).length;
@@ -121,13 +124,20 @@ export class Cluster {
     const bus = busConfig ? [`-config=${busConfig}`] : [];
     const child = spawn(process.execPath, [...this.nodeArgs, join(REPO_ROOT, 'bin/coffer.js'), 'server', `-config=${this.configFor(name, service)}`, ...bus, `-service=${service}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env },
+      env: { ...process.env, ...options.env },
     });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     child.on('exit', (code, signal) => this.exitLog.push(`${name} exited code=${code} signal=${signal}`));
     this.members.set(name, { name, service, child });
     await this.waitReady(service, name, offset);
+  }
+
+  /** Starts `service` with its health port (COFFER_HEALTH_ADDR) on a free port, and answers that port's URL. */
+  async startWithHealthPort(service: ServiceName, name: string = service): Promise<string> {
+    const addr = `127.0.0.1:${await freePort()}`;
+    await this.start(service, name, { env: { COFFER_HEALTH_ADDR: addr } });
+    return `http://${addr}`;
   }
 
   async startAll(): Promise<void> {
