@@ -22,8 +22,8 @@ import {
   type PluginToHost,
   type WriteOperation,
 } from './messages.js';
-import { LIMITS, helloSchema, hostToPluginSchemas } from './schemas.js';
-import { validate } from './validate.js';
+import { LIMITS, hostToPluginSchemas } from './schemas.js';
+import { checkHello, hostToPluginChecks } from './compiled.js';
 
 /** What a plugin can ask of its host while handling a call. */
 export interface HostCalls {
@@ -131,7 +131,7 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
     version: impl.hello.version,
     multiplex: impl.hello.multiplex,
   };
-  const helloError = validate(helloSchema, hello, 'hello');
+  const helloError = checkHello(hello, 'hello');
   if (helloError) {
     // The host would refuse it anyway; saying why here saves the author a trip through the server's log.
     say(`invalid plugin hello: ${helloError}`);
@@ -264,9 +264,9 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
       sendError(id, RPC_ERRORS.methodNotFound, 'unsupported-operation', `unknown method ${JSON.stringify(method)}`);
       return;
     }
-    const schemas = hostToPluginSchemas[name];
+    const checks = hostToPluginChecks[name];
     const given = params ?? {};
-    const paramsError = validate(schemas.params, given, 'params');
+    const paramsError = checks.params(given, 'params');
     if (paramsError) {
       sendError(id, RPC_ERRORS.invalidParams, 'invalid-request', paramsError);
       return;
@@ -277,7 +277,7 @@ export function serve(impl: PluginImplementation, options: ServeOptions = {}): v
     }
     try {
       const result = await run(name, given as Record<string, unknown>);
-      const resultError = validate(schemas.result, result, 'result');
+      const resultError = checks.result(result, 'result');
       if (resultError) {
         say(`${name} returned something outside the protocol, refused: ${resultError}`);
         sendError(id, RPC_ERRORS.plugin, 'internal', INTERNAL_ERROR_MESSAGE);
