@@ -29,7 +29,7 @@ import {
   type PluginResponse,
   type PluginToHost,
 } from './messages.js';
-import { checker, checkHello, hostToPluginChecks, type Check } from './compiled.js';
+import { checker, checkHello, hostToPluginChecks, methodChecker, type Check } from './compiled.js';
 import { LIMITS, pluginToHostSchemas, rpcRequestSchema, rpcResponseSchema } from './schemas.js';
 import * as generated from './validators.generated.js';
 
@@ -37,13 +37,13 @@ import * as generated from './validators.generated.js';
 const checkRpcRequest: Check = /* @__PURE__ */ checker(rpcRequestSchema, generated.rpc_request);
 const checkRpcResponse: Check = /* @__PURE__ */ checker(rpcResponseSchema, generated.rpc_response);
 const pluginToHostParamChecks: Record<keyof PluginToHost, Check> = {
-  'storage.get': /* @__PURE__ */ checker(pluginToHostSchemas['storage.get'].params, generated.storage_get_params),
-  'storage.put': /* @__PURE__ */ checker(pluginToHostSchemas['storage.put'].params, generated.storage_put_params),
-  'storage.delete': /* @__PURE__ */ checker(pluginToHostSchemas['storage.delete'].params, generated.storage_delete_params),
-  'storage.list': /* @__PURE__ */ checker(pluginToHostSchemas['storage.list'].params, generated.storage_list_params),
-  'storage.exists': /* @__PURE__ */ checker(pluginToHostSchemas['storage.exists'].params, generated.storage_exists_params),
-  'storage.txn': /* @__PURE__ */ checker(pluginToHostSchemas['storage.txn'].params, generated.storage_txn_params),
-  'system.info': /* @__PURE__ */ checker(pluginToHostSchemas['system.info'].params, generated.system_info_params),
+  'storage.get': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.get', 'params', generated.storage_get_params),
+  'storage.put': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.put', 'params', generated.storage_put_params),
+  'storage.delete': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.delete', 'params', generated.storage_delete_params),
+  'storage.list': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.list', 'params', generated.storage_list_params),
+  'storage.exists': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.exists', 'params', generated.storage_exists_params),
+  'storage.txn': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.txn', 'params', generated.storage_txn_params),
+  'system.info': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'system.info', 'params', generated.system_info_params),
 };
 
 
