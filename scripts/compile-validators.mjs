@@ -45,7 +45,7 @@ const bundled = await esbuild.build({
 const schemas = await import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`);
 
 /** The export name of a schema file name: "storage.get.params" → "storage_get_params". */
-export const exportName = (name) => name.replace(/[^A-Za-z0-9_$]/g, '_');
+const exportName = (name) => name.replace(/[^A-Za-z0-9_$]/g, '_');
 
 // The schemas other schemas hold by reference, by their file name in schemas/.
 const shared = new Map([
