@@ -46,7 +46,6 @@ const pluginToHostParamChecks: Record<keyof PluginToHost, Check> = {
   'system.info': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'system.info', 'params', generated.system_info_params),
 };
 
-
 export const DEFAULT_START_TIMEOUT_MS = 10_000;
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 2_000;
