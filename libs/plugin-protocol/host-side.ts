@@ -29,8 +29,22 @@ import {
   type PluginResponse,
   type PluginToHost,
 } from './messages.js';
-import { LIMITS, helloSchema, hostToPluginSchemas, pluginToHostSchemas, rpcRequestSchema, rpcResponseSchema } from './schemas.js';
-import { validate } from './validate.js';
+import { checker, checkHello, hostToPluginChecks, methodChecker, type Check } from './compiled.js';
+import { LIMITS, pluginToHostSchemas, rpcRequestSchema, rpcResponseSchema } from './schemas.js';
+import * as generated from './validators.generated.js';
+
+/** Compiled checks (compiled.ts) only the host uses: the envelopes the host receives and the params of plugin → host calls. */
+const checkRpcRequest: Check = /* @__PURE__ */ checker(rpcRequestSchema, generated.rpc_request);
+const checkRpcResponse: Check = /* @__PURE__ */ checker(rpcResponseSchema, generated.rpc_response);
+const pluginToHostParamChecks: Record<keyof PluginToHost, Check> = {
+  'storage.get': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.get', 'params', generated.storage_get_params),
+  'storage.put': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.put', 'params', generated.storage_put_params),
+  'storage.delete': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.delete', 'params', generated.storage_delete_params),
+  'storage.list': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.list', 'params', generated.storage_list_params),
+  'storage.exists': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.exists', 'params', generated.storage_exists_params),
+  'storage.txn': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'storage.txn', 'params', generated.storage_txn_params),
+  'system.info': /* @__PURE__ */ methodChecker(pluginToHostSchemas, 'system.info', 'params', generated.system_info_params),
+};
 
 export const DEFAULT_START_TIMEOUT_MS = 10_000;
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
@@ -779,7 +793,7 @@ export class PluginProcess extends EventEmitter {
       this.failStart(`plugin ${this.name} speaks protocol ${protocol}; this host speaks protocol ${versionList()}`);
       return;
     }
-    const problem = validate(helloSchema, hello, 'hello');
+    const problem = checkHello(hello, 'hello');
     if (problem) {
       this.failStart(`plugin ${this.name} sent an invalid handshake (${problem}): ${quote(text)}`);
       return;
@@ -815,7 +829,7 @@ export class PluginProcess extends EventEmitter {
       fail(new CofferError('plugin-failed', message));
     };
 
-    const envelopeProblem = validate(rpcResponseSchema, rpc, 'reply');
+    const envelopeProblem = checkRpcResponse(rpc, 'reply');
     if (envelopeProblem) return malformed(envelopeProblem);
     if (rpc.error) {
       const { code, message } = rpc.error;
@@ -834,7 +848,7 @@ export class PluginProcess extends EventEmitter {
       }
       return fail(new CofferError('plugin-failed', `plugin ${this.name} refused ${call.method}: ${message} (${code})`));
     }
-    const resultProblem = validate(hostToPluginSchemas[call.method].result, rpc.result, 'result');
+    const resultProblem = hostToPluginChecks[call.method].result(rpc.result, 'result');
     if (resultProblem) return malformed(resultProblem);
     if (call.method === 'handle') {
       const response = (rpc.result as { response: PluginResponse | null }).response;
@@ -859,7 +873,7 @@ export class PluginProcess extends EventEmitter {
   }
 
   private onPluginRequest(rpc: RpcMessage, text: string): void {
-    const envelopeProblem = validate(rpcRequestSchema, rpc, 'request');
+    const envelopeProblem = checkRpcRequest(rpc, 'request');
     if (envelopeProblem) {
       if (typeof rpc.id === 'number' || (typeof rpc.id === 'string' && rpc.id.length <= LIMITS.rpcStringId)) {
         this.reply(rpc.id, { error: { code: RPC_ERRORS.invalidRequest, message: envelopeProblem, data: { kind: 'invalid-request' } } });
@@ -890,7 +904,7 @@ export class PluginProcess extends EventEmitter {
     if (this.hello && this.hello.protocol < 2 && PROTOCOL_2_METHODS.includes(method)) {
       return error(RPC_ERRORS.methodNotFound, 'unsupported-operation', `unknown method ${JSON.stringify(method)} in protocol ${this.hello.protocol}`);
     }
-    const problem = validate(pluginToHostSchemas[name].params, params, 'params');
+    const problem = pluginToHostParamChecks[name](params, 'params');
     if (problem) return error(RPC_ERRORS.invalidParams, 'invalid-request', problem);
     const mount = params.mount as string;
     // The one check that keeps a plugin inside the mounts it was given: the handler trusts the mount id it gets.

@@ -1,6 +1,8 @@
 /**
- * A validator for the small subset of JSON Schema (draft 2020-12) that the protocol's schemas use. ajv is not a
- * dependency, and the plugin side is bundled into every plugin executable, so this stays tiny and dependency-free.
+ * A validator for the small subset of JSON Schema (draft 2020-12) that the protocol's schemas use, and the reference
+ * for what the schemas mean. The wire runs compiled functions (compiled.ts: ajv standalone code generated at build
+ * time, which imports nothing at run time); this interpreter words the problem when one of them refuses a message,
+ * and stays dependency-free, since the plugin side is bundled into every plugin executable.
  *
  * Supported keywords: type (one or a list; "integer" included), enum, const, properties, required,
  * additionalProperties (boolean or schema), items, minItems, maxItems, minLength, maxLength, pattern, minimum,
