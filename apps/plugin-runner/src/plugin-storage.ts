@@ -25,6 +25,25 @@ export interface PluginStorageOptions {
    * process, one runner); with several runners another one's write would leave this copy stale.
    */
   readCache?: boolean;
+  /**
+   * Group commit: the writes (put, delete, txn) that arrive in one turn of the event loop run in ONE transaction,
+   * each caller answered only after its COMMIT. For a store with one session (the dev server's PGlite, `poolSize: 1`),
+   * where writes wait in line for that session anyway and each commit is most of a write's cost; see `flushWrites`.
+   */
+  groupCommit?: boolean;
+}
+
+/** One statement on whatever runs a write: the pool (alone) or the transaction of its batch. */
+type Query = (sql: string, parameters: unknown[]) => Promise<unknown>;
+
+/** A write waiting for its batch (see `groupCommit`). */
+interface PendingWrite {
+  /** The write inside a transaction it does not own (its batch's): statements only, no BEGIN or COMMIT. */
+  inBatch(query: Query): Promise<unknown>;
+  /** The write on its own, as without group commit. */
+  alone(): Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
 }
 
 /**
@@ -35,6 +54,9 @@ const LOCK_SEED = 7_318_529;
 
 /** Entries kept by the read cache before it starts over: a bound on memory, not a tuning knob. */
 const READ_CACHE_MAX_ENTRIES = 10_000;
+
+/** Writes in one group commit at most: bounds what one failing write makes the others redo on their own. */
+const MAX_BATCH = 128;
 
 /**
  * Binds a ciphertext to its mount and key: a value copied to another row (another mount, another key) no longer
@@ -69,6 +91,10 @@ export class PluginStorage implements StorageHandler {
   private cacheBarrier?: Barrier;
   /** Bumped by every write: a read that overlapped one does not keep what it read (it may predate the write). */
   private writes = 0;
+  /** Group commit: writes not yet in a batch; whether a flush is due at the end of this turn, or running. */
+  private readonly pending: PendingWrite[] = [];
+  private flushScheduled = false;
+  private flushing = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -119,13 +145,11 @@ export class PluginStorage implements StorageHandler {
     const sealed = this.barrier().encrypt(value, storageAad(mountUuid, key));
     const cacheKey = `${mountUuid}\0${key}`;
     this.forget(cacheKey);
-    try {
-      await this.dataSource.query(
-        `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})))
+    const statement = `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})))
          INSERT INTO ${this.table} (mount_uuid, key, value) SELECT $1::uuid, $2::text, $3::bytea FROM locked
-         ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-        [mountUuid, key, sealed],
-      );
+         ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`;
+    try {
+      await this.write((query) => query(statement, [mountUuid, key, sealed]));
     } finally {
       this.forget(cacheKey);
     }
@@ -136,12 +160,10 @@ export class PluginStorage implements StorageHandler {
     this.barrier();
     const cacheKey = `${mountUuid}\0${key}`;
     this.forget(cacheKey);
+    const statement = `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})) AS l)
+         DELETE FROM ${this.table} WHERE mount_uuid = $1::uuid AND key = $2::text AND EXISTS (SELECT 1 FROM locked)`;
     try {
-      await this.dataSource.query(
-        `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})) AS l)
-         DELETE FROM ${this.table} WHERE mount_uuid = $1::uuid AND key = $2::text AND EXISTS (SELECT 1 FROM locked)`,
-        [mountUuid, key],
-      );
+      await this.write((query) => query(statement, [mountUuid, key]));
     } finally {
       this.forget(cacheKey);
     }
@@ -169,48 +191,129 @@ export class PluginStorage implements StorageHandler {
     const keys = [...new Set([...checks.map((c) => c.key), ...ops.map((o) => o.key)])].sort();
     const cacheKeys = ops.map((o) => `${mountUuid}\0${o.key}`);
     for (const k of cacheKeys) this.forget(k);
+    try {
+      return await this.write(
+        (query) => this.txnStatements(query, barrier, mountUuid, keys, checks, ops),
+        () => this.inTransaction((query) => this.txnStatements(query, barrier, mountUuid, keys, checks, ops)),
+      );
+    } finally {
+      for (const k of cacheKeys) this.forget(k);
+    }
+  }
+
+  /**
+   * A txn's statements, in a transaction someone else begins and ends: the locks, the checks, then (only if every
+   * check holds) the writes. A failed check has written nothing, so the transaction may still commit (its batch).
+   */
+  private async txnStatements(
+    query: Query,
+    barrier: Barrier,
+    mountUuid: string,
+    keys: string[],
+    checks: StorageTxnCheck[],
+    ops: StorageTxnOp[],
+  ): Promise<{ ok: boolean; failed?: number }> {
+    for (const key of keys) {
+      await query(`SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED}))`, [mountUuid, key]);
+    }
+    const checked = [...new Set(checks.map((c) => c.key))];
+    const rows = (
+      checked.length ? await query(`SELECT key, value FROM ${this.table} WHERE mount_uuid = $1 AND key = ANY($2::text[])`, [mountUuid, checked]) : []
+    ) as { key: string; value: Buffer }[];
+    const current = new Map(rows.map((r) => [r.key, r.value]));
+    for (const [i, c] of checks.entries()) {
+      const stored = current.get(c.key);
+      const holds =
+        'exists' in c ? (stored !== undefined) === c.exists : stored !== undefined && barrier.decrypt(stored, storageAad(mountUuid, c.key)).equals(c.value);
+      if (!holds) return { ok: false, failed: i };
+    }
+    for (const o of ops) {
+      if (o.op === 'put') {
+        await query(
+          `INSERT INTO ${this.table} (mount_uuid, key, value) VALUES ($1, $2, $3)
+           ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+          [mountUuid, o.key, barrier.encrypt(o.value, storageAad(mountUuid, o.key))],
+        );
+      } else {
+        await query(`DELETE FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, o.key]);
+      }
+    }
+    return { ok: true };
+  }
+
+  /** `statements` in a transaction of their own: committed when they resolve, rolled back when they throw. */
+  private async inTransaction<T>(statements: (query: Query) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     try {
       await runner.connect();
       await runner.startTransaction();
       try {
-        for (const key of keys) {
-          await runner.query(`SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED}))`, [mountUuid, key]);
-        }
-        const checked = [...new Set(checks.map((c) => c.key))];
-        const rows: { key: string; value: Buffer }[] = checked.length
-          ? await runner.query(`SELECT key, value FROM ${this.table} WHERE mount_uuid = $1 AND key = ANY($2::text[])`, [mountUuid, checked])
-          : [];
-        const current = new Map(rows.map((r) => [r.key, r.value]));
-        for (const [i, c] of checks.entries()) {
-          const stored = current.get(c.key);
-          const holds =
-            'exists' in c ? (stored !== undefined) === c.exists : stored !== undefined && barrier.decrypt(stored, storageAad(mountUuid, c.key)).equals(c.value);
-          if (!holds) {
-            await runner.rollbackTransaction();
-            return { ok: false, failed: i };
-          }
-        }
-        for (const o of ops) {
-          if (o.op === 'put') {
-            await runner.query(
-              `INSERT INTO ${this.table} (mount_uuid, key, value) VALUES ($1, $2, $3)
-               ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-              [mountUuid, o.key, barrier.encrypt(o.value, storageAad(mountUuid, o.key))],
-            );
-          } else {
-            await runner.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, o.key]);
-          }
-        }
+        const result = await statements((sql, parameters) => runner.query(sql, parameters));
         await runner.commitTransaction();
-        return { ok: true };
+        return result;
       } catch (err) {
         if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
         throw err;
       }
     } finally {
       await runner.release();
-      for (const k of cacheKeys) this.forget(k);
+    }
+  }
+
+  /**
+   * A write: at once without group commit; with it, queued for the batch that runs at the end of this turn (or,
+   * while one runs, for the next). `alone` is how it runs outside a batch (default: its statements on the pool).
+   */
+  private write<T>(inBatch: (query: Query) => Promise<T>, alone?: () => Promise<T>): Promise<T> {
+    const aloneRun = alone ?? (() => inBatch((sql, parameters) => this.dataSource.query(sql, parameters)));
+    if (!this.options.groupCommit) return aloneRun();
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ inBatch, alone: aloneRun, resolve: resolve as (value: unknown) => void, reject });
+      // setImmediate, not a timer: it runs once this turn's I/O callbacks (every plugin line read in it) are done,
+      // so a lone write waits for nothing, and a busy turn's writes share one commit.
+      if (!this.flushScheduled && !this.flushing) {
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          void this.flushWrites();
+        });
+      }
+    });
+  }
+
+  /**
+   * Group commit: runs what is queued, batch after batch (what arrives while one runs waits for the next), until
+   * nothing is left. A batch of one runs alone (no BEGIN/COMMIT round trips added to a quiet server's write). A
+   * batch runs its writes in order in one transaction and answers them after the COMMIT; if any of them throws (or
+   * the COMMIT does), the transaction is rolled back and each write of the batch runs again alone, in order, and
+   * gets its own outcome: one failing write never fails its neighbours, and nobody hears "done" for an uncommitted
+   * write. A txn whose check fails writes nothing, so it does not spoil the batch; its checks see the writes ahead
+   * of it in the batch, which is the order they commit in.
+   */
+  private async flushWrites(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, MAX_BATCH);
+        if (batch.length === 1) {
+          await settle(batch[0], batch[0].alone);
+          continue;
+        }
+        let results: unknown[] | undefined;
+        try {
+          results = await this.inTransaction(async (query) => {
+            const out: unknown[] = [];
+            for (const w of batch) out.push(await w.inBatch(query));
+            return out;
+          });
+        } catch {
+          results = undefined;
+        }
+        if (results) batch.forEach((w, i) => w.resolve(results![i]));
+        else for (const w of batch) await settle(w, w.alone);
+      }
+    } finally {
+      this.flushing = false;
     }
   }
 
@@ -287,5 +390,13 @@ export class PluginStorage implements StorageHandler {
     for (const cacheKey of this.cache.keys()) if (cacheKey.startsWith(`${mountUuid}\0`)) this.cache.delete(cacheKey);
     const result: [unknown[], number] = await this.dataSource.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1`, [mountUuid]);
     return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
+  }
+}
+
+async function settle(write: PendingWrite, run: () => Promise<unknown>): Promise<void> {
+  try {
+    write.resolve(await run());
+  } catch (error) {
+    write.reject(error);
   }
 }
