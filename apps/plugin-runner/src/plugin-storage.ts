@@ -42,6 +42,14 @@ interface PgQueryable {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
+/** What `writeEnds` compares: whether anything that could change the key's row started after the write. */
+interface WriteTicket {
+  cacheKey: string;
+  started: number;
+  bulkDeletes: number;
+  barrier: Barrier | undefined;
+}
+
 /** A write waiting for its batch (see `groupCommit`). */
 interface PendingWrite {
   /** The write inside a transaction it does not own (its batch's): statements only, no BEGIN or COMMIT. */
@@ -97,6 +105,14 @@ export class PluginStorage implements StorageHandler {
   private cacheBarrier?: Barrier;
   /** Bumped by every write: a read that overlapped one does not keep what it read (it may predate the write). */
   private writes = 0;
+  /**
+   * With group commit, per key: writes in flight and how many have started; bumped by every bulk delete. A write
+   * that commits while none started after it on its key knows what the table holds there (writes commit in the
+   * order they start: one queue, one connection), so its value is kept for the next read or existence check.
+   */
+  private readonly keyWrites = new Map<string, { inFlight: number; started: number }>();
+  private bulkDeletes = 0;
+  private bulkDeletesInFlight = 0;
   /** Group commit: writes not yet in a batch; whether a flush is due at the end of this turn, or running. */
   private readonly pending: PendingWrite[] = [];
   private flushScheduled = false;
@@ -124,10 +140,7 @@ export class PluginStorage implements StorageHandler {
     const barrier = this.barrier();
     const cacheKey = `${mountUuid}\0${key}`;
     if (this.options.readCache) {
-      if (barrier !== this.cacheBarrier) {
-        this.cache.clear();
-        this.cacheBarrier = barrier;
-      }
+      this.cacheUnder(barrier);
       const cached = this.cache.get(cacheKey);
       // A copy: the caller owns what it gets, and must not be able to change what the next caller reads.
       if (cached !== undefined) return cached && Buffer.from(cached);
@@ -151,10 +164,14 @@ export class PluginStorage implements StorageHandler {
     const statement = `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})))
          INSERT INTO ${this.table} (mount_uuid, key, value) SELECT $1::uuid, $2::text, $3::bytea FROM locked
          ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`;
+    const ticket = this.writeStarts(cacheKey);
+    let done = false;
     try {
       await this.write((query) => query(statement, [mountUuid, key, sealed]));
+      done = true;
     } finally {
       this.forget(cacheKey);
+      this.writeEnds(ticket, done, value);
     }
   }
 
@@ -165,17 +182,26 @@ export class PluginStorage implements StorageHandler {
     this.forget(cacheKey);
     const statement = `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})) AS l)
          DELETE FROM ${this.table} WHERE mount_uuid = $1::uuid AND key = $2::text AND EXISTS (SELECT 1 FROM locked)`;
+    const ticket = this.writeStarts(cacheKey);
+    let done = false;
     try {
       await this.write((query) => query(statement, [mountUuid, key]));
+      done = true;
     } finally {
       this.forget(cacheKey);
+      this.writeEnds(ticket, done, null);
     }
   }
 
   /** Whether the key exists; nothing is read or decrypted (protocol 2's `storage.exists`). */
   async exists(mountUuid: string, key: string): Promise<boolean> {
     checkStorageKey(key);
-    this.barrier();
+    const barrier = this.barrier();
+    if (this.options.readCache) {
+      this.cacheUnder(barrier);
+      const cached = this.cache.get(`${mountUuid}\0${key}`);
+      if (cached !== undefined) return cached !== null;
+    }
     const rows = await this.query(this.pool, `SELECT 1 FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, key]);
     return rows.length > 0;
   }
@@ -194,6 +220,9 @@ export class PluginStorage implements StorageHandler {
     const keys = [...new Set([...checks.map((c) => c.key), ...ops.map((o) => o.key)])].sort();
     const cacheKeys = ops.map((o) => `${mountUuid}\0${o.key}`);
     for (const k of cacheKeys) this.forget(k);
+    // Counted as writes of those keys, so a plain write overlapping this one does not keep its value; a txn's
+    // outcome itself is not kept (it may write nothing).
+    const tickets = cacheKeys.map((k) => this.writeStarts(k));
     try {
       return await this.write(
         (query) => this.txnStatements(query, barrier, mountUuid, keys, checks, ops),
@@ -201,6 +230,7 @@ export class PluginStorage implements StorageHandler {
       );
     } finally {
       for (const k of cacheKeys) this.forget(k);
+      for (const t of tickets) this.writeEnds(t, false, null);
     }
   }
 
@@ -342,6 +372,47 @@ export class PluginStorage implements StorageHandler {
     this.cache.delete(cacheKey);
   }
 
+  /** See `keyWrites`; undefined when nothing will be kept (no read cache or no group commit). */
+  private writeStarts(cacheKey: string): WriteTicket | undefined {
+    if (!this.options.readCache || !this.options.groupCommit) return undefined;
+    const entry = this.keyWrites.get(cacheKey) ?? { inFlight: 0, started: 0 };
+    entry.inFlight++;
+    entry.started++;
+    this.keyWrites.set(cacheKey, entry);
+    return { cacheKey, started: entry.started, bulkDeletes: this.bulkDeletes, barrier: this.options.barrier() };
+  }
+
+  /** Keeps what a committed write left under its key, if it is still the last word there (see `keyWrites`). */
+  private writeEnds(ticket: WriteTicket | undefined, committed: boolean, value: Buffer | null): void {
+    if (!ticket) return;
+    const entry = this.keyWrites.get(ticket.cacheKey)!;
+    const last = entry.started === ticket.started;
+    if (--entry.inFlight === 0) this.keyWrites.delete(ticket.cacheKey);
+    const barrier = this.options.barrier();
+    if (!committed || !last || ticket.bulkDeletes !== this.bulkDeletes || this.bulkDeletesInFlight > 0 || !barrier || barrier !== ticket.barrier) return;
+    this.cacheUnder(barrier);
+    // A copy: the caller still owns the buffer it wrote.
+    this.remember(ticket.cacheKey, value && Buffer.from(value));
+  }
+
+  /** What the cache holds was read under `barrier`: another one (a reseal, a rekey) starts it over. */
+  private cacheUnder(barrier: Barrier): void {
+    if (barrier === this.cacheBarrier) return;
+    this.cache.clear();
+    this.cacheBarrier = barrier;
+  }
+
+  /** A delete of many keys: no write keeps its value while one runs (see `writeEnds`). */
+  private async bulkDelete<T>(run: () => Promise<T>): Promise<T> {
+    this.bulkDeletes++;
+    this.bulkDeletesInFlight++;
+    try {
+      return await run();
+    } finally {
+      this.bulkDeletesInFlight--;
+    }
+  }
+
   private remember(cacheKey: string, value: Buffer | null): void {
     if (this.cache.size >= READ_CACHE_MAX_ENTRIES) this.cache.clear();
     this.cache.set(cacheKey, value);
@@ -393,9 +464,11 @@ export class PluginStorage implements StorageHandler {
     for (const cacheKey of this.cache.keys()) {
       if (prefixes.some((prefix) => cacheKey.startsWith(`${mountUuid}\0${prefix}`))) this.cache.delete(cacheKey);
     }
-    const result: [unknown[], number] = await this.dataSource.query(
-      `DELETE FROM ${this.table} WHERE mount_uuid = $1 AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS p(prefix) WHERE starts_with(key, p.prefix))`,
-      [mountUuid, [...prefixes]],
+    const result: [unknown[], number] = await this.bulkDelete(() =>
+      this.dataSource.query(
+        `DELETE FROM ${this.table} WHERE mount_uuid = $1 AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS p(prefix) WHERE starts_with(key, p.prefix))`,
+        [mountUuid, [...prefixes]],
+      ),
     );
     return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
   }
@@ -407,7 +480,7 @@ export class PluginStorage implements StorageHandler {
   async deleteMountStorage(mountUuid: string): Promise<number> {
     this.writes++;
     for (const cacheKey of this.cache.keys()) if (cacheKey.startsWith(`${mountUuid}\0`)) this.cache.delete(cacheKey);
-    const result: [unknown[], number] = await this.dataSource.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1`, [mountUuid]);
+    const result: [unknown[], number] = await this.bulkDelete(() => this.dataSource.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1`, [mountUuid]));
     return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
   }
 }

@@ -17,8 +17,9 @@ describe('group commit of plugin storage writes on the embedded store', () => {
   let dataSource: DataSource;
   let table: string;
   const barrier = new KeyringBarrier(Keyring.create());
-  const storage = () =>
+  const storage = (readCache = false) =>
     new PluginStorage(dataSource, {
+      readCache,
       barrier: () => barrier,
       mountTtls: () => ({ defaultLeaseTtl: 0, maxLeaseTtl: 0 }),
       system: { defaultLeaseTtl: 3600, maxLeaseTtl: 3600 },
@@ -126,5 +127,33 @@ describe('group commit of plugin storage writes on the embedded store', () => {
       Array.from({ length: 8 }, (_, i) => s.txn(mount, [{ key: 'once', exists: false }], [{ op: 'put', key: 'once', value: Buffer.from(String(i)) }])),
     );
     assert.equal(created.filter((r) => r.ok).length, 1);
+  });
+
+  test('with the read cache: a committed write is what the next read and existence check answer, unless another write followed it', async () => {
+    const s = storage(true);
+    const mount = randomUUID();
+    await s.put(mount, 'k', Buffer.from('kept'));
+    // Behind the storage's back: it is the only writer on the dev server, so what it wrote is what it answers.
+    await dataSource.query(`DELETE FROM ${table} WHERE mount_uuid = $1`, [mount]);
+    assert.equal(await s.exists(mount, 'k'), true, 'answered from what the put left, without a query');
+    assert.equal((await s.get(mount, 'k'))?.toString(), 'kept');
+
+    // Writes of one batch on one key: the last one's value is kept, whichever kind it is.
+    await Promise.all([s.put(mount, 'a', Buffer.from('1')), s.txn(mount, [], [{ op: 'put', key: 'a', value: Buffer.from('from txn') }])]);
+    assert.equal((await s.get(mount, 'a'))?.toString(), 'from txn');
+    await Promise.all([s.put(mount, 'b', Buffer.from('1')), s.put(mount, 'b', Buffer.from('2')), s.delete(mount, 'c'), s.put(mount, 'c', Buffer.from('3'))]);
+    assert.equal((await s.get(mount, 'b'))?.toString(), '2');
+    assert.equal((await s.get(mount, 'c'))?.toString(), '3');
+    await s.delete(mount, 'c');
+    assert.equal(await s.exists(mount, 'c'), false);
+
+    // A write that failed keeps nothing, and the read goes to the table.
+    await assert.rejects(s.put(mount, 'poison', Buffer.from('x')), /poisoned write/);
+    assert.equal(await s.get(mount, 'poison'), null);
+
+    // A bulk delete drops what was kept.
+    await s.put(mount, 'scope/x', Buffer.from('x'));
+    assert.equal(await s.deletePrefixes(mount, ['scope/']), 1);
+    assert.equal(await s.exists(mount, 'scope/x'), false);
   });
 });
