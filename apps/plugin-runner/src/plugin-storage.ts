@@ -29,7 +29,9 @@ export interface PluginStorageOptions {
   /**
    * Group commit: the writes (put, delete, txn) that arrive in one turn of the event loop run in ONE transaction,
    * each caller answered only after its COMMIT. For a store with one session (the dev server's PGlite, `poolSize: 1`),
-   * where writes wait in line for that session anyway and each commit is most of a write's cost; see `flushWrites`.
+   * where writes wait in line for that session anyway: a busy turn's writes then cost one BEGIN/COMMIT between them
+   * (see `flushWrites`, and docs/performance.md for what it saves). Never on a pool of several connections: a batch
+   * takes its keys' locks in arrival order, not sorted, so two batches could wait on each other.
    */
   groupCommit?: boolean;
 }
@@ -278,10 +280,10 @@ export class PluginStorage implements StorageHandler {
   private async inTransaction<T>(statements: (query: Query) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     try {
-      await runner.connect();
+      // The node-postgres client itself, so that the statements can be named.
+      const client = (await runner.connect()) as PgQueryable;
       await runner.startTransaction();
       try {
-        const client = (await runner.connect()) as PgQueryable;
         const result = await statements((sql, parameters) => this.query(client, sql, parameters));
         await runner.commitTransaction();
         return result;
