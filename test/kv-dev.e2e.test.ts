@@ -180,4 +180,31 @@ describe('KV on the dev server', () => {
     await assert.rejects(vault.read('secret/metadata/nv/db'), /Status 404/);
     assert.deepEqual((await vault.list('secret/metadata/nv/')).data.keys, ['api']);
   });
+
+  it('concurrent writes (the dev store commits them in groups): of cas writes from one version exactly one wins, and plain writes each get their own version', async () => {
+    const write = (path: string, body: unknown) =>
+      fetch(`${server.url}/v1/secret/data/${path}`, { method: 'POST', headers: { 'x-vault-token': server.rootToken }, body: JSON.stringify(body) });
+    assert.equal((await write('race/x', { data: { n: 0 } })).status, 200);
+    for (let version = 1; version <= 3; version++) {
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => write('race/x', { data: { n: i }, options: { cas: version } })));
+      const bodies = await Promise.all(answers.map(async (r) => ({ status: r.status, body: (await r.json()) as any })));
+      const won = bodies.filter((b) => b.status === 200);
+      assert.equal(won.length, 1, `cas=${version}: ${JSON.stringify(bodies.map((b) => b.status))}`);
+      assert.equal(won[0].body.data.version, version + 1);
+      for (const lost of bodies.filter((b) => b.status !== 200)) {
+        assert.equal(lost.status, 400);
+        assert.match(lost.body.errors.join(' '), /check-and-set parameter did not match the current version/);
+      }
+    }
+    const plain = await Promise.all(Array.from({ length: 12 }, (_, i) => write('race/x', { data: { n: i } })));
+    const versions = await Promise.all(plain.map(async (r) => (assert.equal(r.status, 200), ((await r.json()) as any).data.version as number)));
+    assert.deepEqual(
+      [...versions].sort((a, b) => a - b),
+      Array.from({ length: 12 }, (_, i) => i + 5),
+      'twelve writes, twelve versions, none lost or repeated',
+    );
+    const meta = await fetch(`${server.url}/v1/secret/metadata/race/x`, { headers: { 'x-vault-token': server.rootToken } });
+    assert.equal(((await meta.json()) as any).data.current_version, 16);
+  });
 });
+

@@ -44,8 +44,8 @@ export async function startCeiling(): Promise<RunningProcess> {
 }
 
 /** `coffer server -dev` as a newcomer runs it (embedded store, in-process bus), on a free port, with a known root token. */
-export async function startDevServer(rootToken: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<RunningProcess> {
-  const dev = await startTestDevServer({ args: [`-dev-root-token-id=${rootToken}`], env: { COFFER_LOG_LEVEL: 'warn', ...env }, nodeArgs });
+export async function startDevServer(rootToken: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], bin?: string): Promise<RunningProcess> {
+  const dev = await startTestDevServer({ args: [`-dev-root-token-id=${rootToken}`], env: { COFFER_LOG_LEVEL: 'warn', ...env }, nodeArgs, bin });
   return { url: dev.url, child: dev.child, output: dev.output, stop: dev.stop };
 }
 

@@ -17,11 +17,14 @@ export interface DevServer {
 /**
  * `coffer server -dev` on a free port, as a newcomer starts it, resolved once it says it has started. `args` adds
  * flags (`-dev-plugin-dir=…`, `-dev-root-token-id=…`); `env` adds to this process's environment; `nodeArgs` go to node
- * itself (`--cpu-prof`, which NODE_OPTIONS does not take).
+ * itself (`--cpu-prof`, which NODE_OPTIONS does not take); `bin` is another checkout's `bin/coffer.js` (a bench
+ * comparing two builds in one run).
  */
-export async function startDevServer(options: { args?: string[]; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): Promise<DevServer> {
+export async function startDevServer(
+  options: { args?: string[]; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; bin?: string } = {},
+): Promise<DevServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(REPO_ROOT, 'bin/coffer.js'), 'server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? join(REPO_ROOT, 'bin/coffer.js'), 'server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, ...(options.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });

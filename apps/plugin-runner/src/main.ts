@@ -34,6 +34,8 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
     system: () => ({ defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl }),
     // On the in-process bus this is the only runner, so the only writer: what it read stays true until it writes.
     readCache: ctx.bus.kind === 'in-process',
+    // The embedded store is one session: writes wait in line for it anyway, so each turn's share one commit.
+    groupCommit: ctx.storageType === 'pglite',
   });
   const launcher = new PluginLauncher(ctx);
   // The pool is made just below; the gauges ask it only when scraped.

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Barrier } from '#barrier';
 import { COFFER_VERSION, CofferError, sealedError } from '#contracts';
@@ -25,6 +26,40 @@ export interface PluginStorageOptions {
    * process, one runner); with several runners another one's write would leave this copy stale.
    */
   readCache?: boolean;
+  /**
+   * Group commit: the writes (put, delete, txn) that arrive in one turn of the event loop run in ONE transaction,
+   * each caller answered only after its COMMIT. For a store with one session (the dev server's PGlite, `poolSize: 1`),
+   * where writes wait in line for that session anyway: a busy turn's writes then cost one BEGIN/COMMIT between them
+   * (see `flushWrites`, and docs/performance.md for what it saves). Never on a pool of several connections: a batch
+   * takes its keys' locks in arrival order, not sorted, so two batches could wait on each other.
+   */
+  groupCommit?: boolean;
+}
+
+/** One statement, answered with its rows, on whatever runs it: the pool, or the connection of a transaction. */
+type Query = (sql: string, parameters: unknown[]) => Promise<unknown[]>;
+
+/** The slice of node-postgres (a pool, or one client) a named statement needs. */
+interface PgQueryable {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
+/** What `writeEnds` compares: whether anything that could change the key's row started after the write. */
+interface WriteTicket {
+  cacheKey: string;
+  started: number;
+  bulkDeletes: number;
+  barrier: Barrier | undefined;
+}
+
+/** A write waiting for its batch (see `groupCommit`). */
+interface PendingWrite {
+  /** The write inside a transaction it does not own (its batch's): statements only, no BEGIN or COMMIT. */
+  inBatch(query: Query): Promise<unknown>;
+  /** The write on its own, as without group commit. */
+  alone(): Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
 }
 
 /**
@@ -35,6 +70,9 @@ const LOCK_SEED = 7_318_529;
 
 /** Entries kept by the read cache before it starts over: a bound on memory, not a tuning knob. */
 const READ_CACHE_MAX_ENTRIES = 10_000;
+
+/** Writes in one group commit at most: bounds what one failing write makes the others redo on their own. */
+const MAX_BATCH = 128;
 
 /**
  * Binds a ciphertext to its mount and key: a value copied to another row (another mount, another key) no longer
@@ -69,6 +107,18 @@ export class PluginStorage implements StorageHandler {
   private cacheBarrier?: Barrier;
   /** Bumped by every write: a read that overlapped one does not keep what it read (it may predate the write). */
   private writes = 0;
+  /**
+   * With group commit, per key: writes in flight and how many have started; bumped by every bulk delete. A write
+   * that commits while none started after it on its key knows what the table holds there (writes commit in the
+   * order they start: one queue, one connection), so its value is kept for the next read or existence check.
+   */
+  private readonly keyWrites = new Map<string, { inFlight: number; started: number }>();
+  private bulkDeletes = 0;
+  private bulkDeletesInFlight = 0;
+  /** Group commit: writes not yet in a batch; whether a flush is due at the end of this turn, or running. */
+  private readonly pending: PendingWrite[] = [];
+  private flushScheduled = false;
+  private flushing = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -92,19 +142,13 @@ export class PluginStorage implements StorageHandler {
     const barrier = this.barrier();
     const cacheKey = `${mountUuid}\0${key}`;
     if (this.options.readCache) {
-      if (barrier !== this.cacheBarrier) {
-        this.cache.clear();
-        this.cacheBarrier = barrier;
-      }
+      this.cacheUnder(barrier);
       const cached = this.cache.get(cacheKey);
       // A copy: the caller owns what it gets, and must not be able to change what the next caller reads.
       if (cached !== undefined) return cached && Buffer.from(cached);
     }
     const writesBefore = this.writes;
-    const rows: { value: Buffer }[] = await this.dataSource.query(`SELECT value FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [
-      mountUuid,
-      key,
-    ]);
+    const rows = (await this.query(this.pool, `SELECT value FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, key])) as { value: Buffer }[];
     const value = rows.length === 0 ? null : barrier.decrypt(rows[0].value, storageAad(mountUuid, key));
     if (this.options.readCache && this.cacheBarrier === barrier && this.writes === writesBefore) this.remember(cacheKey, value && Buffer.from(value));
     return value;
@@ -119,15 +163,17 @@ export class PluginStorage implements StorageHandler {
     const sealed = this.barrier().encrypt(value, storageAad(mountUuid, key));
     const cacheKey = `${mountUuid}\0${key}`;
     this.forget(cacheKey);
-    try {
-      await this.dataSource.query(
-        `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})))
+    const statement = `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})))
          INSERT INTO ${this.table} (mount_uuid, key, value) SELECT $1::uuid, $2::text, $3::bytea FROM locked
-         ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-        [mountUuid, key, sealed],
-      );
+         ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`;
+    const ticket = this.writeStarts(cacheKey);
+    let done = false;
+    try {
+      await this.write((query) => query(statement, [mountUuid, key, sealed]));
+      done = true;
     } finally {
       this.forget(cacheKey);
+      this.writeEnds(ticket, done, value);
     }
   }
 
@@ -136,22 +182,29 @@ export class PluginStorage implements StorageHandler {
     this.barrier();
     const cacheKey = `${mountUuid}\0${key}`;
     this.forget(cacheKey);
+    const statement = `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})) AS l)
+         DELETE FROM ${this.table} WHERE mount_uuid = $1::uuid AND key = $2::text AND EXISTS (SELECT 1 FROM locked)`;
+    const ticket = this.writeStarts(cacheKey);
+    let done = false;
     try {
-      await this.dataSource.query(
-        `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})) AS l)
-         DELETE FROM ${this.table} WHERE mount_uuid = $1::uuid AND key = $2::text AND EXISTS (SELECT 1 FROM locked)`,
-        [mountUuid, key],
-      );
+      await this.write((query) => query(statement, [mountUuid, key]));
+      done = true;
     } finally {
       this.forget(cacheKey);
+      this.writeEnds(ticket, done, null);
     }
   }
 
   /** Whether the key exists; nothing is read or decrypted (protocol 2's `storage.exists`). */
   async exists(mountUuid: string, key: string): Promise<boolean> {
     checkStorageKey(key);
-    this.barrier();
-    const rows: unknown[] = await this.dataSource.query(`SELECT 1 FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, key]);
+    const barrier = this.barrier();
+    if (this.options.readCache) {
+      this.cacheUnder(barrier);
+      const cached = this.cache.get(`${mountUuid}\0${key}`);
+      if (cached !== undefined) return cached !== null;
+    }
+    const rows = await this.query(this.pool, `SELECT 1 FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, key]);
     return rows.length > 0;
   }
 
@@ -169,55 +222,197 @@ export class PluginStorage implements StorageHandler {
     const keys = [...new Set([...checks.map((c) => c.key), ...ops.map((o) => o.key)])].sort();
     const cacheKeys = ops.map((o) => `${mountUuid}\0${o.key}`);
     for (const k of cacheKeys) this.forget(k);
+    // Counted as writes of those keys, so a plain write overlapping this one does not keep its value; a txn's
+    // outcome itself is not kept (it may write nothing).
+    const tickets = cacheKeys.map((k) => this.writeStarts(k));
+    try {
+      return await this.write(
+        (query) => this.txnStatements(query, barrier, mountUuid, keys, checks, ops),
+        () => this.inTransaction((query) => this.txnStatements(query, barrier, mountUuid, keys, checks, ops)),
+      );
+    } finally {
+      for (const k of cacheKeys) this.forget(k);
+      for (const t of tickets) this.writeEnds(t, false, null);
+    }
+  }
+
+  /**
+   * A txn's statements, in a transaction someone else begins and ends: the locks, the checks, then (only if every
+   * check holds) the writes. A failed check has written nothing, so the transaction may still commit (its batch).
+   */
+  private async txnStatements(
+    query: Query,
+    barrier: Barrier,
+    mountUuid: string,
+    keys: string[],
+    checks: StorageTxnCheck[],
+    ops: StorageTxnOp[],
+  ): Promise<{ ok: boolean; failed?: number }> {
+    for (const key of keys) {
+      await query(`SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED}))`, [mountUuid, key]);
+    }
+    const checked = [...new Set(checks.map((c) => c.key))];
+    const rows = (
+      checked.length ? await query(`SELECT key, value FROM ${this.table} WHERE mount_uuid = $1 AND key = ANY($2::text[])`, [mountUuid, checked]) : []
+    ) as { key: string; value: Buffer }[];
+    const current = new Map(rows.map((r) => [r.key, r.value]));
+    for (const [i, c] of checks.entries()) {
+      const stored = current.get(c.key);
+      const holds =
+        'exists' in c ? (stored !== undefined) === c.exists : stored !== undefined && barrier.decrypt(stored, storageAad(mountUuid, c.key)).equals(c.value);
+      if (!holds) return { ok: false, failed: i };
+    }
+    for (const o of ops) {
+      if (o.op === 'put') {
+        await query(
+          `INSERT INTO ${this.table} (mount_uuid, key, value) VALUES ($1, $2, $3)
+           ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+          [mountUuid, o.key, barrier.encrypt(o.value, storageAad(mountUuid, o.key))],
+        );
+      } else {
+        await query(`DELETE FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, o.key]);
+      }
+    }
+    return { ok: true };
+  }
+
+  /** `statements` in a transaction of their own: committed when they resolve, rolled back when they throw. */
+  private async inTransaction<T>(statements: (query: Query) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     try {
-      await runner.connect();
+      // The node-postgres client itself, so that the statements can be named.
+      const client = (await runner.connect()) as PgQueryable;
       await runner.startTransaction();
       try {
-        for (const key of keys) {
-          await runner.query(`SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED}))`, [mountUuid, key]);
-        }
-        const checked = [...new Set(checks.map((c) => c.key))];
-        const rows: { key: string; value: Buffer }[] = checked.length
-          ? await runner.query(`SELECT key, value FROM ${this.table} WHERE mount_uuid = $1 AND key = ANY($2::text[])`, [mountUuid, checked])
-          : [];
-        const current = new Map(rows.map((r) => [r.key, r.value]));
-        for (const [i, c] of checks.entries()) {
-          const stored = current.get(c.key);
-          const holds =
-            'exists' in c ? (stored !== undefined) === c.exists : stored !== undefined && barrier.decrypt(stored, storageAad(mountUuid, c.key)).equals(c.value);
-          if (!holds) {
-            await runner.rollbackTransaction();
-            return { ok: false, failed: i };
-          }
-        }
-        for (const o of ops) {
-          if (o.op === 'put') {
-            await runner.query(
-              `INSERT INTO ${this.table} (mount_uuid, key, value) VALUES ($1, $2, $3)
-               ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-              [mountUuid, o.key, barrier.encrypt(o.value, storageAad(mountUuid, o.key))],
-            );
-          } else {
-            await runner.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, o.key]);
-          }
-        }
+        const result = await statements((sql, parameters) => this.query(client, sql, parameters));
         await runner.commitTransaction();
-        return { ok: true };
+        return result;
       } catch (err) {
         if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
         throw err;
       }
     } finally {
       await runner.release();
-      for (const k of cacheKeys) this.forget(k);
     }
+  }
+
+  /**
+   * A write: at once without group commit; with it, queued for the batch that runs at the end of this turn (or,
+   * while one runs, for the next). `alone` is how it runs outside a batch (default: its statements on the pool).
+   */
+  private write<T>(inBatch: (query: Query) => Promise<T>, alone?: () => Promise<T>): Promise<T> {
+    const aloneRun = alone ?? (() => inBatch((sql, parameters) => this.query(this.pool, sql, parameters)));
+    if (!this.options.groupCommit) return aloneRun();
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ inBatch, alone: aloneRun, resolve: resolve as (value: unknown) => void, reject });
+      // setImmediate, not a timer: it runs once this turn's I/O callbacks (every plugin line read in it) are done,
+      // so a lone write waits for nothing, and a busy turn's writes share one commit.
+      if (!this.flushScheduled && !this.flushing) {
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          void this.flushWrites();
+        });
+      }
+    });
+  }
+
+  /**
+   * Group commit: runs what is queued, batch after batch (what arrives while one runs waits for the next), until
+   * nothing is left. A batch of one runs alone (no BEGIN/COMMIT round trips added to a quiet server's write). A
+   * batch runs its writes in order in one transaction and answers them after the COMMIT; if any of them throws (or
+   * the COMMIT does), the transaction is rolled back and each write of the batch runs again alone, in order, and
+   * gets its own outcome: one failing write never fails its neighbours, and nobody hears "done" for an uncommitted
+   * write. A txn whose check fails writes nothing, so it does not spoil the batch; its checks see the writes ahead
+   * of it in the batch, which is the order they commit in.
+   */
+  private async flushWrites(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, MAX_BATCH);
+        if (batch.length === 1) {
+          await settle(batch[0], batch[0].alone);
+          continue;
+        }
+        let results: unknown[] | undefined;
+        try {
+          results = await this.inTransaction(async (query) => {
+            const out: unknown[] = [];
+            for (const w of batch) out.push(await w.inBatch(query));
+            return out;
+          });
+        } catch {
+          results = undefined;
+        }
+        if (results) batch.forEach((w, i) => w.resolve(results![i]));
+        else for (const w of batch) await settle(w, w.alone);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** node-postgres's pool under the data source (TypeORM's `query` cannot name a statement). */
+  private get pool(): PgQueryable {
+    return (this.dataSource.driver as unknown as { master: PgQueryable }).master;
+  }
+
+  /**
+   * A statement of this class, prepared once per connection under a name: Postgres then parses and plans it once,
+   * not at every call. On the dev server's PGlite that was most of a write's cost in the store (a kv write's upsert
+   * ~400 µs of CPU unnamed, ~170 µs named), and Postgres saves the same work. The texts are fixed per table, so
+   * the names are few; a name is the text's hash, so every instance on a connection gives one text one name.
+   */
+  private query(on: PgQueryable, sql: string, parameters: unknown[]): Promise<unknown[]> {
+    return on.query({ name: statementName(sql), text: sql, values: parameters }).then((result) => result.rows);
   }
 
   /** Before and after a write: a read running alongside must not keep what the write replaces. */
   private forget(cacheKey: string): void {
     this.writes++;
     this.cache.delete(cacheKey);
+  }
+
+  /** See `keyWrites`; undefined when nothing will be kept (no read cache or no group commit). */
+  private writeStarts(cacheKey: string): WriteTicket | undefined {
+    if (!this.options.readCache || !this.options.groupCommit) return undefined;
+    const entry = this.keyWrites.get(cacheKey) ?? { inFlight: 0, started: 0 };
+    entry.inFlight++;
+    entry.started++;
+    this.keyWrites.set(cacheKey, entry);
+    return { cacheKey, started: entry.started, bulkDeletes: this.bulkDeletes, barrier: this.options.barrier() };
+  }
+
+  /** Keeps what a committed write left under its key, if it is still the last word there (see `keyWrites`). */
+  private writeEnds(ticket: WriteTicket | undefined, committed: boolean, value: Buffer | null): void {
+    if (!ticket) return;
+    const entry = this.keyWrites.get(ticket.cacheKey)!;
+    const last = entry.started === ticket.started;
+    if (--entry.inFlight === 0) this.keyWrites.delete(ticket.cacheKey);
+    const barrier = this.options.barrier();
+    if (!committed || !last || ticket.bulkDeletes !== this.bulkDeletes || this.bulkDeletesInFlight > 0 || !barrier || barrier !== ticket.barrier) return;
+    this.cacheUnder(barrier);
+    // A copy: the caller still owns the buffer it wrote.
+    this.remember(ticket.cacheKey, value && Buffer.from(value));
+  }
+
+  /** What the cache holds was read under `barrier`: another one (a reseal, a rekey) starts it over. */
+  private cacheUnder(barrier: Barrier): void {
+    if (barrier === this.cacheBarrier) return;
+    this.cache.clear();
+    this.cacheBarrier = barrier;
+  }
+
+  /** A delete of many keys: no write keeps its value while one runs (see `writeEnds`). */
+  private async bulkDelete<T>(run: () => Promise<T>): Promise<T> {
+    this.bulkDeletes++;
+    this.bulkDeletesInFlight++;
+    try {
+      return await run();
+    } finally {
+      this.bulkDeletesInFlight--;
+    }
   }
 
   private remember(cacheKey: string, value: Buffer | null): void {
@@ -271,9 +466,11 @@ export class PluginStorage implements StorageHandler {
     for (const cacheKey of this.cache.keys()) {
       if (prefixes.some((prefix) => cacheKey.startsWith(`${mountUuid}\0${prefix}`))) this.cache.delete(cacheKey);
     }
-    const result: [unknown[], number] = await this.dataSource.query(
-      `DELETE FROM ${this.table} WHERE mount_uuid = $1 AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS p(prefix) WHERE starts_with(key, p.prefix))`,
-      [mountUuid, [...prefixes]],
+    const result: [unknown[], number] = await this.bulkDelete(() =>
+      this.dataSource.query(
+        `DELETE FROM ${this.table} WHERE mount_uuid = $1 AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS p(prefix) WHERE starts_with(key, p.prefix))`,
+        [mountUuid, [...prefixes]],
+      ),
     );
     return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
   }
@@ -285,7 +482,26 @@ export class PluginStorage implements StorageHandler {
   async deleteMountStorage(mountUuid: string): Promise<number> {
     this.writes++;
     for (const cacheKey of this.cache.keys()) if (cacheKey.startsWith(`${mountUuid}\0`)) this.cache.delete(cacheKey);
-    const result: [unknown[], number] = await this.dataSource.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1`, [mountUuid]);
+    const result: [unknown[], number] = await this.bulkDelete(() => this.dataSource.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1`, [mountUuid]));
     return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
+  }
+}
+
+const statementNames = new Map<string, string>();
+
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `coffer_storage_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+async function settle(write: PendingWrite, run: () => Promise<unknown>): Promise<void> {
+  try {
+    write.resolve(await run());
+  } catch (error) {
+    write.reject(error);
   }
 }

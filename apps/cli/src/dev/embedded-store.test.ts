@@ -221,3 +221,22 @@ function tarOf(name: string, content: string): Uint8Array {
   tar.set(data, 512);
   return tar;
 }
+
+test('a new connection starts with no prepared statements, as on Postgres, though PGlite is one session', async () => {
+  const embedded = await startEmbeddedStore();
+  try {
+    for (const round of [1, 2]) {
+      const client = new pg.Client({ connectionString: embedded.url });
+      await client.connect();
+      try {
+        // The same name on each new connection: node-postgres prepares it again, which must not collide.
+        const { rows } = await client.query({ name: 'coffer_test_statement', text: 'SELECT $1::int + 1 AS n', values: [round] });
+        assert.equal(rows[0].n, round + 1);
+      } finally {
+        await client.end();
+      }
+    }
+  } finally {
+    await embedded.close();
+  }
+});

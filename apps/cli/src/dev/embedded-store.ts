@@ -183,6 +183,7 @@ async function serve(db: PGlite, { closeDatabase = true } = {}): Promise<Embedde
     throw error;
   }
   coalesceWrites(server);
+  forgetPreparedStatements(server, db);
   return {
     url: `postgres://postgres@${server.getServerConn()}/postgres`,
     async close() {
@@ -215,6 +216,19 @@ function coalesceWrites(server: PGLiteSocketServer): void {
       return write(...args);
     };
   });
+}
+
+/**
+ * Every socket shares PGlite's one session, so a new connection finds the prepared statements of the one before
+ * it, which a real Postgres gives nobody. node-postgres tracks what it prepared per connection: when the pool
+ * replaces its connection (TypeORM releases a client with an error after a failed transaction), the new one
+ * prepares a named statement again and would get "prepared statement already exists". So each connection starts
+ * with none, as on Postgres. Queued before anything the new socket sends (it has sent nothing yet).
+ */
+function forgetPreparedStatements(server: PGLiteSocketServer, db: PGlite): void {
+  const net = (server as unknown as { server?: import('node:net').Server | null }).server;
+  // Fails only inside an aborted transaction a dead connection left behind; nothing to forget is then worse.
+  net?.on('connection', () => void db.exec('DEALLOCATE ALL').catch(() => undefined));
 }
 
 async function isFile(path: string): Promise<boolean> {
