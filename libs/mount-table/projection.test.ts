@@ -63,8 +63,8 @@ describe('findMount', () => {
     // deterministic pseudo-random nested paths, so a failure can be replayed
     let seed = 16;
     const next = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; // 32-bit arithmetic: a float LCG loses bits and cycles
+      return (seed >>> 8) % n;
     };
     const paths = new Set<string>();
     while (paths.size < 10_000) {
