@@ -5,13 +5,9 @@
  * `coffer_plugin_calls_total` before and after, to show how the `coffer.plugin-runner` queue group shares requests
  * among runners (docs/performance.md, "Scale on paper").
  */
-import { chmodSync, copyFileSync, readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import { Cluster, freePort } from '../test/support/cluster.js';
+import { Cluster } from '../test/support/cluster.js';
 import { OwnNatsServer } from '../test/support/nats-server.js';
-import { REPO_ROOT } from '../test/support/paths.js';
-import { BENCH_MOUNT, call, mountMock } from './lib/cluster.js';
+import { BENCH_MOUNT, call, registerAndMountMock } from './lib/cluster.js';
 
 const RUNNERS = Number(process.argv[2] ?? 10);
 const REQUESTS = Number(process.argv[3] ?? 2000);
@@ -31,21 +27,10 @@ async function main(): Promise<void> {
     await cluster.start('catalog');
     await cluster.start('mount-manager');
     const healths: string[] = [];
-    for (let i = 0; i < RUNNERS; i++) {
-      const health = `http://127.0.0.1:${await freePort()}`;
-      process.env.COFFER_HEALTH_ADDR = health.slice('http://'.length);
-      await cluster.start('plugin-runner', `plugin-runner-${i}`);
-      healths.push(health);
-    }
-    delete process.env.COFFER_HEALTH_ADDR;
+    for (let i = 0; i < RUNNERS; i++) healths.push(await cluster.startWithHealthPort('plugin-runner', `plugin-runner-${i}`));
     await cluster.start('gateway');
     const { rootToken } = await cluster.initAndUnseal();
-    const plugin = join(cluster.dir, 'mock-plugin');
-    copyFileSync(join(REPO_ROOT, 'dist/plugins/mock-plugin'), plugin);
-    chmodSync(plugin, 0o755);
-    const sha256 = createHash('sha256').update(readFileSync(plugin)).digest('hex');
-    await call(cluster.url, rootToken, 'PUT', 'sys/plugins/catalog/secret/mock-plugin', { sha256, command: 'mock-plugin' });
-    await mountMock(cluster.url, rootToken);
+    await registerAndMountMock(cluster, rootToken);
 
     const before = await Promise.all(healths.map(callsOf));
     let sent = 0;

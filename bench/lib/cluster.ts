@@ -20,6 +20,16 @@ export async function mountMock(url: string, token: string, plugin = 'mock-plugi
   await call(url, token, 'PUT', `${BENCH_MOUNT}/kv/foo`, { value: 'bar' });
 }
 
+/** Copies the built mock plugin into the cluster's plugin directory, registers it by SHA-256 and mounts it at BENCH_MOUNT. */
+export async function registerAndMountMock(cluster: Cluster, rootToken: string): Promise<void> {
+  const plugin = join(cluster.dir, 'mock-plugin');
+  copyFileSync(join(REPO_ROOT, 'dist/plugins/mock-plugin'), plugin);
+  chmodSync(plugin, 0o755);
+  const sha256 = createHash('sha256').update(readFileSync(plugin)).digest('hex');
+  await call(cluster.url, rootToken, 'PUT', 'sys/plugins/catalog/secret/mock-plugin', { sha256, command: 'mock-plugin' });
+  await mountMock(cluster.url, rootToken);
+}
+
 export interface BenchCluster {
   cluster: Cluster;
   rootToken: string;
@@ -41,12 +51,7 @@ export async function startBenchCluster(nodeArgs: string[] = []): Promise<BenchC
   try {
     await cluster.startAll();
     const { rootToken } = await cluster.initAndUnseal();
-    const plugin = join(cluster.dir, 'mock-plugin');
-    copyFileSync(join(REPO_ROOT, 'dist/plugins/mock-plugin'), plugin);
-    chmodSync(plugin, 0o755);
-    const sha256 = createHash('sha256').update(readFileSync(plugin)).digest('hex');
-    await call(cluster.url, rootToken, 'PUT', 'sys/plugins/catalog/secret/mock-plugin', { sha256, command: 'mock-plugin' });
-    await mountMock(cluster.url, rootToken);
+    await registerAndMountMock(cluster, rootToken);
     return { cluster, rootToken, stop };
   } catch (err) {
     await stop();
