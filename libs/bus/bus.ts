@@ -22,6 +22,11 @@ export interface Bus {
   close(): Promise<void>;
   /** Calls `observer` after every request this process makes, answered or not (sys/metrics); returns its removal. */
   observeRequests(observer: RequestObserver): () => void;
+  /**
+   * Calls `listener` each time the connection comes back after it was lost: broadcasts sent meanwhile were never
+   * heard, so whatever they would have kept true must be assumed stale. Never called in process. Returns its removal.
+   */
+  onReconnect(listener: () => void): () => void;
 }
 
 /** How a request ended: answered, answered with an error, or no answer at all (nobody, timeout, responder lost). */

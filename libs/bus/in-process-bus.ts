@@ -28,6 +28,11 @@ export class InProcessBus implements Bus {
     return this.observers.add(observer);
   }
 
+  /** One process has no connection to lose. */
+  onReconnect(): () => void {
+    return () => undefined;
+  }
+
   request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
     return this.observers.time(subject, () => this.send<T>(subject, data, options));
   }

@@ -121,6 +121,13 @@ export class NatsBus implements Bus {
     return this.observers.add(observer);
   }
 
+  private readonly reconnectListeners = new Set<() => void>();
+
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
   request<T>(subject: string, data: unknown, options: RequestOptions = {}): Promise<T> {
     return this.observers.time(subject, () => this.send<T>(subject, data, options));
   }
@@ -211,6 +218,13 @@ export class NatsBus implements Bus {
           break;
         case 'reconnect':
           this.log.info({ server: redactUrl(String(s.server)) }, 'reconnected to NATS');
+          for (const listener of this.reconnectListeners) {
+            try {
+              listener();
+            } catch (err) {
+              this.log.warn({ err: String(err) }, 'a reconnect listener failed');
+            }
+          }
           break;
         case 'error':
           this.log.warn({ err: String(s.error) }, 'NATS error');

@@ -23,6 +23,11 @@ export interface Tunables {
   leaseTickMs: number;
   /** How often each mount's plugin gets its scheduled `periodic` call (one runner of the cluster makes it). */
   periodicTickMs: number;
+  /**
+   * How often each runner tells the gateways it serves (`runnerSubjects.presence`); a runner not heard for three
+   * periods is taken as gone and its mounts hash to the others.
+   */
+  runnerPresenceMs: number;
   /** The longest wait between two attempts at a revocation that keeps failing. */
   leaseMaxBackoffMs: number;
   /** Attempts at the first Postgres connection (backoff up to 5 s between them) before the process gives up and exits. */
@@ -45,6 +50,7 @@ export const TUNABLES = {
   leaseTickMs: { env: 'COFFER_LEASE_TICK_MS', default: 1_000, min: 50 },
   leaseMaxBackoffMs: { env: 'COFFER_LEASE_MAX_BACKOFF_MS', default: 300_000, min: 100 },
   periodicTickMs: { env: 'COFFER_PERIODIC_TICK_MS', default: 5_000, min: 50 },
+  runnerPresenceMs: { env: 'COFFER_RUNNER_PRESENCE_MS', default: 1_000, min: 50 },
 } as const satisfies Record<string, { env: string; default: number; min: number }>;
 
 /**

@@ -308,3 +308,17 @@ export interface PluginReloadReport {
   /** Why it failed; "" otherwise. */
   message: string;
 }
+
+/** `runnerSubjects.presence`: a runner that can take mount calls on its direct subjects, or one that is leaving. */
+export interface RunnerPresence {
+  instance: string;
+  /** `serving`: unsealed and subscribed; `leaving`: stopping (or sealed): hash its mounts elsewhere at once. */
+  state: 'serving' | 'leaving';
+}
+
+/** `runnerSubjects.storageWrites`: a write of the mount's plugin storage by `instance` starts, or has committed. */
+export interface StorageWriteNotice {
+  instance: string;
+  mount: string;
+  phase: 'start' | 'end';
+}

@@ -90,7 +90,29 @@ export const runnerSubjects = {
   renewAuth: 'coffer.plugin-runner.renew-auth',
   /** broadcast `PluginReloadReport`: a runner started or finished a reload that carried a `reloadId`. */
   reloaded: 'coffer.plugin-runner.reloaded',
+  /**
+   * broadcast `RunnerPresence`, from every runner every `COFFER_RUNNER_PRESENCE_MS` and once as it leaves: the live
+   * runners, over which each gateway hashes each mount to the one runner that serves it (mount affinity).
+   */
+  presence: 'coffer.plugin-runner.presence',
+  /**
+   * broadcast `StorageWriteNotice`: a runner starts, or has committed, a write of a mount's plugin storage; every
+   * other runner drops what it cached of that mount (apps/plugin-runner/src/read-cache.ts).
+   */
+  storageWrites: 'coffer.plugin-runner.storage-writes',
 } as const;
+
+/** The mount calls a gateway sends to the one runner its mount hashes to (`directSubject`). */
+export const DIRECT_VERBS = ['handle', 'write', 'exists'] as const;
+export type DirectVerb = (typeof DIRECT_VERBS)[number];
+
+/**
+ * `coffer.plugin-runner.direct.<instance>.<verb>`: one runner's own subject for a mount call, outside the queue
+ * group, as `runnerSubjects.handle` / `write` / `exists` take it. Instance ids are `<service>-<8 hex>`: one token.
+ */
+export function directSubject(instance: string, verb: DirectVerb): string {
+  return `coffer.plugin-runner.direct.${instance}.${verb}`;
+}
 
 export const mountSubjects = {
   /** request `MountEnableRequest` → `MountView` */

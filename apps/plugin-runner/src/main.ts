@@ -10,6 +10,7 @@ import { RunnerMetrics } from './metrics.js';
 import { PluginPool } from './plugin-pool.js';
 import { PluginRunnerController, type RunnerProjections } from './plugin-runner.controller.js';
 import { PluginStorage } from './plugin-storage.js';
+import { announceWrites, serveAffinity } from './affinity.js';
 import { MOUNT_CALLS, RUNNER_PROJECTIONS } from './tokens.js';
 
 /**
@@ -27,20 +28,25 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
   await Promise.all([mounts.start(), catalog.start()]);
   const directory = new ProjectionDirectory(mounts, catalog);
 
+  // The pool and the storage are made just below; the gauges ask them only when scraped.
+  let poolRef: PluginPool | undefined;
+  let storageRef: PluginStorage | undefined;
+  const metrics = new RunnerMetrics(ctx.instance, () => poolRef, () => storageRef?.cachedEntries ?? 0);
   const storage = new PluginStorage(ctx.dataSource, {
     barrier: ctx.barrier.current,
     mountTtls: (uuid) => directory.mount(uuid)?.config,
     // Asked at each use: SIGHUP updates ctx.config in place.
     system: () => ({ defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl }),
-    // On the in-process bus this is the only runner, so the only writer: what it read stays true until it writes.
-    readCache: ctx.bus.kind === 'in-process',
+    // True with any number of runners: each announces its writes to the others, who drop that mount (read-cache.ts).
+    readCache: true,
+    announceWrite: announceWrites(ctx),
+    foreignWriteMaxMs: 2 * ctx.tunables.pluginCallTimeoutMs,
+    onRead: (fromCache) => metrics.storageRead(fromCache),
     // The embedded store is one session: writes wait in line for it anyway, so each turn's share one commit.
     groupCommit: ctx.storageType === 'pglite',
   });
+  storageRef = storage;
   const launcher = new PluginLauncher(ctx);
-  // The pool is made just below; the gauges ask it only when scraped.
-  let poolRef: PluginPool | undefined;
-  const metrics = new RunnerMetrics(ctx.instance, () => poolRef);
   const pool = new PluginPool({
     launch: (entry) => launcher.launch(entry, storage),
     log: ctx.log,
@@ -84,11 +90,14 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
     }),
   );
   periodic.start();
+  // After the queue group's subscriptions: a gateway that hears this runner's presence finds its subjects there.
+  const affinity = serveAffinity(ctx, calls, storage);
   return {
     service: 'plugin-runner',
     sandbox: launcher.sandbox.plan,
     metrics: () => metrics.registry.metrics(),
     async close() {
+      affinity.close();
       mounts.stop();
       catalog.stop();
       await periodic.close();

@@ -14,8 +14,9 @@ export class RunnerMetrics implements PoolEvents {
   private readonly crashes: Counter<'plugin'>;
   private readonly timeouts: Counter<'plugin' | 'method'>;
   private readonly calls: Counter<'plugin' | 'method'>;
+  private readonly storageReads: Counter<'source'>;
 
-  constructor(instance: string, pool: () => PluginPool | undefined) {
+  constructor(instance: string, pool: () => PluginPool | undefined, cachedEntries: () => number = () => 0) {
     this.registry.setDefaultLabels({ service: 'plugin-runner', instance });
     this.launches = new Counter({
       name: 'coffer_plugin_launches_total',
@@ -40,6 +41,20 @@ export class RunnerMetrics implements PoolEvents {
       help: 'Calls sent to plugin processes (each a round trip through the pipes), by plugin and method.',
       labelNames: ['plugin', 'method'],
       registers: [this.registry],
+    });
+    this.storageReads = new Counter({
+      name: 'coffer_storage_reads_total',
+      help: "Plugin storage reads (get and exists), by where the answer came from: this runner's read cache or Postgres.",
+      labelNames: ['source'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'coffer_storage_cache_entries',
+      help: "Keys this runner's plugin-storage read cache holds now.",
+      registers: [this.registry],
+      collect() {
+        this.set(cachedEntries());
+      },
     });
     const processes = new Gauge({
       name: 'coffer_plugin_processes',
@@ -77,5 +92,9 @@ export class RunnerMetrics implements PoolEvents {
 
   called(plugin: string, method: string): void {
     this.calls.inc({ plugin, method });
+  }
+
+  storageRead(fromCache: boolean): void {
+    this.storageReads.inc({ source: fromCache ? 'cache' : 'store' });
   }
 }

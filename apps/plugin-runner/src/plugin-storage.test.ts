@@ -245,4 +245,41 @@ describe('PluginStorage on Postgres', () => {
     await Promise.all([cached.get(mount, 'k'), cached.put(mount, 'k', Buffer.from('five'))]);
     assert.equal((await cached.get(mount, 'k'))?.toString(), 'five');
   });
+  test('two runners caching one mount: each write of one is announced to the other, which never serves what it replaced', async () => {
+    const mount = randomUUID();
+    const heard: string[] = [];
+    // What NATS carries between two runners (affinity.ts): here the announcement goes straight to the other's handler.
+    let a: PluginStorage;
+    const b = db.storage({ readCache: true, announceWrite: (m, phase) => (heard.push(phase), a.heardWrite(m, phase)) });
+    a = db.storage({ readCache: true, announceWrite: (m, phase) => b.heardWrite(m, phase) });
+    let fromCache = 0;
+    const counted = db.storage({ readCache: true, onRead: (cached) => (fromCache += cached ? 1 : 0) });
+    await a.put(mount, 'k', Buffer.from('one'));
+    assert.equal((await a.get(mount, 'k'))?.toString(), 'one');
+    assert.equal((await b.get(mount, 'k'))?.toString(), 'one');
+    await b.put(mount, 'k', Buffer.from('two'));
+    assert.deepEqual(heard, ['start', 'end'], 'a write is announced as it starts and once it has committed');
+    assert.equal((await a.get(mount, 'k'))?.toString(), 'two', "the other runner's write dropped what a cached");
+    assert.equal(await a.exists(mount, 'gone'), false);
+    await b.txn(mount, [], [{ op: 'put', key: 'gone', value: Buffer.from('now here') }]);
+    assert.equal(await a.exists(mount, 'gone'), true, 'a txn is announced too');
+    await b.delete(mount, 'k');
+    assert.equal(await a.get(mount, 'k'), null);
+    await a.get(mount, 'gone');
+    await b.deleteMountStorage(mount);
+    assert.equal(await a.get(mount, 'gone'), null, 'and a bulk delete');
+
+    // A reconnect: announcements may have been missed, so nothing cached is trusted.
+    await a.put(mount, 'k', Buffer.from('three'));
+    await a.get(mount, 'k');
+    await db.dataSource.query(`DELETE FROM ${db.table} WHERE mount_uuid = $1`, [mount]);
+    assert.equal((await a.get(mount, 'k'))?.toString(), 'three', 'served from memory until told otherwise');
+    a.forgetAll();
+    assert.equal(await a.get(mount, 'k'), null);
+
+    await counted.put(mount, 'c', Buffer.from('x'));
+    await counted.get(mount, 'c');
+    await counted.get(mount, 'c');
+    assert.equal(fromCache, 1, 'the second read came from the cache, and the metric says so');
+  });
 });

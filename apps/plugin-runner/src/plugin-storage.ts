@@ -4,6 +4,7 @@ import type { Barrier } from '#barrier';
 import { COFFER_VERSION, CofferError, sealedError } from '#contracts';
 import { qualifiedTable } from '#event-store';
 import type { StorageHandler, StorageTxnCheck, StorageTxnOp } from '#plugin-protocol';
+import { ReadCache, type WritePhase } from './read-cache.js';
 
 export const MAX_KEY_BYTES = 512;
 export const STORAGE_TABLE = 'coffer_plugin_storage';
@@ -22,10 +23,16 @@ export interface PluginStorageOptions {
   /** The server's `default_lease_ttl` and `max_lease_ttl`, which a mount's 0 stands for; a function is asked at each use (SIGHUP). */
   system: MountTtls | (() => MountTtls);
   /**
-   * Keep read values in memory. Only sound where this runner is the only writer of the table (the dev server: one
-   * process, one runner); with several runners another one's write would leave this copy stale.
+   * Keep read values in memory. Sound with several runners only because every write is announced to the others
+   * (`announceWrite`, heard through `heardWrite`): see read-cache.ts.
    */
   readCache?: boolean;
+  /** Tells the other runners that this one starts or has committed a write of the mount (before its caller hears). */
+  announceWrite?: (mountUuid: string, phase: WritePhase) => void;
+  /** How long another runner's write may run before its missing end is taken as lost (see read-cache.ts). */
+  foreignWriteMaxMs?: number;
+  /** Told of each `get` and `exists`: answered from the read cache, or from Postgres (the runner's metrics). */
+  onRead?: (fromCache: boolean) => void;
   /**
    * Group commit: the writes (put, delete, txn) that arrive in one turn of the event loop run in ONE transaction,
    * each caller answered only after its COMMIT. For a store with one session (the dev server's PGlite, `poolSize: 1`),
@@ -47,7 +54,11 @@ interface PgQueryable {
 /** What `writeEnds` compares: whether anything that could change the key's row started after the write. */
 interface WriteTicket {
   cacheKey: string;
+  mount: string;
+  key: string;
   started: number;
+  /** Another runner's write heard since this one started could have committed after it. */
+  foreignHeard: number;
   bulkDeletes: number;
   barrier: Barrier | undefined;
 }
@@ -102,11 +113,8 @@ export function checkStorageKey(key: string, what: 'key' | 'prefix' = 'key'): vo
  */
 export class PluginStorage implements StorageHandler {
   private tableName?: string;
-  /** `mount\0key` → plaintext (null = known absent), for the barrier it was read under; see `readCache`. */
-  private readonly cache = new Map<string, Buffer | null>();
-  private cacheBarrier?: Barrier;
-  /** Bumped by every write: a read that overlapped one does not keep what it read (it may predate the write). */
-  private writes = 0;
+  /** Plaintext (null = known absent) per mount and key, for the barrier it was read under; see `readCache`. */
+  private readonly cache: ReadCache;
   /**
    * With group commit, per key: writes in flight and how many have started; bumped by every bulk delete. A write
    * that commits while none started after it on its key knows what the table holds there (writes commit in the
@@ -123,7 +131,39 @@ export class PluginStorage implements StorageHandler {
   constructor(
     private readonly dataSource: DataSource,
     private readonly options: PluginStorageOptions,
-  ) {}
+  ) {
+    this.cache = new ReadCache(READ_CACHE_MAX_ENTRIES, options.foreignWriteMaxMs ?? 60_000);
+  }
+
+  /** Another runner announced a write of the mount (`announceWrite` on its side). */
+  heardWrite(mountUuid: string, phase: WritePhase): void {
+    this.cache.foreignWrite(mountUuid, phase);
+  }
+
+  /** The bus was cut off and came back: another runner's announcements may have been missed while it was. */
+  forgetAll(): void {
+    this.cache.forgetAll();
+  }
+
+  /** Entries the read cache holds (the runner's metrics). */
+  get cachedEntries(): number {
+    return this.cache.size;
+  }
+
+  /**
+   * Every write of the table, whatever its kind, between the two announcements: the end goes out after the
+   * write settled (committed or not) and before its caller hears, which is what makes the others' caches safe.
+   */
+  private async announced<T>(mountUuid: string, write: () => Promise<T>): Promise<T> {
+    const announce = this.options.announceWrite;
+    if (!announce) return write();
+    announce(mountUuid, 'start');
+    try {
+      return await write();
+    } finally {
+      announce(mountUuid, 'end');
+    }
+  }
 
   /** Resolved on first use: the data source learns its schema only once it has connected. */
   private get table(): string {
@@ -140,17 +180,20 @@ export class PluginStorage implements StorageHandler {
   async get(mountUuid: string, key: string): Promise<Buffer | null> {
     checkStorageKey(key);
     const barrier = this.barrier();
-    const cacheKey = `${mountUuid}\0${key}`;
     if (this.options.readCache) {
-      this.cacheUnder(barrier);
-      const cached = this.cache.get(cacheKey);
+      this.cache.under(barrier);
+      const cached = this.cache.get(mountUuid, key);
       // A copy: the caller owns what it gets, and must not be able to change what the next caller reads.
-      if (cached !== undefined) return cached && Buffer.from(cached);
+      if (cached !== undefined) {
+        this.options.onRead?.(true);
+        return cached && Buffer.from(cached);
+      }
     }
-    const writesBefore = this.writes;
+    this.options.onRead?.(false);
+    const epoch = this.cache.epoch;
     const rows = (await this.query(this.pool, `SELECT value FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, key])) as { value: Buffer }[];
     const value = rows.length === 0 ? null : barrier.decrypt(rows[0].value, storageAad(mountUuid, key));
-    if (this.options.readCache && this.cacheBarrier === barrier && this.writes === writesBefore) this.remember(cacheKey, value && Buffer.from(value));
+    if (this.options.readCache) this.cache.keep(mountUuid, key, value && Buffer.from(value), barrier, epoch);
     return value;
   }
 
@@ -161,18 +204,17 @@ export class PluginStorage implements StorageHandler {
   async put(mountUuid: string, key: string, value: Buffer): Promise<void> {
     checkStorageKey(key);
     const sealed = this.barrier().encrypt(value, storageAad(mountUuid, key));
-    const cacheKey = `${mountUuid}\0${key}`;
-    this.forget(cacheKey);
+    this.cache.forget(mountUuid, key);
     const statement = `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})))
          INSERT INTO ${this.table} (mount_uuid, key, value) SELECT $1::uuid, $2::text, $3::bytea FROM locked
          ON CONFLICT (mount_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`;
-    const ticket = this.writeStarts(cacheKey);
+    const ticket = this.writeStarts(mountUuid, key);
     let done = false;
     try {
-      await this.write((query) => query(statement, [mountUuid, key, sealed]));
+      await this.announced(mountUuid, () => this.write((query) => query(statement, [mountUuid, key, sealed])));
       done = true;
     } finally {
-      this.forget(cacheKey);
+      this.cache.forget(mountUuid, key);
       this.writeEnds(ticket, done, value);
     }
   }
@@ -180,17 +222,16 @@ export class PluginStorage implements StorageHandler {
   async delete(mountUuid: string, key: string): Promise<void> {
     checkStorageKey(key);
     this.barrier();
-    const cacheKey = `${mountUuid}\0${key}`;
-    this.forget(cacheKey);
+    this.cache.forget(mountUuid, key);
     const statement = `WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED})) AS l)
          DELETE FROM ${this.table} WHERE mount_uuid = $1::uuid AND key = $2::text AND EXISTS (SELECT 1 FROM locked)`;
-    const ticket = this.writeStarts(cacheKey);
+    const ticket = this.writeStarts(mountUuid, key);
     let done = false;
     try {
-      await this.write((query) => query(statement, [mountUuid, key]));
+      await this.announced(mountUuid, () => this.write((query) => query(statement, [mountUuid, key])));
       done = true;
     } finally {
-      this.forget(cacheKey);
+      this.cache.forget(mountUuid, key);
       this.writeEnds(ticket, done, null);
     }
   }
@@ -200,10 +241,14 @@ export class PluginStorage implements StorageHandler {
     checkStorageKey(key);
     const barrier = this.barrier();
     if (this.options.readCache) {
-      this.cacheUnder(barrier);
-      const cached = this.cache.get(`${mountUuid}\0${key}`);
-      if (cached !== undefined) return cached !== null;
+      this.cache.under(barrier);
+      const cached = this.cache.get(mountUuid, key);
+      if (cached !== undefined) {
+        this.options.onRead?.(true);
+        return cached !== null;
+      }
     }
+    this.options.onRead?.(false);
     const rows = await this.query(this.pool, `SELECT 1 FROM ${this.table} WHERE mount_uuid = $1 AND key = $2`, [mountUuid, key]);
     return rows.length > 0;
   }
@@ -220,18 +265,20 @@ export class PluginStorage implements StorageHandler {
     for (const o of ops) checkStorageKey(o.key);
     const barrier = this.barrier();
     const keys = [...new Set([...checks.map((c) => c.key), ...ops.map((o) => o.key)])].sort();
-    const cacheKeys = ops.map((o) => `${mountUuid}\0${o.key}`);
-    for (const k of cacheKeys) this.forget(k);
+    const written = ops.map((o) => o.key);
+    for (const k of written) this.cache.forget(mountUuid, k);
     // Counted as writes of those keys, so a plain write overlapping this one does not keep its value; a txn's
     // outcome itself is not kept (it may write nothing).
-    const tickets = cacheKeys.map((k) => this.writeStarts(k));
+    const tickets = written.map((k) => this.writeStarts(mountUuid, k));
     try {
-      return await this.write(
-        (query) => this.txnStatements(query, barrier, mountUuid, keys, checks, ops),
-        () => this.inTransaction((query) => this.txnStatements(query, barrier, mountUuid, keys, checks, ops)),
+      return await this.announced(mountUuid, () =>
+        this.write(
+          (query) => this.txnStatements(query, barrier, mountUuid, keys, checks, ops),
+          () => this.inTransaction((query) => this.txnStatements(query, barrier, mountUuid, keys, checks, ops)),
+        ),
       );
     } finally {
-      for (const k of cacheKeys) this.forget(k);
+      for (const k of written) this.cache.forget(mountUuid, k);
       for (const t of tickets) this.writeEnds(t, false, null);
     }
   }
@@ -368,20 +415,15 @@ export class PluginStorage implements StorageHandler {
     return on.query({ name: statementName(sql), text: sql, values: parameters }).then((result) => result.rows);
   }
 
-  /** Before and after a write: a read running alongside must not keep what the write replaces. */
-  private forget(cacheKey: string): void {
-    this.writes++;
-    this.cache.delete(cacheKey);
-  }
-
   /** See `keyWrites`; undefined when nothing will be kept (no read cache or no group commit). */
-  private writeStarts(cacheKey: string): WriteTicket | undefined {
+  private writeStarts(mount: string, key: string): WriteTicket | undefined {
     if (!this.options.readCache || !this.options.groupCommit) return undefined;
+    const cacheKey = `${mount}\0${key}`;
     const entry = this.keyWrites.get(cacheKey) ?? { inFlight: 0, started: 0 };
     entry.inFlight++;
     entry.started++;
     this.keyWrites.set(cacheKey, entry);
-    return { cacheKey, started: entry.started, bulkDeletes: this.bulkDeletes, barrier: this.options.barrier() };
+    return { cacheKey, mount, key, started: entry.started, bulkDeletes: this.bulkDeletes, barrier: this.options.barrier(), foreignHeard: this.cache.foreignHeard };
   }
 
   /** Keeps what a committed write left under its key, if it is still the last word there (see `keyWrites`). */
@@ -391,33 +433,21 @@ export class PluginStorage implements StorageHandler {
     const last = entry.started === ticket.started;
     if (--entry.inFlight === 0) this.keyWrites.delete(ticket.cacheKey);
     const barrier = this.options.barrier();
-    if (!committed || !last || ticket.bulkDeletes !== this.bulkDeletes || this.bulkDeletesInFlight > 0 || !barrier || barrier !== ticket.barrier) return;
-    this.cacheUnder(barrier);
-    // A copy: the caller still owns the buffer it wrote.
-    this.remember(ticket.cacheKey, value && Buffer.from(value));
-  }
-
-  /** What the cache holds was read under `barrier`: another one (a reseal, a rekey) starts it over. */
-  private cacheUnder(barrier: Barrier): void {
-    if (barrier === this.cacheBarrier) return;
-    this.cache.clear();
-    this.cacheBarrier = barrier;
+    if (!committed || !last || ticket.bulkDeletes !== this.bulkDeletes || this.bulkDeletesInFlight > 0 || !barrier || barrier !== ticket.barrier || ticket.foreignHeard !== this.cache.foreignHeard) return;
+    this.cache.under(barrier);
+    // A copy: the caller still owns the buffer it wrote. Kept under the epoch this write's own `forget` left.
+    this.cache.keep(ticket.mount, ticket.key, value && Buffer.from(value), barrier, this.cache.epoch);
   }
 
   /** A delete of many keys: no write keeps its value while one runs (see `writeEnds`). */
-  private async bulkDelete<T>(run: () => Promise<T>): Promise<T> {
+  private async bulkDelete<T>(mountUuid: string, run: () => Promise<T>): Promise<T> {
     this.bulkDeletes++;
     this.bulkDeletesInFlight++;
     try {
-      return await run();
+      return await this.announced(mountUuid, run);
     } finally {
       this.bulkDeletesInFlight--;
     }
-  }
-
-  private remember(cacheKey: string, value: Buffer | null): void {
-    if (this.cache.size >= READ_CACHE_MAX_ENTRIES) this.cache.clear();
-    this.cache.set(cacheKey, value);
   }
 
   /**
@@ -462,16 +492,14 @@ export class PluginStorage implements StorageHandler {
       if (prefix === '' || !prefix.endsWith('/')) throw new CofferError('invalid-request', 'invalid prefix: a scope must end in "/"');
     }
     if (prefixes.length === 0) return 0;
-    this.writes++;
-    for (const cacheKey of this.cache.keys()) {
-      if (prefixes.some((prefix) => cacheKey.startsWith(`${mountUuid}\0${prefix}`))) this.cache.delete(cacheKey);
-    }
-    const result: [unknown[], number] = await this.bulkDelete(() =>
+    this.cache.forgetPrefixes(mountUuid, prefixes);
+    const result: [unknown[], number] = await this.bulkDelete(mountUuid, () =>
       this.dataSource.query(
         `DELETE FROM ${this.table} WHERE mount_uuid = $1 AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS p(prefix) WHERE starts_with(key, p.prefix))`,
         [mountUuid, [...prefixes]],
       ),
     );
+    this.cache.forgetPrefixes(mountUuid, prefixes);
     return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
   }
 
@@ -480,9 +508,9 @@ export class PluginStorage implements StorageHandler {
    * is) harmless to repeat. Needs no barrier: nothing is decrypted, and a disabled mount's rows are useless anyway.
    */
   async deleteMountStorage(mountUuid: string): Promise<number> {
-    this.writes++;
-    for (const cacheKey of this.cache.keys()) if (cacheKey.startsWith(`${mountUuid}\0`)) this.cache.delete(cacheKey);
-    const result: [unknown[], number] = await this.bulkDelete(() => this.dataSource.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1`, [mountUuid]));
+    this.cache.forgetMount(mountUuid);
+    const result: [unknown[], number] = await this.bulkDelete(mountUuid, () => this.dataSource.query(`DELETE FROM ${this.table} WHERE mount_uuid = $1`, [mountUuid]));
+    this.cache.forgetMount(mountUuid);
     return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
   }
 }

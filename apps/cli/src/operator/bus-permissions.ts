@@ -58,6 +58,10 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
           // a write with its existence check, in one trip (mount-routing.ts)
           `${p}plugin-runner.write`,
           `${p}plugin-runner.exists`,
+          // the same three calls to the one runner a mount hashes to (mount affinity, runner-ring.ts)
+          `${p}plugin-runner.direct.*.handle`,
+          `${p}plugin-runner.direct.*.write`,
+          `${p}plugin-runner.direct.*.exists`,
           `${p}plugin-runner.special-paths`,
           `${p}plugin-runner.help`,
           // the last use of a token empties its cubbyhole on every runner (cubbyhole-cleanup.ts)
@@ -69,7 +73,7 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
           `${p}plugin-runner.renew-auth`,
           `${p}plugin-runner.reload`,
         ],
-        subscribe: [...common.subscribe, `${p}plugin-runner.reload`, `${p}plugin-runner.reloaded`, `${p}census.reply.*`],
+        subscribe: [...common.subscribe, `${p}plugin-runner.reload`, `${p}plugin-runner.reloaded`, `${p}plugin-runner.presence`, `${p}census.reply.*`],
       };
     case 'catalog':
       return { publish: [...common.publish, `${p}events.plugin-catalog`, `${p}plugin-runner.probe`], subscribe: common.subscribe };
@@ -80,7 +84,11 @@ export function rolePermissions(role: ServiceName, namespace?: string): RolePerm
         subscribe: common.subscribe,
       };
     case 'plugin-runner':
-      return { publish: [...common.publish, `${p}plugin-runner.reloaded`], subscribe: common.subscribe };
+      // Its presence (for the gateways' rings) and its storage writes (for the other runners' read caches).
+      return {
+        publish: [...common.publish, `${p}plugin-runner.reloaded`, `${p}plugin-runner.presence`, `${p}plugin-runner.storage-writes`],
+        subscribe: common.subscribe,
+      };
   }
 }
 

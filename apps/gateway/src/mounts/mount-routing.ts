@@ -1,11 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { BUS, ResponderLost, type Bus } from '#bus';
-import { CofferError, runnerSubjects, type MountCall, type MountResponse, type MountWrite, type MountWriteReply } from '#contracts';
+import { CofferError, directSubject, runnerSubjects, type DirectVerb, type MountCall, type MountResponse, type MountWrite, type MountWriteReply } from '#contracts';
 import { findMount, type Mount, type MountTableState } from '#mount-table';
 import { GATEWAY_CALL_MARGIN_MS } from '#config';
 import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
 import { asPluginError } from '../pipeline/edge-errors.js';
 import { MOUNT_TABLE } from './mount-table.provider.js';
+import { RunnerRing } from './runner-ring.js';
 import type { LoginGrant } from '../tokens/token-store.js';
 import type { Operation, VaultRequest, VaultResponse } from '../vault-http.js';
 
@@ -42,10 +43,10 @@ function unavailable(err: unknown, idempotent: boolean, what: 'call' | 'precheck
 /**
  * Everything under a mount: longest-prefix lookup on the gateway's projection of the mount table, the plugin's
  * unauthenticated paths, the existence check (on its own trip only while audit needs it first), and the call itself,
- * sent to the plugin-runner queue group.
+ * sent to the runner the mount hashes to (mount affinity: `RunnerRing`), or to the queue group when none is known.
  */
 @Injectable()
-export class MountRouting {
+export class MountRouting implements OnModuleDestroy {
   private readonly specialPaths = new Map<string, { at: number; patterns: string[]; caseInsensitive: string[] }>();
   /** How long a plugin call may take, runner hop included: a little past the runner's own limit (libs/config). */
   private readonly callTimeoutMs: number;
@@ -57,6 +58,14 @@ export class MountRouting {
   ) {
     this.callTimeoutMs = ctx.tunables.pluginCallTimeoutMs + GATEWAY_CALL_MARGIN_MS;
     this.livenessMs = ctx.tunables.busLivenessMs;
+    this.ring = new RunnerRing(bus, ctx.tunables.runnerPresenceMs);
+  }
+
+  /** The live runners and which one serves each mount: a mount's calls all go to it, which can then cache its storage. */
+  readonly ring: RunnerRing;
+
+  onModuleDestroy(): void {
+    this.ring.close();
   }
 
   /** A runner that took a call and went silent this long is given up on (libs/bus liveness). */
@@ -127,7 +136,7 @@ export class MountRouting {
    */
   async operationFor(m: MountedRequest, req: VaultRequest, tokenAccessor = ''): Promise<Operation> {
     if (req.operation !== 'update') return req.operation;
-    const r = await this.toRunner<{ checkFound: boolean; exists: boolean }>(runnerSubjects.exists, this.call(m, req, 'update', tokenAccessor), true, 'precheck');
+    const r = await this.toRunner<{ checkFound: boolean; exists: boolean }>('exists', this.call(m, req, 'update', tokenAccessor), true, 'precheck');
     return r.checkFound && !r.exists ? 'create' : 'update';
   }
 
@@ -151,7 +160,7 @@ export class MountRouting {
     const call: MountWrite = { ...this.call(m, req, 'update', tokenAccessor), allowed };
     let reply: MountWriteReply;
     try {
-      reply = await this.toRunner<MountWriteReply>(runnerSubjects.write, call, false);
+      reply = await this.toRunner<MountWriteReply>('write', call, false);
     } catch (err) {
       throw asPluginError(err);
     }
@@ -169,7 +178,7 @@ export class MountRouting {
   }
 
   private send(call: MountCall, idempotent: boolean): Promise<MountResponse | null> {
-    return this.toRunner<MountResponse | null>(runnerSubjects.handle, call, idempotent);
+    return this.toRunner<MountResponse | null>('handle', call, idempotent);
   }
 
   /**
@@ -178,16 +187,25 @@ export class MountRouting {
    * call fails"): a read, whatever happened to the first attempt; a write only when NATS said no runner listens,
    * which means no runner got it. A write a runner took and then lost, or that nobody acknowledged in time, fails
    * with 503 and may or may not have been applied.
+   *
+   * A mount call (`handle`, `write`, `exists`) goes to the runner its mount hashes to, on that runner's own subject;
+   * when that runner is not there or does not answer, the ring forgets it until its next presence and the next
+   * attempt goes to the runner that scores next (or the queue group, once no runner is known).
    */
-  private async toRunner<T>(subject: string, payload: unknown, idempotent: boolean, what: 'call' | 'precheck' = 'call'): Promise<T> {
+  private async toRunner<T>(target: DirectVerb | string, payload: MountCall | { mount: string; path: string }, idempotent: boolean, what: 'call' | 'precheck' = 'call'): Promise<T> {
     const started = Date.now();
+    const verb = isDirectVerb(target) ? target : undefined;
     for (let attempt = 1; ; attempt++) {
+      const owner = verb ? this.ring.owner(payload.mount) : undefined;
+      const subject = verb ? (owner ? directSubject(owner, verb) : runnerSubjects[verb]) : target;
       try {
         return await this.bus.request<T>(subject, payload, { timeoutMs: this.callTimeoutMs, livenessMs: this.livenessMs });
       } catch (err) {
+        if (owner && err instanceof ResponderLost) this.ring.suspect(owner);
         if (!(err instanceof ResponderLost) || !retryable(err, idempotent, attempt, Date.now() - started, this.livenessMs)) throw unavailable(err, idempotent, what);
-        // A runner restarting resubscribes within moments; a short pause gives it the chance.
-        if (err.noResponders) await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS * attempt));
+        // A runner restarting resubscribes within moments; a short pause gives it the chance. A direct subject with
+        // no one on it only means that runner is gone: the next attempt goes elsewhere at once.
+        if (err.noResponders && !owner) await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS * attempt));
       }
     }
   }
@@ -242,4 +260,8 @@ export class MountRouting {
       request: { operation, path: m.relative, data: req.data, tokenAccessor, requestId: req.id, remoteAddress: req.remoteAddress ?? '' },
     };
   }
+}
+
+function isDirectVerb(target: string): target is DirectVerb {
+  return target === 'handle' || target === 'write' || target === 'exists';
 }
