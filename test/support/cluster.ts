@@ -194,13 +194,22 @@ export class Cluster {
 
   /** Asks a service for its status over NATS, as the gateway does. */
   async status(service: ServiceName): Promise<ServiceStatus> {
+    return (await this.probe()).request<ServiceStatus>(subjects.status(service), null, { timeoutMs: 2_000 });
+  }
+
+  /** A request on `coffer.<subject>` in the cluster's namespace, as a service would send it. */
+  async busRequest<T = unknown>(subject: string, data: unknown): Promise<T> {
+    return (await this.probe()).request<T>(`coffer.${subject}`, data, { timeoutMs: 10_000 });
+  }
+
+  private async probe(): Promise<NatsBus> {
     this.probeBus ??= await NatsBus.connect({
       url: this.natsUrl,
       name: 'coffer-test-probe',
       namespace: this.databaseName,
       log: createLogger('test', 'silent'),
     });
-    return this.probeBus.request<ServiceStatus>(subjects.status(service), null, { timeoutMs: 2_000 });
+    return this.probeBus;
   }
 
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
