@@ -1,7 +1,7 @@
 /**
  * Micro-benchmark, not a test: `node dist/bench/audit-entries.js`. Audit's own work for one dev kv read, in one
  * process, with no HTTP and no other sessions' load in the figure: the request and response entries built and
- * written to a real file sink (`openSink`: one stat and one write per event-loop turn), 50 requests a turn as under
+ * written to a real file sink (`openSink`: one fstat and one write per event-loop turn), 50 requests a turn as under
  * the bench's 50 connections. The generic path (entry objects and `JSON.stringify`, what every device used before
  * `entry-json.ts`, still what `log_raw` and jsonx devices use) against the direct one, alternated in rounds; the
  * figure is this process's CPU time (user + system) per request, medians of the rounds.

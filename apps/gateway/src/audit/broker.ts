@@ -15,7 +15,7 @@ import {
   type AuditResponseInput,
   type EntryOptions,
 } from './entry.js';
-import { entryBody, requestEntryJson, responseEntryJson, writesJsonDirectly } from './entry-json.js';
+import { entryBody, forgetDevice, requestEntryJson, responseEntryJson, writesJsonDirectly } from './entry-json.js';
 import { entryOptions, formatOf } from './options.js';
 import { auditDevicesProjection, type AuditDevice, type AuditDevicesState } from './projection.js';
 
@@ -59,6 +59,9 @@ export interface ActiveDevice {
  */
 const UNAUDITED = /^sys\/(health|seal-status|init|unseal)\/?$/;
 
+/** What a request with nothing to record waits on: one settled promise for all of them. */
+const DONE: Promise<void> = Promise.resolve();
+
 /**
  * The audit broker of one gateway. Devices are enabled cluster-wide (the `audit-devices` stream); each gateway opens
  * its own sink for each and writes its own requests, as each Vault node does. Fail closed: while at least one device
@@ -82,44 +85,67 @@ export class AuditBroker implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.host.stop();
-    for (const a of this.active.values()) if (!(a.sink instanceof Error)) void a.sink.close();
+    for (const a of this.active.values()) {
+      forgetDevice(a.device.salt);
+      if (!(a.sink instanceof Error)) void a.sink.close();
+    }
   }
 
   /**
-   * Writes the request entry; throws `AuditFailure` (500) when devices are enabled and none took it. The pipeline's
-   * audit-request stage calls it before the request runs.
+   * Writes the request entry; rejects with `AuditFailure` (500) when devices are enabled and none took it. The
+   * pipeline's audit-request stage calls it before the request runs. Not an async function: the delivery's promise
+   * is handed back as it is (an async frame of its own was another promise and microtask turn on every request).
    */
-  async auditRequest(ctx: AuditContext): Promise<void> {
-    if (UNAUDITED.test(ctx.request.path) || ctx.devices) return;
-    const devices = this.devices();
-    ctx.devices = devices;
-    if (devices.length === 0) return;
-    const input = (ctx.input = requestInput(ctx, undefined));
-    const now = new Date();
-    await this.deliver(devices, (d) => requestText(ctx, d, input, now), ctx.request.id, 'request');
+  auditRequest(ctx: AuditContext): Promise<void> {
+    try {
+      if (UNAUDITED.test(ctx.request.path) || ctx.devices) return DONE;
+      const devices = this.devices();
+      ctx.devices = devices;
+      if (devices.length === 0) return DONE;
+      const input = (ctx.input = requestInput(ctx, undefined));
+      const now = new Date();
+      return this.deliver(devices, (d) => requestText(ctx, d, input, now), ctx.request.id, 'request');
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
    * Writes the response entry (for a request refused before `auditRequest`, the request entry first, with the error
-   * that refused it). Throws `AuditFailure` (500) when devices are enabled and none took it. The pipeline's
-   * audit-response stage calls it after the wrapping stage, or with the error a stage threw.
+   * that refused it). Rejects with `AuditFailure` (500) when devices are enabled and none took it. The pipeline's
+   * audit-response stage calls it after the wrapping stage, or with the error a stage threw. The request that ran
+   * (the usual case) hands back the delivery's promise as it is, as `auditRequest` does.
    */
-  async auditResponse(ctx: AuditContext): Promise<void> {
-    if (UNAUDITED.test(ctx.request.path)) return;
-    const errorText = ctx.error === undefined ? undefined : errorMessage(ctx.error);
-    if (!ctx.devices) {
-      const devices = this.devices();
-      ctx.devices = devices;
-      if (devices.length === 0) return;
-      const refused = { ...(ctx.input = requestInput(ctx, undefined)), error: errorText };
-      const now = new Date();
-      await this.deliver(devices, (d) => requestText(ctx, d, refused, now), ctx.request.id, 'request');
+  auditResponse(ctx: AuditContext): Promise<void> {
+    try {
+      if (UNAUDITED.test(ctx.request.path)) return DONE;
+      if (!ctx.devices) return this.auditRefused(ctx);
+      return this.responseEntry(ctx);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (ctx.devices.length === 0) return;
+  }
+
+  /** A request refused before `auditRequest`: its request entry (with the error), then its response entry. */
+  private async auditRefused(ctx: AuditContext): Promise<void> {
+    const devices = this.devices();
+    ctx.devices = devices;
+    if (devices.length === 0) return;
+    const errorText = ctx.error === undefined ? undefined : errorMessage(ctx.error);
+    const refused = { ...(ctx.input = requestInput(ctx, undefined)), error: errorText };
+    const now = new Date();
+    await this.deliver(devices, (d) => requestText(ctx, d, refused, now), ctx.request.id, 'request');
+    await this.responseEntry(ctx);
+  }
+
+  private responseEntry(ctx: AuditContext): Promise<void> {
+    const devices = ctx.devices!;
+    if (devices.length === 0) return DONE;
+    const errorText = ctx.error === undefined ? undefined : errorMessage(ctx.error);
     const input = (ctx.input ??= requestInput(ctx, undefined));
     const response = responseInput(ctx.response, errorText);
     const now = new Date();
-    await this.deliver(ctx.devices, (d) => responseText(ctx, d, input, response, now), ctx.request.id, 'response');
+    return this.deliver(devices, (d) => responseText(ctx, d, input, response, now), ctx.request.id, 'response');
   }
 
   /** `sys/audit-hash/<path>`: the device's hash of `input`, the same string its entries carry. */
@@ -136,6 +162,7 @@ export class AuditBroker implements OnModuleDestroy {
         const now = state.devices[path];
         if (now && now.salt === a.device.salt) continue;
         this.active.delete(path);
+        forgetDevice(a.device.salt);
         if (!(a.sink instanceof Error)) void a.sink.close().catch(() => undefined);
       }
       for (const [path, device] of Object.entries(state.devices)) {

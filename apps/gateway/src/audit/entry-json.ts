@@ -2,6 +2,7 @@ import {
   accessorOf,
   callerHashes,
   elideList,
+  forgetSalt,
   hmacOf,
   isEmptyObject,
   RFC3339,
@@ -29,11 +30,6 @@ function put(parts: string[], key: string, v: unknown): void {
   if (v === undefined || v === '' || v === null) return;
   if (typeof v === 'object' && !Array.isArray(v) && isEmptyObject(v)) return;
   parts.push(`"${key}":${JSON.stringify(v)}`);
-}
-
-/** A block written already, left out when it has no fields (as `omitEmpty` drops `{}`). */
-function putBlock(parts: string[], key: string, fields: string[]): void {
-  if (fields.length > 0) parts.push(`"${key}":{${fields.join(',')}}`);
 }
 
 /**
@@ -113,6 +109,12 @@ function authJson(salt: string, options: EntryOptions, auth: AuditAuth, hashes: 
   return text;
 }
 
+/** Drops every text and hash cached for a device's salt, once the device is disabled or its gateway sealed. */
+export function forgetDevice(salt: string): void {
+  authTexts.delete(salt);
+  forgetSalt(salt);
+}
+
 function writeAuth(salt: string, options: EntryOptions, auth: AuditAuth, hashes: CallerHashes): string | undefined {
   const a: string[] = [];
   put(a, 'client_token', hashes.token ?? secretOf(salt, options, auth.clientToken));
@@ -165,41 +167,60 @@ function hashesToNothing(value: unknown): boolean {
 }
 
 /**
+ * `,"key":<json>` after `acc`, or `"key":<json>` alone, as `put` writes it, for the request block's scalar fields:
+ * one string built by concatenation instead of a field array joined, which the profile showed on every entry.
+ */
+function add(acc: string, key: string, v: string | number | undefined): string {
+  if (v === undefined || v === '' || v === null) return acc;
+  return more(acc, `"${key}":${JSON.stringify(v)}`);
+}
+
+/**
+ * An entry's `time`, made once per millisecond: both entries of a request, and the entries of the requests served
+ * in the same turn, mostly share it, and `toISOString` was a visible share of writing an entry.
+ */
+let isoMs = Number.NaN;
+let isoText = '';
+function isoOf(time: Date): string {
+  const ms = time.getTime();
+  if (ms !== isoMs) {
+    // An invalid date throws here, as `toISOString` does on the generic path.
+    isoText = time.toISOString();
+    isoMs = ms;
+  }
+  return isoText;
+}
+
+/**
  * `"auth":{…},"request":{…}` of a request's entries for one device: the caller's hashed token and accessor (cached
  * per salt), the hashed data. Both entries of the request repeat it.
  */
 export function entryBody(salt: string, options: EntryOptions, r: AuditRequestInput): string {
   const hashes = callerHashes(salt, options, r);
-  const parts: string[] = [];
   const auth = r.auth;
-  if (auth) {
-    const text = authJson(salt, options, auth, hashes);
-    if (text !== undefined) parts.push(text);
-  }
-  const q: string[] = [];
-  put(q, 'id', r.id);
-  put(q, 'operation', r.operation);
-  const mountText = r.mount ? mountJson(r.mount) : undefined;
-  if (mountText) q.push(mountText);
-  put(q, 'client_token', hashes.token);
-  put(q, 'client_token_accessor', hashes.accessor);
-  q.push('"namespace":{"id":"root"}');
-  put(q, 'path', r.path);
+  const authText = auth ? authJson(salt, options, auth, hashes) : undefined;
+  let q = add('', 'id', r.id);
+  q = add(q, 'operation', r.operation);
+  const mountText = r.mount ? mountJson(r.mount) : '';
+  if (mountText !== '') q = more(q, mountText);
+  q = add(q, 'client_token', hashes.token);
+  q = add(q, 'client_token_accessor', hashes.accessor);
+  q = more(q, '"namespace":{"id":"root"}');
+  q = add(q, 'path', r.path);
   const data = r.data as unknown;
   if (data !== null && typeof data === 'object' && Object.keys(data).length > 0) {
-    q.push(`"data":${hashedJson(salt, data, r.mount?.nonHmacRequestKeys ?? NONE, true)}`);
+    q = more(q, `"data":${hashedJson(salt, data, r.mount?.nonHmacRequestKeys ?? NONE, true)}`);
   }
-  put(q, 'remote_address', r.remoteAddress);
-  put(q, 'remote_port', r.remotePort);
-  putBlock(parts, 'request', q);
-  return parts.join(',');
+  q = add(q, 'remote_address', r.remoteAddress);
+  q = add(q, 'remote_port', r.remotePort);
+  // `q` is never empty (the namespace is always there), so the request block always is.
+  return authText === undefined ? `"request":{${q}}` : `${authText},"request":{${q}}`;
 }
 
 /** The request entry as one JSON text, around the `body` of `entryBody` for the same request and device. */
 export function requestEntryJson(body: string, r: AuditRequestInput, time: Date): string {
-  const tail: string[] = [];
-  put(tail, 'error', r.error);
-  return `{"time":"${time.toISOString()}","type":"request",${body}${tail.length ? `,${tail[0]}` : ''}}`;
+  const error = r.error ? `,"error":${JSON.stringify(r.error)}` : '';
+  return `{"time":"${isoOf(time)}","type":"request",${body}${error}}`;
 }
 
 /** The response entry as one JSON text: the request's `body` again, then what it answered or the error. */
@@ -211,10 +232,7 @@ export function responseEntryJson(
   response: AuditResponseInput,
   time: Date,
 ): string {
-  const parts: string[] = [];
-  const p: string[] = [];
-  const mountText = r.mount ? mountJson(r.mount) : undefined;
-  if (mountText) p.push(mountText);
+  let p = r.mount ? mountJson(r.mount) : '';
   const issued = response.auth;
   if (issued) {
     const a: string[] = [];
@@ -226,12 +244,12 @@ export function responseEntryJson(
     put(a, 'entity_id', issued.entityId);
     put(a, 'lease_duration', issued.leaseDuration);
     put(a, 'renewable', issued.renewable);
-    putBlock(p, 'auth', a);
+    if (a.length > 0) p = more(p, `"auth":{${a.join(',')}}`);
   }
   let data: unknown = response.data;
   if (options.elideListResponses && r.operation === 'list') data = elideList(data);
-  if (!hashesToNothing(data)) p.push(`"data":${hashedJson(salt, data, r.mount?.nonHmacResponseKeys ?? NONE, true)}`);
-  put(p, 'warnings', response.warnings?.length ? response.warnings : undefined);
+  if (!hashesToNothing(data)) p = more(p, `"data":${hashedJson(salt, data, r.mount?.nonHmacResponseKeys ?? NONE, true)}`);
+  if (response.warnings?.length) p = more(p, `"warnings":${JSON.stringify(response.warnings)}`);
   const wrap = response.wrapInfo;
   if (wrap) {
     const w: string[] = [];
@@ -241,11 +259,16 @@ export function responseEntryJson(
     put(w, 'creation_time', wrap.creationTime);
     put(w, 'creation_path', wrap.creationPath);
     put(w, 'wrapped_accessor', accessorOf(salt, options, wrap.wrappedAccessor));
-    putBlock(p, 'wrap_info', w);
+    if (w.length > 0) p = more(p, `"wrap_info":{${w.join(',')}}`);
   }
-  putBlock(parts, 'response', p);
-  put(parts, 'error', response.error ?? r.error);
-  return `{"time":"${time.toISOString()}","type":"response",${body}${parts.length ? `,${parts.join(',')}` : ''}}`;
+  const error = response.error ?? r.error;
+  const tail = `${p === '' ? '' : `,"response":{${p}}`}${error ? `,"error":${JSON.stringify(error)}` : ''}`;
+  return `{"time":"${isoOf(time)}","type":"response",${body}${tail}}`;
+}
+
+/** `acc` and a field already written, comma-separated. */
+function more(acc: string, field: string): string {
+  return acc === '' ? field : `${acc},${field}`;
 }
 
 /** Whether a device's entries can be written directly: it hashes (no `log_raw`) and writes JSON (not jsonx). */

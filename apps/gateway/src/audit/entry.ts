@@ -48,6 +48,12 @@ export function cachedHmacOf(salt: string, value: string): string {
   return hash;
 }
 
+/** Drops what was cached for a salt (its key, its callers' hashes): the broker calls it when a device goes away. */
+export function forgetSalt(salt: string): void {
+  keys.delete(salt);
+  callerCache.delete(salt);
+}
+
 /** The device options that shape an entry (strings in the API, parsed once when the device is built). */
 export interface EntryOptions {
   /** Write values in clear. Off by default; nothing in Coffer's tests turns it on. */
