@@ -121,13 +121,16 @@ async function loadRecord(storage: Storage, path: string): Promise<Loaded> {
 }
 
 /**
- * A change of one secret: sees the record as it is now (null: none) and returns the record to store (null: delete
- * it), or `undefined` to change nothing. Its result is the handler's answer; it must not change `record` itself.
+ * A change of one secret: sees the record as it is now (null: none) and the mount's config read with it, and returns
+ * the record to store (null: delete it), or `undefined` to change nothing. Its result is the handler's answer; it must
+ * change neither `record` nor `config`.
  */
-type Decide<T> = (record: SecretRecord | null, now: number) => { next: SecretRecord | null | undefined; result: T };
+type Decide<T> = (record: SecretRecord | null, now: number, config: KvConfig) => { next: SecretRecord | null | undefined; result: T };
 
 interface Queued {
   decide: Decide<unknown>;
+  /** Whether `decide` looks at the config (a delete does not: no read for it). */
+  needsConfig: boolean;
   resolve: (result: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -142,10 +145,10 @@ interface Queued {
 const queues = new Map<string, Queued[]>();
 
 /** Applies `decide` to the secret at `path` of the request's mount, after the changes queued before it. */
-function update<T>(req: Request, path: string, decide: Decide<T>): Promise<T> {
+function update<T>(req: Request, path: string, decide: Decide<T>, needsConfig = true): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const key = `${req.mount.id}\0${path}`;
-    const item: Queued = { decide, resolve: resolve as (result: unknown) => void, reject };
+    const item: Queued = { decide: decide as Decide<unknown>, needsConfig, resolve: resolve as (result: unknown) => void, reject };
     const queue = queues.get(key);
     if (queue) {
       queue.push(item);
@@ -169,16 +172,20 @@ async function drain(storage: Storage, key: string, path: string): Promise<void>
   queues.delete(key);
 }
 
-/** Read, decide each change in order, compare-and-swap the outcome, until the swap holds; then answers each. */
+/**
+ * Read, decide each change in order, compare-and-swap the outcome, until the swap holds; then answers each. The config
+ * is read once per attempt, beside the record (both reads in flight at once), not once per request.
+ */
 async function commit(storage: Storage, path: string, batch: Queued[]): Promise<void> {
+  const needsConfig = batch.some((item) => item.needsConfig);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const loaded = await loadRecord(storage, path);
+    const [config, loaded] = await Promise.all([needsConfig ? loadConfig(storage) : DEFAULT_CONFIG, loadRecord(storage, path)]);
     const now = Date.now();
     let record = loaded.record;
     let changed = false;
     const outcomes = batch.map((item) => {
       try {
-        const { next, result } = item.decide(record, now);
+        const { next, result } = item.decide(record, now, config);
         if (next !== undefined) {
           record = next;
           changed = true;
@@ -242,9 +249,8 @@ async function dataWrite(req: Request): Promise<HandlerResult> {
   const data = req.raw.data;
   if (data === undefined || data === null) throw new PluginError('invalid-request', 'no data provided');
   if (typeof data !== 'object' || Array.isArray(data)) throw new PluginError('invalid-request', 'Field validation failed: error converting input for field "data"');
-  const config = await loadConfig(req.storage);
   const options = optionsOf(req);
-  return update(req, secretPath(req), (record, now) => {
+  return update(req, secretPath(req), (record, now, config) => {
     checkCas(config, record, options);
     const { record: next, version } = addVersion(config, record, data as Record<string, unknown>, now);
     return { next, result: { data: versionMetadata(next, version) } };
@@ -254,10 +260,9 @@ async function dataWrite(req: Request): Promise<HandlerResult> {
 async function dataPatch(req: Request): Promise<HandlerResult> {
   const patch = req.raw.data;
   if (patch === undefined || patch === null) throw new PluginError('invalid-request', 'no data provided');
-  const config = await loadConfig(req.storage);
   const options = optionsOf(req);
   const missing = Symbol('missing');
-  const result = await update<HandlerResult | typeof missing>(req, secretPath(req), (record, now) => {
+  const result = await update<HandlerResult | typeof missing>(req, secretPath(req), (record, now, config) => {
     const current = record?.versions[String(record.current_version)];
     if (!record || !current) return { next: undefined, result: null };
     if (current.destroyed || isDeleted(current, now)) return { next: undefined, result: missing };
@@ -279,7 +284,7 @@ async function dataDelete(req: Request): Promise<HandlerResult> {
     const next = structuredClone(record);
     next.versions[String(record.current_version)]!.deletion_time = timestamp(now);
     return { next, result: null };
-  });
+  }, false);
 }
 
 function versionsOf(req: Request, capital: boolean): number[] {
@@ -291,8 +296,7 @@ function versionsOf(req: Request, capital: boolean): number[] {
 function changeVersions(which: 'delete' | 'undelete' | 'destroy') {
   return async (req: Request): Promise<HandlerResult> => {
     const versions = versionsOf(req, which !== 'destroy');
-    const config = await loadConfig(req.storage);
-    return update(req, secretPath(req), (record, now) => {
+    return update(req, secretPath(req), (record, now, config) => {
       if (!record) return { next: undefined, result: null };
       const next = structuredClone(record);
       let changed = false;
@@ -314,7 +318,7 @@ function changeVersions(which: 'delete' | 'undelete' | 'destroy') {
         }
       }
       return { next: changed ? next : undefined, result: null };
-    });
+    }, which === 'undelete');
   };
 }
 
@@ -347,14 +351,13 @@ async function metadataList(req: Request): Promise<HandlerResult> {
 function metadataWriter(patch: boolean) {
   return async (req: Request<{ max_versions: number; cas_required: boolean; delete_version_after: number }>): Promise<HandlerResult> => {
     if (secretPath(req) === '' || secretPath(req).endsWith('/')) throw new PluginError('invalid-request', "cannot write to a path ending in '/'");
-    const config = await loadConfig(req.storage);
     const custom = req.has('custom_metadata') ? checkCustomMetadata(req.raw.custom_metadata) : undefined;
-    const warnings: string[] = [];
-    if (req.has('cas_required') && !req.data.cas_required && config.cas_required) {
-      warnings.push('"cas_required" set to false, but is mandated by backend config. This value will be ignored.');
-    }
-    const missing = await update(req, secretPath(req), (record, now) => {
-      if (!record && patch) return { next: undefined, result: true };
+    const outcome = await update(req, secretPath(req), (record, now, config) => {
+      const warnings: string[] = [];
+      if (req.has('cas_required') && !req.data.cas_required && config.cas_required) {
+        warnings.push('"cas_required" set to false, but is mandated by backend config. This value will be ignored.');
+      }
+      if (!record && patch) return { next: undefined, result: { missing: true, warnings } };
       const next = structuredClone(record ?? emptyRecord(now));
       if (req.has('max_versions')) next.max_versions = req.data.max_versions;
       if (req.has('cas_required')) next.cas_required = req.data.cas_required;
@@ -362,15 +365,15 @@ function metadataWriter(patch: boolean) {
       if (custom !== undefined) next.custom_metadata = patch ? (mergePatch(next.custom_metadata ?? {}, custom) as Record<string, string>) : custom;
       next.updated_time = timestamp(now);
       if (next.current_version > 0) purge(next, effectiveMaxVersions(config, next));
-      return { next, result: false };
+      return { next, result: { missing: false, warnings } };
     });
-    if (missing) return null;
-    return warnings.length ? { data: null, warnings } : null;
+    if (outcome.missing) return null;
+    return outcome.warnings.length ? { data: null, warnings: outcome.warnings } : null;
   };
 }
 
 async function metadataDelete(req: Request): Promise<HandlerResult> {
-  await update(req, secretPath(req), (record) => ({ next: record ? null : undefined, result: null }));
+  await update(req, secretPath(req), (record) => ({ next: record ? null : undefined, result: null }), false);
   return null;
 }
 
