@@ -1,12 +1,13 @@
 /**
- * Not a benchmark: `node dist/bench/cpu-per-request.js [write|read] [requests] [concurrency]` starts the four
- * services as processes (bench/lib/cluster.ts), sends a fixed number of kv requests to the mock plugin, and prints
+ * Not a benchmark: `node dist/bench/cpu-per-request.js [write|read|kv2-write|kv2-read] [requests] [concurrency]`
+ * starts the four services as processes (bench/lib/cluster.ts), sends a fixed number of kv requests to the mock plugin
+ * (or, `kv2-`, KV version 2 requests to the builtin kv at `secret/data/foo`), and prints
  * the CPU time each process spent per request (user + system, from /proc/<pid>/stat), the plugin process included.
  * CPU per request barely moves with the machine's load, where throughput on a shared machine moves by 2x; it is the
  * steadier witness of what a change to the request path costs or saves.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { BENCH_MOUNT, startBenchCluster } from './lib/cluster.js';
+import { BENCH_MOUNT, KV2_MOUNT, mountKv2, seedKv2, startBenchCluster } from './lib/cluster.js';
 
 const [kind = 'write', requestsArg = '3000', concurrencyArg = '20'] = process.argv.slice(2);
 const REQUESTS = Number(requestsArg);
@@ -36,10 +37,16 @@ function children(pid: number): number[] {
 
 const { cluster, rootToken, stop } = await startBenchCluster();
 try {
-  const url = `${cluster.url}/v1/${BENCH_MOUNT}/kv/foo`;
+  const kv2 = kind.startsWith('kv2-');
+  if (kv2) {
+    await mountKv2(cluster.url, rootToken);
+    await seedKv2(cluster.url, rootToken);
+  }
+  const url = kv2 ? `${cluster.url}/v1/${KV2_MOUNT}/data/foo` : `${cluster.url}/v1/${BENCH_MOUNT}/kv/foo`;
+  const body = kv2 ? '{"data":{"value":"bar"}}' : '{"value":"bar"}';
   const send = () =>
-    fetch(url, kind === 'write'
-      ? { method: 'PUT', headers: { 'x-vault-token': rootToken, 'content-type': 'application/json' }, body: '{"value":"bar"}' }
+    fetch(url, kind.endsWith('write')
+      ? { method: 'PUT', headers: { 'x-vault-token': rootToken, 'content-type': 'application/json' }, body }
       : { headers: { 'x-vault-token': rootToken } }).then(async (r) => {
       await r.arrayBuffer();
       if (r.status >= 400) throw new Error(`${kind}: ${r.status}`);

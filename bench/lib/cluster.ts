@@ -20,6 +20,22 @@ export async function mountMock(url: string, token: string, plugin = 'mock-plugi
   await call(url, token, 'PUT', `${BENCH_MOUNT}/kv/foo`, { value: 'bar' });
 }
 
+/**
+ * The KV version 2 mount the KV v2 figures read and write (`<mount>/data/foo`): the dev server's own `secret/`, and on
+ * the bench cluster the builtin kv enabled there with version 2 by `mountKv2`, as `vault secrets enable -version=2`.
+ */
+export const KV2_MOUNT = 'secret';
+
+/** Enables the builtin kv with version 2 at KV2_MOUNT (a server that has none: the cluster). */
+export async function mountKv2(url: string, token: string): Promise<void> {
+  await call(url, token, 'POST', `sys/mounts/${KV2_MOUNT}`, { type: 'kv', options: { version: '2' } });
+}
+
+/** Writes the secret the KV v2 read load reads (version 1 of `foo`). */
+export async function seedKv2(url: string, token: string): Promise<void> {
+  await call(url, token, 'PUT', `${KV2_MOUNT}/data/foo`, { data: { value: 'bar' } });
+}
+
 /** Copies the built mock plugin into the cluster's plugin directory, registers it by SHA-256 and mounts it at BENCH_MOUNT. */
 export async function registerAndMountMock(cluster: Cluster, rootToken: string): Promise<void> {
   const plugin = join(cluster.dir, 'mock-plugin');

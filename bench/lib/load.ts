@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 export interface LoadTarget {
@@ -29,8 +29,11 @@ export interface LoadSettings {
   warmupSeconds: number;
 }
 
-/** One measured load run after a warm-up run whose figures are thrown away (JIT, pools, plugin processes). */
-export async function measureLoad(target: LoadTarget, settings: LoadSettings, serverPid?: number): Promise<LoadFigures> {
+/**
+ * One measured load run after a warm-up run whose figures are thrown away (JIT, pools, plugin processes). `server`:
+ * the pid whose CPU per request is reported, or a reader of the CPU ms of several (`processTreesCpuMs`).
+ */
+export async function measureLoad(target: LoadTarget, settings: LoadSettings, server?: number | (() => number)): Promise<LoadFigures> {
   const options = {
     url: target.url,
     method: target.method ?? 'GET',
@@ -40,11 +43,12 @@ export async function measureLoad(target: LoadTarget, settings: LoadSettings, se
     timeout: 10,
   };
   if (settings.warmupSeconds > 0) await autocannon({ ...options, duration: settings.warmupSeconds });
-  const cpuBefore = serverPid === undefined ? 0 : cpuMsOf(serverPid);
+  const cpuNow = server === undefined ? () => 0 : typeof server === 'number' ? () => cpuMsOf(server) : server;
+  const cpuBefore = cpuNow();
   const result = await autocannon({ ...options, duration: settings.seconds });
-  const cpuMs = serverPid === undefined ? 0 : cpuMsOf(serverPid) - cpuBefore;
+  const cpuMs = cpuNow() - cpuBefore;
   return {
-    ...(serverPid === undefined || result.requests.total === 0 ? {} : { serverCpuUs: (cpuMs * 1000) / result.requests.total }),
+    ...(server === undefined || result.requests.total === 0 ? {} : { serverCpuUs: (cpuMs * 1000) / result.requests.total }),
     rps: result.requests.average,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
@@ -52,10 +56,47 @@ export async function measureLoad(target: LoadTarget, settings: LoadSettings, se
   };
 }
 
-/** utime + stime of a Linux process in ms, from /proc (fields 14 and 15, in clock ticks of 10 ms). */
+/** utime + stime of a Linux process in ms, from /proc (fields 14 and 15, in clock ticks of 10 ms); 0 once it is gone. */
 function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
   // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Every live descendant of a process: plugin processes, and the sandbox's wrappers (prlimit, bwrap) around them. */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const task of tasks) {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    for (const child of text ? text.split(' ').map(Number) : []) out.push(child, ...descendants(child));
+  }
+  return out;
+}
+
+/**
+ * The CPU ms of these processes and all their descendants, read now: what a request costs on the server side when
+ * its work spreads over services and plugin processes. A plugin process that exits between two readings takes its
+ * time with it, so the processes must stay up across a measurement (no idle stop).
+ */
+export function processTreesCpuMs(pids: number[]): number {
+  let ms = 0;
+  for (const pid of pids) for (const p of [pid, ...descendants(pid)]) ms += cpuMsOf(p);
+  return ms;
 }

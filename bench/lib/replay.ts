@@ -126,5 +126,8 @@ export async function replayInChild(counts: number[], rounds: number): Promise<R
   const { stdout } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'dist/bench/replay-main.js'), counts.join(','), String(rounds)], {
     maxBuffer: 1 << 20,
   });
-  return JSON.parse(stdout) as ReplayFigures[];
+  // The figures are one line; anything else a library printed to stdout (seen once under a heavy load) is not them.
+  const line = stdout.split('\n').find((l) => l.startsWith('['));
+  if (line === undefined) throw new Error(`replay: no figures in the child's output:\n${stdout.slice(0, 2000)}`);
+  return JSON.parse(line) as ReplayFigures[];
 }

@@ -5,14 +5,15 @@ export interface Row {
   coffer: string;
   baseline: string;
   ratio: number;
-  /** "≥ 0.35×" etc.; undefined when the issue sets no target (reported for information). */
+  /** "≥ 0.35×" etc.; undefined when the issue sets no target (reported for information); "report": asked for, no bar. */
   target?: string;
+  /** Undefined: nothing to meet. */
   met?: boolean;
 }
 
 export function formatTable(rows: Row[]): string {
   const header = ['Figure', 'Coffer', 'Baseline (same run)', 'Ratio', 'Target', 'Result'];
-  const cells = rows.map((r) => [r.figure, r.coffer, r.baseline, `${r.ratio.toFixed(2)}×`, r.target ?? '—', r.target ? (r.met ? 'met' : 'MISSED') : '—']);
+  const cells = rows.map((r) => [r.figure, r.coffer, r.baseline, `${r.ratio.toFixed(2)}×`, r.target ?? '—', r.met === undefined ? '—' : r.met ? 'met' : 'MISSED']);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i])).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');

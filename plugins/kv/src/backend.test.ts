@@ -75,6 +75,41 @@ describe('kv version 2', () => {
     await fails(h, 'check-and-set parameter required for this call', 'update', 'data/other', { data: { a: 1 } });
   });
 
+  test('concurrent writes of one secret: each its own version, as if one after another', async () => {
+    const h = v2();
+    const writes = await Promise.all(Array.from({ length: 25 }, (_, i) => ok(h, 'update', 'data/busy', { data: { n: i } })));
+    const versions = writes.map((w) => w!.data!.version as number);
+    assert.deepEqual([...versions].sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i + 1));
+    const meta = await ok(h, 'read', 'metadata/busy');
+    assert.equal(meta!.data!.current_version, 25);
+    // The default keeps 10: versions 16 to 25, the last write's data current.
+    assert.deepEqual(Object.keys(meta!.data!.versions as object).map(Number).sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i + 16));
+    assert.deepEqual((await ok(h, 'read', 'data/busy'))!.data!.data, { n: versions.indexOf(25) });
+  });
+
+  test('concurrent check-and-set writes of one secret: exactly one with cas 0 creates it; a refused one changes nothing', async () => {
+    const h = v2();
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => h.request('update', 'data/once', { data: { n: i }, options: { cas: 0 } })));
+    assert.equal(results.filter((r) => r.error === undefined).length, 1);
+    for (const r of results.filter((r) => r.error)) assert.equal(r.error!.message, 'check-and-set parameter did not match the current version');
+    const winner = results.findIndex((r) => r.error === undefined);
+    const read = await ok(h, 'read', 'data/once');
+    assert.deepEqual(read!.data!.data, { n: winner });
+    assert.equal((read!.data!.metadata as { version: number }).version, 1);
+    // Writes and patches in one burst: whatever order they land in, each version is one of them applied to the one before.
+    const burst = await Promise.all([
+      ...[0, 1, 2].map((i) => ok(h, 'update', 'data/once', { data: { w: i } }).then((r) => ({ version: r!.data!.version as number, write: i }))),
+      ...[0, 1, 2].map((i) => ok(h, 'patch', 'data/once', { data: { [`p${i}`]: i } }).then((r) => ({ version: r!.data!.version as number, patch: i }))),
+    ]);
+    assert.deepEqual(burst.map((b) => b.version).sort((x, y) => x - y), [2, 3, 4, 5, 6, 7]);
+    let previous = read!.data!.data as Record<string, unknown>;
+    for (const change of [...burst].sort((x, y) => x.version - y.version)) {
+      const data = (await ok(h, 'read', 'data/once', { version: change.version }))!.data!.data as Record<string, unknown>;
+      assert.deepEqual(data, 'write' in change ? { w: change.write } : { ...previous, [`p${change.patch}`]: change.patch });
+      previous = data;
+    }
+  });
+
   test('patch merges onto the current version (JSON merge patch); absent key is a bare 404', async () => {
     const h = v2();
     assert.equal(await ok(h, 'patch', 'data/k', { data: { a: 1 } }), null);

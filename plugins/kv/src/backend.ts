@@ -5,6 +5,7 @@
  *
  * Concurrency: every change of a secret is a compare-and-swap of its one record through `storage.txn` (protocol 2),
  * retried on a lost race, so two runners serving one mount never issue a version twice nor lose an acknowledged write.
+ * Within one process the changes of a secret queue and commit in batches, one swap each (`update`).
  * Nothing read from storage is kept between calls: another runner may change it at any time (docs/plugin-protocol.md,
  * "Caching").
  */
@@ -120,21 +121,85 @@ async function loadRecord(storage: Storage, path: string): Promise<Loaded> {
 }
 
 /**
- * Read, decide, compare-and-swap, until the swap holds: `decide` sees the record as it is now and returns the
- * record to store (null: delete it), or `undefined` to change nothing. Its result is the handler's answer.
+ * A change of one secret: sees the record as it is now (null: none) and the mount's config read with it, and returns
+ * the record to store (null: delete it), or `undefined` to change nothing. Its result is the handler's answer; it must
+ * change neither `record` nor `config`.
  */
-async function update<T>(
-  storage: Storage,
-  path: string,
-  decide: (loaded: Loaded, now: number) => { next: SecretRecord | null | undefined; result: T },
-): Promise<T> {
+type Decide<T> = (record: SecretRecord | null, now: number, config: KvConfig) => { next: SecretRecord | null | undefined; result: T };
+
+interface Queued {
+  decide: Decide<unknown>;
+  /** Whether `decide` looks at the config (a delete does not: no read for it). */
+  needsConfig: boolean;
+  resolve: (result: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The changes waiting for each secret of this process, by mount id and path. Concurrent writers of one secret in one
+ * process would otherwise all read version N, one would win the compare-and-swap and every other retry, so a burst
+ * of n writers cost O(n²) reads and swaps. Queued, each batch is applied in order to one read of the record and
+ * committed with one swap: the versions, CAS checks and answers are those of the writes run one after another, as
+ * Vault's lock per key runs them. The swap still guards against writers in other processes (another runner).
+ */
+const queues = new Map<string, Queued[]>();
+
+/** Applies `decide` to the secret at `path` of the request's mount, after the changes queued before it. */
+function update<T>(req: Request, path: string, decide: Decide<T>, needsConfig = true): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const key = `${req.mount.id}\0${path}`;
+    const item: Queued = { decide: decide as Decide<unknown>, needsConfig, resolve: resolve as (result: unknown) => void, reject };
+    const queue = queues.get(key);
+    if (queue) {
+      queue.push(item);
+      return;
+    }
+    queues.set(key, [item]);
+    void drain(req.storage, key, path);
+  });
+}
+
+/** Commits the queue of one secret batch by batch until it is empty (arrivals during a commit join the next batch). */
+async function drain(storage: Storage, key: string, path: string): Promise<void> {
+  const queue = queues.get(key)!;
+  for (let batch = queue.splice(0); batch.length > 0; batch = queue.splice(0)) {
+    try {
+      await commit(storage, path, batch);
+    } catch (err) {
+      for (const item of batch) item.reject(err);
+    }
+  }
+  queues.delete(key);
+}
+
+/**
+ * Read, decide each change in order, compare-and-swap the outcome, until the swap holds; then answers each. The config
+ * is read once per attempt, beside the record (both reads in flight at once), not once per request.
+ */
+async function commit(storage: Storage, path: string, batch: Queued[]): Promise<void> {
+  const needsConfig = batch.some((item) => item.needsConfig);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const loaded = await loadRecord(storage, path);
-    const { next, result } = decide(loaded, Date.now());
-    if (next === undefined) return result;
+    const [config, loaded] = await Promise.all([needsConfig ? loadConfig(storage) : DEFAULT_CONFIG, loadRecord(storage, path)]);
+    const now = Date.now();
+    let record = loaded.record;
+    let changed = false;
+    const outcomes = batch.map((item) => {
+      try {
+        const { next, result } = item.decide(record, now, config);
+        if (next !== undefined) {
+          record = next;
+          changed = true;
+        }
+        return { ok: true as const, result };
+      } catch (err) {
+        return { ok: false as const, err };
+      }
+    });
+    const settle = () => outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.err)));
+    if (!changed) return settle();
     const condition = loaded.bytes === null ? { key: metaKey(path), exists: false } : { key: metaKey(path), value: loaded.bytes };
-    const write = next === null ? { key: metaKey(path), delete: true as const } : { key: metaKey(path), value: JSON.stringify(next) };
-    if (await storage.txn([condition], [write])) return result;
+    const write = record === null ? { key: metaKey(path), delete: true as const } : { key: metaKey(path), value: JSON.stringify(record) };
+    if (await storage.txn([condition], [write])) return settle();
   }
   throw new PluginError('internal', 'internal error');
 }
@@ -184,9 +249,8 @@ async function dataWrite(req: Request): Promise<HandlerResult> {
   const data = req.raw.data;
   if (data === undefined || data === null) throw new PluginError('invalid-request', 'no data provided');
   if (typeof data !== 'object' || Array.isArray(data)) throw new PluginError('invalid-request', 'Field validation failed: error converting input for field "data"');
-  const config = await loadConfig(req.storage);
   const options = optionsOf(req);
-  return update(req.storage, secretPath(req), ({ record }, now) => {
+  return update(req, secretPath(req), (record, now, config) => {
     checkCas(config, record, options);
     const { record: next, version } = addVersion(config, record, data as Record<string, unknown>, now);
     return { next, result: { data: versionMetadata(next, version) } };
@@ -196,10 +260,9 @@ async function dataWrite(req: Request): Promise<HandlerResult> {
 async function dataPatch(req: Request): Promise<HandlerResult> {
   const patch = req.raw.data;
   if (patch === undefined || patch === null) throw new PluginError('invalid-request', 'no data provided');
-  const config = await loadConfig(req.storage);
   const options = optionsOf(req);
   const missing = Symbol('missing');
-  const result = await update<HandlerResult | typeof missing>(req.storage, secretPath(req), ({ record }, now) => {
+  const result = await update<HandlerResult | typeof missing>(req, secretPath(req), (record, now, config) => {
     const current = record?.versions[String(record.current_version)];
     if (!record || !current) return { next: undefined, result: null };
     if (current.destroyed || isDeleted(current, now)) return { next: undefined, result: missing };
@@ -215,13 +278,13 @@ async function dataPatch(req: Request): Promise<HandlerResult> {
 
 /** DELETE data/<path>: soft-deletes the current version. */
 async function dataDelete(req: Request): Promise<HandlerResult> {
-  return update(req.storage, secretPath(req), ({ record }, now) => {
+  return update(req, secretPath(req), (record, now) => {
     const current = record?.versions[String(record.current_version)];
     if (!record || !current || current.destroyed || isDeleted(current, now)) return { next: undefined, result: null };
     const next = structuredClone(record);
     next.versions[String(record.current_version)]!.deletion_time = timestamp(now);
     return { next, result: null };
-  });
+  }, false);
 }
 
 function versionsOf(req: Request, capital: boolean): number[] {
@@ -233,8 +296,7 @@ function versionsOf(req: Request, capital: boolean): number[] {
 function changeVersions(which: 'delete' | 'undelete' | 'destroy') {
   return async (req: Request): Promise<HandlerResult> => {
     const versions = versionsOf(req, which !== 'destroy');
-    const config = await loadConfig(req.storage);
-    return update(req.storage, secretPath(req), ({ record }, now) => {
+    return update(req, secretPath(req), (record, now, config) => {
       if (!record) return { next: undefined, result: null };
       const next = structuredClone(record);
       let changed = false;
@@ -256,7 +318,7 @@ function changeVersions(which: 'delete' | 'undelete' | 'destroy') {
         }
       }
       return { next: changed ? next : undefined, result: null };
-    });
+    }, which === 'undelete');
   };
 }
 
@@ -289,14 +351,13 @@ async function metadataList(req: Request): Promise<HandlerResult> {
 function metadataWriter(patch: boolean) {
   return async (req: Request<{ max_versions: number; cas_required: boolean; delete_version_after: number }>): Promise<HandlerResult> => {
     if (secretPath(req) === '' || secretPath(req).endsWith('/')) throw new PluginError('invalid-request', "cannot write to a path ending in '/'");
-    const config = await loadConfig(req.storage);
     const custom = req.has('custom_metadata') ? checkCustomMetadata(req.raw.custom_metadata) : undefined;
-    const warnings: string[] = [];
-    if (req.has('cas_required') && !req.data.cas_required && config.cas_required) {
-      warnings.push('"cas_required" set to false, but is mandated by backend config. This value will be ignored.');
-    }
-    const missing = await update(req.storage, secretPath(req), ({ record }, now) => {
-      if (!record && patch) return { next: undefined, result: true };
+    const outcome = await update(req, secretPath(req), (record, now, config) => {
+      const warnings: string[] = [];
+      if (req.has('cas_required') && !req.data.cas_required && config.cas_required) {
+        warnings.push('"cas_required" set to false, but is mandated by backend config. This value will be ignored.');
+      }
+      if (!record && patch) return { next: undefined, result: { missing: true, warnings } };
       const next = structuredClone(record ?? emptyRecord(now));
       if (req.has('max_versions')) next.max_versions = req.data.max_versions;
       if (req.has('cas_required')) next.cas_required = req.data.cas_required;
@@ -304,15 +365,15 @@ function metadataWriter(patch: boolean) {
       if (custom !== undefined) next.custom_metadata = patch ? (mergePatch(next.custom_metadata ?? {}, custom) as Record<string, string>) : custom;
       next.updated_time = timestamp(now);
       if (next.current_version > 0) purge(next, effectiveMaxVersions(config, next));
-      return { next, result: false };
+      return { next, result: { missing: false, warnings } };
     });
-    if (missing) return null;
-    return warnings.length ? { data: null, warnings } : null;
+    if (outcome.missing) return null;
+    return outcome.warnings.length ? { data: null, warnings: outcome.warnings } : null;
   };
 }
 
 async function metadataDelete(req: Request): Promise<HandlerResult> {
-  await update(req.storage, secretPath(req), ({ record }) => ({ next: record ? null : undefined, result: null }));
+  await update(req, secretPath(req), (record) => ({ next: record ? null : undefined, result: null }), false);
   return null;
 }
 
