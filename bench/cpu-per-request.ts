@@ -1,7 +1,7 @@
 /**
- * Not a benchmark: `node dist/bench/cpu-per-request.js [write|read|kv2-write|kv2-read] [requests] [concurrency]`
+ * Not a benchmark: `node dist/bench/cpu-per-request.js [write|read|kv2-write|kv2-read] [requests] [concurrency] [versions]`
  * starts the four services as processes (bench/lib/cluster.ts), sends a fixed number of kv requests to the mock plugin
- * (or, `kv2-`, KV version 2 requests to the builtin kv at `secret/data/foo`), and prints
+ * (or, `kv2-`, KV version 2 requests to the builtin kv at `secret/data/foo`, written `[versions]` times first), and prints
  * the CPU time each process spent per request (user + system, from /proc/<pid>/stat), the plugin process included.
  * CPU per request barely moves with the machine's load, where throughput on a shared machine moves by 2x; it is the
  * steadier witness of what a change to the request path costs or saves.
@@ -9,7 +9,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { BENCH_MOUNT, KV2_MOUNT, mountKv2, seedKv2, startBenchCluster } from './lib/cluster.js';
 
-const [kind = 'write', requestsArg = '3000', concurrencyArg = '20'] = process.argv.slice(2);
+const [kind = 'write', requestsArg = '3000', concurrencyArg = '20', versionsArg = '1'] = process.argv.slice(2);
+/** `kv2-`: how many versions the secret has before the measured requests (the bench's load leaves it at the default 10). */
+const VERSIONS = Number(versionsArg);
 const REQUESTS = Number(requestsArg);
 const CONCURRENCY = Number(concurrencyArg);
 const TICKS_PER_SECOND = 100;
@@ -40,7 +42,7 @@ try {
   const kv2 = kind.startsWith('kv2-');
   if (kv2) {
     await mountKv2(cluster.url, rootToken);
-    await seedKv2(cluster.url, rootToken);
+    for (let v = 0; v < VERSIONS; v++) await seedKv2(cluster.url, rootToken);
   }
   const url = kv2 ? `${cluster.url}/v1/${KV2_MOUNT}/data/foo` : `${cluster.url}/v1/${BENCH_MOUNT}/kv/foo`;
   const body = kv2 ? '{"data":{"value":"bar"}}' : '{"value":"bar"}';
