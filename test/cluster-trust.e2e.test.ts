@@ -132,6 +132,33 @@ describe('cluster trust: the bus and the plugin processes are boundaries', () =>
     assert.ok(!('pwned/' in mounts.json.data), 'no mount was created');
   });
 
+  it("no role but the runner's may announce a runner or a storage write, nor hear a runner's direct calls", async () => {
+    // A forged presence would steer every gateway's mount ring to an instance the forger answers for; a forged
+    // storage-write notice would keep every runner's read cache empty. Both subjects are the runner's alone.
+    for (const r of ['gateway', 'catalog', 'mount-manager'] as const) {
+      const seed = new TextEncoder().encode(readFileSync(role(r, 'nkey.seed'), 'utf8').trim());
+      const errors: string[] = [];
+      const nc = await connect({ servers: url(), tls: { caFile: ca() }, authenticator: nkeyAuthenticator(seed), inboxPrefix: `_INBOX_${r.replace('-', '_')}`, reconnect: false });
+      void (async () => {
+        for await (const s of nc.status()) if (s.type === 'error') errors.push(String((s as { error?: unknown }).error));
+      })();
+      try {
+        nc.publish('coffer.plugin-runner.presence', JSON.stringify({ instance: 'plugin-runner-forged', state: 'serving' }));
+        nc.publish('coffer.plugin-runner.storage-writes', JSON.stringify({ instance: 'plugin-runner-forged', mountUuid: 'x', phase: 'start' }));
+        nc.subscribe('coffer.plugin-runner.direct.plugin-runner-forged.handle');
+        await nc.flush();
+        await eventually(async () => {
+          const refused = errors.filter((e) => /Permissions Violation/i.test(e));
+          assert.ok(refused.some((e) => /presence/.test(e)), `${r}: presence refused\n${errors.join('\n')}`);
+          assert.ok(refused.some((e) => /storage-writes/.test(e)), `${r}: storage-writes refused\n${errors.join('\n')}`);
+          assert.ok(refused.some((e) => /direct/.test(e)), `${r}: direct subscription refused\n${errors.join('\n')}`);
+        }, 10_000);
+      } finally {
+        await nc.close().catch(() => undefined);
+      }
+    }
+  });
+
   it('a subscriber with full rights finds no keyring or unseal-share bytes in an unseal, a join, a seal and a health check', async () => {
     const { default: pg } = await import('pg');
     const db = new pg.Client({ connectionString: cluster.databaseUrl });
