@@ -4,7 +4,9 @@
  * (or, `kv2-`, KV version 2 requests to the builtin kv at `secret/data/foo`, written `[versions]` times first), and prints
  * the CPU time each process spent per request (user + system, from /proc/<pid>/stat), the plugin process included.
  * CPU per request barely moves with the machine's load, where throughput on a shared machine moves by 2x; it is the
- * steadier witness of what a change to the request path costs or saves.
+ * steadier witness of what a change to the request path costs or saves. Also counted: the bench's own nats-server,
+ * every `postgres` process of the machine (backends and the server's own; on a shared machine others' queries
+ * count too, so read that figure on a quiet one) and this process as the client (fetch, not autocannon).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { BENCH_MOUNT, KV2_MOUNT, mountKv2, seedKv2, startBenchCluster } from './lib/cluster.js';
@@ -37,7 +39,23 @@ function children(pid: number): number[] {
   return out;
 }
 
-const { cluster, rootToken, stop } = await startBenchCluster();
+function cpuUsageMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** Every process whose command name is `postgres`: the server, its helpers and one backend per connection. */
+function postgresPids(): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+    } catch {
+      return false;
+    }
+  });
+}
+
+const { cluster, rootToken, natsPid, stop } = await startBenchCluster();
 try {
   const kv2 = kind.startsWith('kv2-');
   if (kv2) {
@@ -65,8 +83,17 @@ try {
   // The plugin process may sit under the sandbox's wrappers (prlimit, bwrap): every descendant of the runner counts.
   const descendants = (pid: number): number[] => children(pid).flatMap((c) => [c, ...descendants(c)]);
   const plugins = descendants(pids['plugin-runner']!);
-  const cpu = (name: string) => (name === 'plugin' ? plugins.reduce((sum, p) => sum + cpuMs(p), 0) : cpuMs(pids[name]!));
   pids.plugin = plugins[0] ?? 0;
+  pids['nats-server'] = natsPid;
+  pids.postgres = 0;
+  pids.client = process.pid;
+  // A backend that exits during the run takes its CPU time with it: the pools keep theirs open.
+  const sumPostgres = () => postgresPids().reduce((sum, p) => sum + cpuMs(p), 0);
+  const cpu = (name: string) =>
+    name === 'plugin' ? plugins.reduce((sum, p) => sum + cpuMs(p), 0)
+      : name === 'postgres' ? sumPostgres()
+        : name === 'client' ? cpuUsageMs()
+          : cpuMs(pids[name]!);
   const before = Object.fromEntries(Object.keys(pids).map((k) => [k, cpu(k)]));
   const started = Date.now();
   await run(REQUESTS);

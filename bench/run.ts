@@ -33,12 +33,14 @@ const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
  * The request shapes measured on each server: the mock plugin's kv read and write, a read that needs no plugin, and
  * KV version 2's read and write of one secret (Vault's API: `<mount>/data/<path>`, the value under `data`).
  */
-function targets(url: string, token: string): Record<'read' | 'write' | 'noPlugin' | 'kv2Read' | 'kv2Write', LoadTarget> {
+function targets(url: string, token: string): Record<'read' | 'write' | 'writeKeys' | 'noPlugin' | 'kv2Read' | 'kv2Write', LoadTarget> {
   const headers = { 'x-vault-token': token };
   const json = { ...headers, 'content-type': 'application/json' };
   return {
     read: { url: `${url}/v1/${MOUNT}/kv/foo`, headers },
     write: { url: `${url}/v1/${MOUNT}/kv/foo`, method: 'PUT', headers: json, body: '{"value":"bar"}' },
+    // The same write spread over 1,000 keys: the one-key write queues every writer on that key's advisory lock.
+    writeKeys: { url: `${url}/v1/${MOUNT}/kv/k{key}`, method: 'PUT', headers: json, body: '{"value":"bar"}', keys: 1000 },
     // Token lookup and ACL like the kv read, answered from the gateway's own policy projection: no bus, no plugin.
     noPlugin: { url: `${url}/v1/sys/policies/acl/default`, headers },
     kv2Read: { url: `${url}/v1/${KV2_MOUNT}/data/foo`, headers },
@@ -89,7 +91,7 @@ async function devServerFigures(rows: Row[], ceiling: RunningProcess, json: Reco
   try {
     await mountMock(dev.url, ROOT);
     const t = targets(dev.url, ROOT);
-    const load = await loadRounds(ceiling, { read: t.read, write: t.write, noPlugin: t.noPlugin }, 'dev server');
+    const load = await loadRounds(ceiling, { read: t.read, write: t.write, writeKeys: t.writeKeys, noPlugin: t.noPlugin }, 'dev server');
     const readRatio = median(load.read.ratios);
     const writeRatio = median(load.write.ratios);
     const writeP99 = medianOf(load.write, 'p99Ms');
@@ -97,6 +99,7 @@ async function devServerFigures(rows: Row[], ceiling: RunningProcess, json: Reco
     rows.push(
       { id: 'dev.kv-read', figure: 'kv read, dev server', coffer: loadText(load.read), baseline: loadText(load.ceiling), ratio: readRatio, target: '≥ 0.35×', met: readRatio >= 0.35 },
       { id: 'dev.kv-write', figure: 'kv write, dev server', coffer: loadText(load.write), baseline: loadText(load.ceiling), ratio: writeRatio, target: '≥ 0.08×, p99 ≤ 25 ms', met: writeRatio >= 0.08 && writeP99 <= 25 },
+      { id: 'dev.kv-write-keys', figure: 'kv write of 1,000 keys, dev server', coffer: loadText(load.writeKeys), baseline: loadText(load.ceiling), ratio: median(load.writeKeys.ratios), target: 'report' },
       { id: 'dev.plugin-hop', figure: 'plugin hop, dev server (kv read / sys read)', coffer: rps(medianOf(load.read, 'rps')), baseline: rps(medianOf(load.noPlugin, 'rps')), ratio: hop, target: '≥ 0.7×', met: hop >= 0.7 },
     );
     json.devServer = load;
@@ -177,7 +180,7 @@ async function distributedFigures(rows: Row[], ceiling: RunningProcess, json: Re
   try {
     const t = targets(cluster.url, rootToken);
 
-    const load = await loadRounds(ceiling, { read: t.read, write: t.write, noPlugin: t.noPlugin }, 'distributed');
+    const load = await loadRounds(ceiling, { read: t.read, write: t.write, writeKeys: t.writeKeys, noPlugin: t.noPlugin }, 'distributed');
     const readRatio = median(load.read.ratios);
     const p99 = medianOf(load.read, 'p99Ms');
     const writeRatio = median(load.write.ratios);
@@ -186,6 +189,7 @@ async function distributedFigures(rows: Row[], ceiling: RunningProcess, json: Re
     rows.push(
       { id: 'dist.kv-read', figure: 'kv read, distributed (4 processes)', coffer: loadText(load.read), baseline: loadText(load.ceiling), ratio: readRatio, target: '≥ 0.15×, p99 ≤ 15 ms', met: readRatio >= 0.15 && p99 <= 15 },
       { id: 'dist.kv-write', figure: 'kv write, distributed', coffer: loadText(load.write), baseline: loadText(load.ceiling), ratio: writeRatio, target: '≥ 0.05×, p99 ≤ 30 ms', met: writeRatio >= 0.05 && writeP99 <= 30 },
+      { id: 'dist.kv-write-keys', figure: 'kv write of 1,000 keys, distributed', coffer: loadText(load.writeKeys), baseline: loadText(load.ceiling), ratio: median(load.writeKeys.ratios), target: 'report' },
       { id: 'dist.plugin-hop', figure: 'plugin hop, distributed (kv read / sys read)', coffer: rps(medianOf(load.read, 'rps')), baseline: rps(medianOf(load.noPlugin, 'rps')), ratio: hop },
     );
     json.distributed = load;
@@ -389,7 +393,7 @@ async function main(): Promise<void> {
   if (wanted('audit')) await auditFigures(rows, json);
   if (wanted('leases')) await leaseFigures(rows, json);
 
-  const order = ['dist.kv-read', 'dist.kv-write', 'dev.kv-read', 'dev.kv-write', 'dev.plugin-hop', 'dist.plugin-hop', 'dev.kv2-read', 'dev.kv2-read.cpu', 'dev.kv2-write', 'dev.kv2-write.cpu', 'dist.kv2-read', 'dist.kv2-read.cpu', 'dist.kv2-write', 'dist.kv2-write.cpu', 'plugin-cold-start', 'replay.10000', 'replay.100000', 'scale-out', 'cli-start', 'audit.file', 'audit.file.cpu', 'leases.create', 'leases.expire'];
+  const order = ['dist.kv-read', 'dist.kv-write', 'dist.kv-write-keys', 'dev.kv-read', 'dev.kv-write', 'dev.kv-write-keys', 'dev.plugin-hop', 'dist.plugin-hop', 'dev.kv2-read', 'dev.kv2-read.cpu', 'dev.kv2-write', 'dev.kv2-write.cpu', 'dist.kv2-read', 'dist.kv2-read.cpu', 'dist.kv2-write', 'dist.kv2-write.cpu', 'plugin-cold-start', 'replay.10000', 'replay.100000', 'scale-out', 'cli-start', 'audit.file', 'audit.file.cpu', 'leases.create', 'leases.expire'];
   rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   const table = formatTable(rows);
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);

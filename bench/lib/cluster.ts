@@ -49,6 +49,8 @@ export async function registerAndMountMock(cluster: Cluster, rootToken: string):
 export interface BenchCluster {
   cluster: Cluster;
   rootToken: string;
+  /** The bench's own nats-server. */
+  natsPid: number;
   stop(): Promise<void>;
 }
 
@@ -68,7 +70,7 @@ export async function startBenchCluster(nodeArgs: string[] = []): Promise<BenchC
     await cluster.startAll();
     const { rootToken } = await cluster.initAndUnseal();
     await registerAndMountMock(cluster, rootToken);
-    return { cluster, rootToken, stop };
+    return { cluster, rootToken, natsPid: nats.pid!, stop };
   } catch (err) {
     await stop();
     throw err;

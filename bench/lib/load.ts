@@ -6,6 +6,11 @@ export interface LoadTarget {
   method?: 'GET' | 'PUT' | 'POST';
   headers?: Record<string, string>;
   body?: string;
+  /**
+   * Spread the requests over this many paths: `{key}` in the url becomes 0, 1, … keys−1 in turn, so concurrent
+   * writes touch different keys (one key measures writers queued on that key's lock).
+   */
+  keys?: number;
 }
 
 export interface LoadFigures {
@@ -34,8 +39,14 @@ export interface LoadSettings {
  * the pid whose CPU per request is reported, or a reader of the CPU ms of several (`processTreesCpuMs`).
  */
 export async function measureLoad(target: LoadTarget, settings: LoadSettings, server?: number | (() => number)): Promise<LoadFigures> {
+  let sent = 0;
+  const keys = target.keys;
+  const path = keys === undefined ? undefined : new URL(target.url.replace('{key}', 'KEY')).pathname;
   const options = {
-    url: target.url,
+    url: keys === undefined ? target.url : new URL(target.url.replace('{key}', 'KEY')).origin,
+    ...(keys === undefined || path === undefined
+      ? {}
+      : { requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, path: path.replace('KEY', String(sent++ % keys)) }) }] }),
     method: target.method ?? 'GET',
     headers: target.headers,
     body: target.body,

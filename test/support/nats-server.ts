@@ -21,6 +21,10 @@ export function natsServerBinary(): string {
  */
 export class OwnNatsServer {
   private child?: ChildProcess;
+  /** The server's process id while it runs (benches read its CPU time from /proc). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
 
   private constructor(
     readonly port: number,
