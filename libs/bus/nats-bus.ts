@@ -4,6 +4,7 @@ import type { Bus, BusHandler, RequestObserver, RequestOptions, Subscription } f
 import { DEFAULT_REQUEST_TIMEOUT_MS, RequestObservers, decodeReply, encodeFailure, encodeReply, noResponders, timedOut } from './bus.js';
 import { CofferError } from '../contracts/errors.js';
 import { LivenessRequester, answerLiveness } from './liveness.js';
+import { flushOncePerTurn } from './turn-flush.js';
 
 export interface NatsBusOptions {
   /** One URL or several, comma separated. */
@@ -109,6 +110,7 @@ export class NatsBus implements Bus {
     options.log.info({ servers: servers.map(redactUrl), namespace: options.namespace }, 'connecting to NATS');
     const nc = await connectPatiently(connectionOptions, options.log);
     options.log.info({ server: redactUrl(nc.getServer()) }, 'connected to NATS');
+    if (!flushOncePerTurn(nc)) options.log.warn('the NATS client has no flushPending hook: each publish is its own socket write');
     return new NatsBus(nc, options.log, options.namespace);
   }
 
