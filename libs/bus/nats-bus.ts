@@ -46,6 +46,8 @@ export class NatsBus implements Bus {
     private readonly nc: NatsConnection,
     private readonly log: Logger,
     readonly namespace?: string,
+    /** Writes what the connection holds now (turn-flush.ts): broadcasts leave at once, the rest at the turn's end. */
+    private readonly sendNow: () => void = () => undefined,
   ) {
     this.wirePrefix = namespace ? `${ROOT}${namespace}.` : undefined;
     void this.watchStatus();
@@ -110,8 +112,9 @@ export class NatsBus implements Bus {
     options.log.info({ servers: servers.map(redactUrl), namespace: options.namespace }, 'connecting to NATS');
     const nc = await connectPatiently(connectionOptions, options.log);
     options.log.info({ server: redactUrl(nc.getServer()) }, 'connected to NATS');
-    if (!flushOncePerTurn(nc)) options.log.warn('the NATS client has no flushPending hook: each publish is its own socket write');
-    return new NatsBus(nc, options.log, options.namespace);
+    const sendNow = flushOncePerTurn(nc);
+    if (!sendNow) options.log.warn('the NATS client has no flushPending hook: each publish is its own socket write');
+    return new NatsBus(nc, options.log, options.namespace, sendNow);
   }
 
   /** Created on the first request that asks for liveness (see liveness.ts). */
@@ -165,6 +168,8 @@ export class NatsBus implements Bus {
   publish(subject: string, data: unknown): void {
     try {
       this.nc.publish(this.onWire(subject), encoder.encode(JSON.stringify(data ?? null)));
+      // A broadcast may change what other instances answer (a revoked token, a seal): out before any HTTP reply.
+      this.sendNow();
     } catch (err) {
       // A closed connection only happens during shutdown; a broadcast lost then is caught up by the timers.
       this.log.warn({ subject, err: String(err) }, 'publish failed');

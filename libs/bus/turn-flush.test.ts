@@ -20,7 +20,7 @@ function countSends(nc: NatsConnection): { count: () => number } {
   return { count: () => n };
 }
 
-/** 50 publishes, each from its own callback of one turn (as 50 HTTP requests parsed in one poll phase are). */
+/** 50 sends, each from its own callback of one turn (as 50 HTTP requests parsed in one poll phase are). */
 async function publishFromSeparateCallbacks(publish: (i: number) => void): Promise<void> {
   await new Promise<void>((resolve) => {
     for (let i = 0; i < 50; i++) setImmediate(() => publish(i));
@@ -42,21 +42,15 @@ describe('one socket write per turn of the event loop (NatsBus over a real NATS 
     await listener?.close();
   });
 
-  it("publishes made in separate callbacks of one turn leave in one write, all delivered in order; the library's own client writes each", async () => {
-    const heard: number[] = [];
-    listener.subscribe('coffer.turn.ordered', async (data: unknown) => {
-      heard.push((data as { i: number }).i);
-      return undefined;
-    });
+  it("requests made in separate callbacks of one turn leave in one write, answered in order; the library's own client writes each", async () => {
+    listener.subscribe('coffer.turn.echo', async (data: unknown) => data, { queue: 'q' });
     await listener.flush();
     const writes = countSends(bus.connection);
-    await publishFromSeparateCallbacks((i) => bus.publish('coffer.turn.ordered', { i }));
+    const answers: Promise<unknown>[] = [];
+    await publishFromSeparateCallbacks((i) => answers.push(bus.request('coffer.turn.echo', { i })));
     await new Promise((r) => setImmediate(r));
-    assert.ok(writes.count() <= 2, `one write for the turn's 50 publishes, not ${writes.count()}`);
-    await bus.flush();
-    const deadline = Date.now() + 5_000;
-    while (heard.length < 50 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    assert.deepEqual(heard, Array.from({ length: 50 }, (_, i) => i));
+    assert.ok(writes.count() <= 2, `one write for the turn's 50 requests, not ${writes.count()}`);
+    assert.deepEqual(await Promise.all(answers), Array.from({ length: 50 }, (_, i) => ({ i })));
 
     // The control: an unpatched client makes a write per callback, so the count above measures the change.
     const plain = await connect({ servers: NATS_URL });
@@ -70,12 +64,25 @@ describe('one socket write per turn of the event loop (NatsBus over a real NATS 
     }
   });
 
-  it('requests and replies still go both ways, and a publish made just before close is delivered', async () => {
-    listener.subscribe('coffer.turn.echo', async (data: unknown) => data, { queue: 'q' });
+  it('a broadcast leaves at once, before anything this process answers next, and broadcasts arrive in order', async () => {
+    const heard: number[] = [];
+    listener.subscribe('coffer.turn.ordered', async (data: unknown) => {
+      heard.push((data as { i: number }).i);
+      return undefined;
+    });
     await listener.flush();
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => bus.request('coffer.turn.echo', { i })));
-    assert.deepEqual(answers, Array.from({ length: 20 }, (_, i) => ({ i })));
+    const writes = countSends(bus.connection);
+    for (let i = 0; i < 50; i++) {
+      const before = writes.count();
+      bus.publish('coffer.turn.ordered', { i });
+      assert.equal(writes.count(), before + 1, 'written synchronously by publish');
+    }
+    const deadline = Date.now() + 5_000;
+    while (heard.length < 50 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(heard, Array.from({ length: 50 }, (_, i) => i));
+  });
 
+  it('a publish made just before close is delivered', async () => {
     let last: unknown;
     listener.subscribe('coffer.turn.last', async (data: unknown) => {
       last = data;

@@ -10,12 +10,17 @@ import type { NatsConnection } from '@nats-io/transport-node';
  * What it changes is when bytes leave, never what or in which order: the buffer is the library's own, drained whole.
  * `flush()` and `drain()` still work (their PING waits in the same buffer and goes with the rest).
  *
+ * Returns the drain itself, for what must leave now: a broadcast that changes what other instances do (a revoked
+ * token, a seal) goes before this process answers anyone over another channel (HTTP), as it did when the library
+ * drained from a microtask. NatsBus.publish calls it; requests and replies wait for the end of the turn.
+ *
  * It reaches into the client (`protocol.flushPending`, nats-core 3.x): the version is pinned in package.json and
- * `turn-flush.test.ts` fails if the hook is gone. Returns false, changing nothing, when the client has no such method.
+ * `turn-flush.test.ts` fails if the hook is gone. Returns undefined, changing nothing, when the client has no such
+ * method.
  */
-export function flushOncePerTurn(nc: NatsConnection): boolean {
+export function flushOncePerTurn(nc: NatsConnection): (() => void) | undefined {
   const protocol = (nc as unknown as { protocol?: { flushPending?: () => void } }).protocol;
-  if (!protocol || typeof protocol.flushPending !== 'function') return false;
+  if (!protocol || typeof protocol.flushPending !== 'function') return undefined;
   const flushNow = protocol.flushPending.bind(protocol);
   let scheduled = false;
   protocol.flushPending = () => {
@@ -26,5 +31,5 @@ export function flushOncePerTurn(nc: NatsConnection): boolean {
       flushNow();
     });
   };
-  return true;
+  return flushNow;
 }
