@@ -10,35 +10,13 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { BENCH_MOUNT, KV2_MOUNT, mountKv2, seedKv2, startBenchCluster } from './lib/cluster.js';
+import { cpuMsOf, descendants } from './lib/load.js';
 
 const [kind = 'write', requestsArg = '3000', concurrencyArg = '20', versionsArg = '1'] = process.argv.slice(2);
 /** `kv2-`: how many versions the secret has before the measured requests (the bench's load leaves it at the default 10). */
 const VERSIONS = Number(versionsArg);
 const REQUESTS = Number(requestsArg);
 const CONCURRENCY = Number(concurrencyArg);
-const TICKS_PER_SECOND = 100;
-
-/** utime + stime of one process, in ms (0 when it is gone). */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
-}
-
-/** The direct children of a process (the plugin-runner's plugin processes). */
-function children(pid: number): number[] {
-  const out: number[] = [];
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    const text = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
-    if (text) out.push(...text.split(' ').map(Number));
-  }
-  return out;
-}
-
 function cpuUsageMs(): number {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
@@ -78,27 +56,22 @@ try {
     }));
   };
   await run(300); // warm-up: the plugin is launched, the JIT settles
-  const pids: Record<string, number> = {};
-  for (const s of ['gateway', 'plugin-runner', 'catalog', 'mount-manager']) pids[s] = cluster.pid(s)!;
+  const sum = (pids: number[]) => pids.reduce((ms, p) => ms + cpuMsOf(p), 0);
   // The plugin process may sit under the sandbox's wrappers (prlimit, bwrap): every descendant of the runner counts.
-  const descendants = (pid: number): number[] => children(pid).flatMap((c) => [c, ...descendants(c)]);
-  const plugins = descendants(pids['plugin-runner']!);
-  pids.plugin = plugins[0] ?? 0;
-  pids['nats-server'] = natsPid;
-  pids.postgres = 0;
-  pids.client = process.pid;
+  const plugins = descendants(cluster.pid('plugin-runner')!);
+  /** CPU ms so far, per process or group of processes reported. */
+  const readers: Record<string, () => number> = {};
+  for (const s of ['gateway', 'plugin-runner', 'catalog', 'mount-manager']) readers[s] = () => cpuMsOf(cluster.pid(s)!);
+  readers.plugin = () => sum(plugins);
+  readers['nats-server'] = () => cpuMsOf(natsPid);
   // A backend that exits during the run takes its CPU time with it: the pools keep theirs open.
-  const sumPostgres = () => postgresPids().reduce((sum, p) => sum + cpuMs(p), 0);
-  const cpu = (name: string) =>
-    name === 'plugin' ? plugins.reduce((sum, p) => sum + cpuMs(p), 0)
-      : name === 'postgres' ? sumPostgres()
-        : name === 'client' ? cpuUsageMs()
-          : cpuMs(pids[name]!);
-  const before = Object.fromEntries(Object.keys(pids).map((k) => [k, cpu(k)]));
+  readers.postgres = () => sum(postgresPids());
+  readers.client = cpuUsageMs;
+  const before = Object.fromEntries(Object.entries(readers).map(([k, read]) => [k, read()]));
   const started = Date.now();
   await run(REQUESTS);
   const elapsed = Date.now() - started;
-  const perRequest = Object.fromEntries(Object.keys(pids).map((k) => [k, Math.round(((cpu(k) - before[k]!) * 1000) / REQUESTS)]));
+  const perRequest = Object.fromEntries(Object.entries(readers).map(([k, read]) => [k, Math.round(((read() - before[k]!) * 1000) / REQUESTS)]));
   process.stdout.write(`${JSON.stringify({ kind, requests: REQUESTS, concurrency: CONCURRENCY, reqPerSec: Math.round((REQUESTS * 1000) / elapsed), cpuMicrosPerRequest: perRequest })}\n`);
 } finally {
   await stop();

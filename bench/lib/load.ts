@@ -41,12 +41,12 @@ export interface LoadSettings {
 export async function measureLoad(target: LoadTarget, settings: LoadSettings, server?: number | (() => number)): Promise<LoadFigures> {
   let sent = 0;
   const keys = target.keys;
-  const path = keys === undefined ? undefined : new URL(target.url.replace('{key}', 'KEY')).pathname;
+  const spread = keys === undefined ? undefined : new URL(target.url.replace('{key}', 'KEY'));
   const options = {
-    url: keys === undefined ? target.url : new URL(target.url.replace('{key}', 'KEY')).origin,
-    ...(keys === undefined || path === undefined
-      ? {}
-      : { requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, path: path.replace('KEY', String(sent++ % keys)) }) }] }),
+    url: spread ? spread.origin : target.url,
+    ...(spread && keys !== undefined
+      ? { requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, path: spread.pathname.replace('KEY', String(sent++ % keys)) }) }] }
+      : {}),
     method: target.method ?? 'GET',
     headers: target.headers,
     body: target.body,
@@ -68,7 +68,7 @@ export async function measureLoad(target: LoadTarget, settings: LoadSettings, se
 }
 
 /** utime + stime of a Linux process in ms, from /proc (fields 14 and 15, in clock ticks of 10 ms); 0 once it is gone. */
-function cpuMsOf(pid: number): number {
+export function cpuMsOf(pid: number): number {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -81,7 +81,7 @@ function cpuMsOf(pid: number): number {
 }
 
 /** Every live descendant of a process: plugin processes, and the sandbox's wrappers (prlimit, bwrap) around them. */
-function descendants(pid: number): number[] {
+export function descendants(pid: number): number[] {
   const out: number[] = [];
   let tasks: string[];
   try {
