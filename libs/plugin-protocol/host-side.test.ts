@@ -609,9 +609,8 @@ describe('launchPlugin', () => {
   });
 
   test('a plugin that never says hello is killed after the start timeout', async () => {
-    const started = Date.now();
+    // The error and the log name the start timeout as the cause; no clock is asserted.
     await assert.rejects(f.launch('neverHello', { startTimeoutMs: 300 }), coffer('plugin-failed', 'plugin neverHello did not complete its handshake within 300 ms'));
-    assert.ok(Date.now() - started < 3000);
     assert.ok(f.logs.some((l) => l.msg === 'plugin neverHello did not complete its handshake within 300 ms'));
     assert.deepEqual(processesRunning(join(f.cacheDir, f.spec('neverHello').sha256)), [], 'it was killed');
   });
@@ -761,10 +760,8 @@ describe('launchPlugin', () => {
 
   test('shutdown kills a plugin that ignores it after the grace period', async () => {
     const p = track(await f.launch('auth-raw'));
-    const started = Date.now();
     const exit = await p.shutdown(300);
     assert.equal(exit.signal, 'SIGKILL');
-    assert.ok(Date.now() - started < 2000);
     assert.ok(f.logs.some((l) => l.msg === 'plugin did not exit after shutdown; killed'));
   });
 
