@@ -8,3 +8,4 @@ export { KeyringRequester, sealKeyringFor, ExchangeError, type KeyringRequest, t
 export { startHealthPort, type HealthState } from './health-port.js';
 export { answerCensus, instanceState } from './census.js';
 export { answerServiceApi, type ServiceApiHealth } from './service-api.js';
+export { prometheusText, type MetricsRegistry } from './prometheus-text.js';

@@ -5,7 +5,7 @@ import { Module } from '@nestjs/common';
 import { APP_FILTER, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { BusModule } from '#bus';
-import { SERVICE_CONTEXT, nestLogger, type RunningService, type ServiceContext } from '#runtime';
+import { SERVICE_CONTEXT, nestLogger, prometheusText, type RunningService, type ServiceContext } from '#runtime';
 import { mountTableProjection, type MountTableState } from '#mount-table';
 import { ProjectionHost } from '#runtime';
 import { ApiController } from './api.controller.js';
@@ -129,7 +129,7 @@ export async function startGateway(ctx: ServiceContext): Promise<RunningGateway>
     addresses: bound.map(({ host, port, tls }) => ({ host, port, tls })),
     seal: app.get(SealService),
     // The same registry as sys/metrics, for the process's health port.
-    metrics: () => app.get(GatewayMetrics).registry.metrics(),
+    metrics: () => prometheusText(app.get(GatewayMetrics).registry),
     reloadTls: (config) => reloadListenerTls(bound, config.listeners, ctx.log),
     async close() {
       await closeListeners(bound);

@@ -1,6 +1,6 @@
 import { catalogProjection } from '#plugin-catalog';
 import { mountTableProjection } from '#mount-table';
-import { ProjectionHost, serviceModule, startMicroservice, type ServiceContext, type RunningService } from '#runtime';
+import { ProjectionHost, prometheusText, serviceModule, startMicroservice, type ServiceContext, type RunningService } from '#runtime';
 import { ProjectionDirectory } from './directory.js';
 import { PluginLauncher } from './launcher.js';
 import type { SandboxPlan } from './sandbox.js';
@@ -95,7 +95,7 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
   return {
     service: 'plugin-runner',
     sandbox: launcher.sandbox.plan,
-    metrics: () => metrics.registry.metrics(),
+    metrics: () => prometheusText(metrics.registry),
     async close() {
       affinity.close();
       mounts.stop();

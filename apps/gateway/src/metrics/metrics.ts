@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { subjectKind } from '#bus';
 import { qualifiedTable } from '#event-store';
 import { findMount, type MountTableState } from '#mount-table';
-import { SERVICE_CONTEXT, type ProjectionHost, type ServiceContext } from '#runtime';
+import { SERVICE_CONTEXT, prometheusText, type ProjectionHost, type ServiceContext } from '#runtime';
 import { MOUNT_TABLE } from '../mounts/mount-table.provider.js';
 import type { VaultRequest, VaultResponse } from '../vault-http.js';
 
@@ -126,7 +126,7 @@ export class GatewayMetrics implements OnModuleDestroy {
   async handle(req: VaultRequest): Promise<VaultResponse> {
     const format = req.query.get('format');
     if (format === 'prometheus') {
-      return { kind: 'raw', status: 200, contentType: this.registry.contentType, body: Buffer.from(await this.registry.metrics()) };
+      return { kind: 'raw', status: 200, contentType: this.registry.contentType, body: Buffer.from(await prometheusText(this.registry)) };
     }
     return { kind: 'json', status: 200, body: await this.registry.getMetricsAsJSON() };
   }
