@@ -42,8 +42,10 @@ export async function startPluginRunner(ctx: ServiceContext): Promise<RunningPlu
     announceWrite: announceWrites(ctx),
     foreignWriteMaxMs: 2 * ctx.tunables.pluginCallTimeoutMs,
     onRead: (fromCache) => metrics.storageRead(fromCache),
-    // The embedded store is one session: writes wait in line for it anyway, so each turn's share one commit.
-    groupCommit: ctx.storageType === 'pglite',
+    // Each turn's writes of a mount share one commit: with mount affinity a mount's writes come to one runner, so a
+    // busy mount's batch is large; on Postgres it saves a commit and a connection per write, on the embedded store
+    // (one session) the wait in line for that session. docs/performance.md, "Group commit on Postgres".
+    groupCommit: true,
   });
   storageRef = storage;
   const launcher = new PluginLauncher(ctx);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { COFFER_VERSION } from '#contracts';
-import { MAX_KEY_BYTES, checkStorageKey, storageAad, type PluginStorage } from './plugin-storage.js';
+import { LOCK_SEED, MAX_KEY_BYTES, checkStorageKey, storageAad, type PluginStorage } from './plugin-storage.js';
 import { HOUR, isCode, openTestDb, type TestDb } from './testing.js';
 
 describe('PluginStorage on Postgres', () => {
@@ -281,5 +281,65 @@ describe('PluginStorage on Postgres', () => {
     await counted.get(mount, 'c');
     await counted.get(mount, 'c');
     assert.equal(fromCache, 1, 'the second read came from the cache, and the metric says so');
+  });
+
+  /** Rejects once `ms` have passed: a bound on how long a test waits for `promise`, not a figure it asserts. */
+  const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+    Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms).unref())]);
+
+  test('group commit on Postgres: a mount waits only for its own batch, so a key held by another writer holds up that mount alone', async () => {
+    const s = db.storage({ groupCommit: true, readCache: true });
+    const [held, free] = [randomUUID(), randomUUID()];
+    // Another writer (another runner's transaction, say) holds the key's lock, as every writer of a key takes it.
+    const runner = db.dataSource.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    await runner.query(`SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(1) || $2::text, ${LOCK_SEED}))`, [held, 'k']);
+    let heldDone = false;
+    const waiting = s.put(held, 'k', Buffer.from('after the lock')).then(() => (heldDone = true));
+    const behind = s.put(held, 'k2', Buffer.from('same mount, next batch'));
+    try {
+      // Twenty writes of another mount in one turn: one batch, on another connection, while the first mount waits.
+      await within(Promise.all(Array.from({ length: 20 }, (_, i) => s.put(free, `k${i}`, Buffer.from(`v${i}`)))), 20_000, 'the other mount');
+      assert.equal(heldDone, false, "the held key's write is still waiting for its lock");
+      const xids = await db.dataSource.query(`SELECT DISTINCT xmin::text FROM ${db.table} WHERE mount_uuid = $1`, [free]);
+      assert.equal(xids.length, 1, "the other mount's twenty writes of one turn committed in one transaction");
+    } finally {
+      await runner.commitTransaction();
+      await runner.release();
+    }
+    await within(Promise.all([waiting, behind]), 20_000, 'the held mount');
+    assert.equal((await s.get(held, 'k'))?.toString(), 'after the lock');
+    assert.equal((await s.get(held, 'k2'))?.toString(), 'same mount, next batch');
+  });
+
+  test('group commit on Postgres, two runners writing the same keys in opposite orders: every write answered, every batch whole, one cas winner', async () => {
+    // Each runner's batch takes its keys' locks in the order its writes came: these two can deadlock on each other.
+    // Postgres then aborts one, and each write of that batch runs again alone, so all are answered, none twice.
+    let a: PluginStorage;
+    const b = db.storage({ groupCommit: true, readCache: true, announceWrite: (m, phase) => a.heardWrite(m, phase) });
+    a = db.storage({ groupCommit: true, readCache: true, announceWrite: (m, phase) => b.heardWrite(m, phase) });
+    for (let round = 0; round < 4; round++) {
+      const mount = randomUUID();
+      const put = (s: PluginStorage, key: string, value: string) => s.put(mount, key, Buffer.from(value));
+      const claim = (s: PluginStorage, who: string) => s.txn(mount, [{ key: 'claim', exists: false }], [{ op: 'put', key: 'claim', value: Buffer.from(who) }]);
+      const results = await within(
+        Promise.all([put(a, 'x', 'a1'), put(a, 'y', 'a2'), claim(a, 'a'), put(b, 'y', 'b1'), put(b, 'x', 'b2'), claim(b, 'b')]),
+        30_000,
+        `round ${round}`,
+      );
+      const claims = [results[2], results[5]] as { ok: boolean }[];
+      assert.equal(claims.filter((c) => c.ok).length, 1, `round ${round}: exactly one claim wins`);
+      const winner = claims[0]!.ok ? 'a' : 'b';
+      assert.equal((await a.get(mount, 'claim'))?.toString(), winner, 'what the winner put is what both read');
+      assert.equal((await b.get(mount, 'claim'))?.toString(), winner);
+      for (const key of ['x', 'y']) {
+        const [fromA, fromB] = [(await a.get(mount, key))?.toString(), (await b.get(mount, key))?.toString()];
+        assert.ok(fromA !== undefined && ['a1', 'a2', 'b1', 'b2'].includes(fromA), `round ${round}: ${key} holds one of the writes`);
+        assert.equal(fromB, fromA, `round ${round}: both runners read the same ${key}`);
+      }
+      const [{ count }] = await db.dataSource.query(`SELECT count(*)::int AS count FROM ${db.table} WHERE mount_uuid = $1`, [mount]);
+      assert.equal(count, 3, 'x, y and the claim: no write lost, none doubled');
+    }
   });
 });

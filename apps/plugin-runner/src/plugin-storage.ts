@@ -34,11 +34,13 @@ export interface PluginStorageOptions {
   /** Told of each `get` and `exists`: answered from the read cache, or from Postgres (the runner's metrics). */
   onRead?: (fromCache: boolean) => void;
   /**
-   * Group commit: the writes (put, delete, txn) that arrive in one turn of the event loop run in ONE transaction,
-   * each caller answered only after its COMMIT. For a store with one session (the dev server's PGlite, `poolSize: 1`),
-   * where writes wait in line for that session anyway: a busy turn's writes then cost one BEGIN/COMMIT between them
-   * (see `flushWrites`, and docs/performance.md for what it saves). Never on a pool of several connections: a batch
-   * takes its keys' locks in arrival order, not sorted, so two batches could wait on each other.
+   * Group commit: the writes (put, delete, txn) of one mount that arrive in one turn of the event loop run in ONE
+   * transaction, each caller answered only after its COMMIT; a mount has one batch at a time, and different mounts'
+   * batches run side by side on the pool. A busy turn's writes then cost one BEGIN/COMMIT between them, and on
+   * Postgres one commit and one connection instead of one each (see `flushWrites`, and docs/performance.md for what
+   * it saves). Per mount, so a write stuck on a key's lock holds up only its own mount. A batch takes its keys' locks
+   * in arrival order, not sorted: two runners writing the same keys at once (a failover) can deadlock, which Postgres
+   * detects; the batch it aborts is rolled back and each of its writes runs again alone.
    */
   groupCommit?: boolean;
 }
@@ -63,6 +65,13 @@ interface WriteTicket {
   barrier: Barrier | undefined;
 }
 
+/** A mount's writes waiting for their batch, and whether one is due or running (see `groupCommit`). */
+interface WriteQueue {
+  pending: PendingWrite[];
+  flushScheduled: boolean;
+  flushing: boolean;
+}
+
 /** A write waiting for its batch (see `groupCommit`). */
 interface PendingWrite {
   /** The write inside a transaction it does not own (its batch's): statements only, no BEGIN or COMMIT. */
@@ -77,7 +86,7 @@ interface PendingWrite {
  * Seed of the advisory-lock hash of a (mount, key): every writer of a key takes `pg_advisory_xact_lock` on it, so
  * the checks of a `txn` stay true until it commits. A hash collision only makes two keys' writers wait in turn.
  */
-const LOCK_SEED = 7_318_529;
+export const LOCK_SEED = 7_318_529;
 
 /** Entries kept by the read cache before it starts over: a bound on memory, not a tuning knob. */
 const READ_CACHE_MAX_ENTRIES = 10_000;
@@ -118,15 +127,13 @@ export class PluginStorage implements StorageHandler {
   /**
    * With group commit, per key: writes in flight and how many have started; bumped by every bulk delete. A write
    * that commits while none started after it on its key knows what the table holds there (writes commit in the
-   * order they start: one queue, one connection), so its value is kept for the next read or existence check.
+   * order they start: one queue per mount, one batch at a time), so its value is kept for the next read or existence check.
    */
   private readonly keyWrites = new Map<string, { inFlight: number; started: number }>();
   private bulkDeletes = 0;
   private bulkDeletesInFlight = 0;
-  /** Group commit: writes not yet in a batch; whether a flush is due at the end of this turn, or running. */
-  private readonly pending: PendingWrite[] = [];
-  private flushScheduled = false;
-  private flushing = false;
+  /** Group commit, per mount: writes not yet in a batch; whether a flush is due at the end of this turn, or running. */
+  private readonly queues = new Map<string, WriteQueue>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -211,7 +218,7 @@ export class PluginStorage implements StorageHandler {
     const ticket = this.writeStarts(mountUuid, key);
     let done = false;
     try {
-      await this.announced(mountUuid, () => this.write((query) => query(statement, [mountUuid, key, sealed])));
+      await this.announced(mountUuid, () => this.write(mountUuid, (query) => query(statement, [mountUuid, key, sealed])));
       done = true;
     } finally {
       this.cache.forget(mountUuid, key);
@@ -228,7 +235,7 @@ export class PluginStorage implements StorageHandler {
     const ticket = this.writeStarts(mountUuid, key);
     let done = false;
     try {
-      await this.announced(mountUuid, () => this.write((query) => query(statement, [mountUuid, key])));
+      await this.announced(mountUuid, () => this.write(mountUuid, (query) => query(statement, [mountUuid, key])));
       done = true;
     } finally {
       this.cache.forget(mountUuid, key);
@@ -273,6 +280,7 @@ export class PluginStorage implements StorageHandler {
     try {
       return await this.announced(mountUuid, () =>
         this.write(
+          mountUuid,
           (query) => this.txnStatements(query, barrier, mountUuid, keys, checks, ops),
           () => this.inTransaction((query) => this.txnStatements(query, barrier, mountUuid, keys, checks, ops)),
         ),
@@ -347,18 +355,24 @@ export class PluginStorage implements StorageHandler {
    * A write: at once without group commit; with it, queued for the batch that runs at the end of this turn (or,
    * while one runs, for the next). `alone` is how it runs outside a batch (default: its statements on the pool).
    */
-  private write<T>(inBatch: (query: Query) => Promise<T>, alone?: () => Promise<T>): Promise<T> {
+  private write<T>(mountUuid: string, inBatch: (query: Query) => Promise<T>, alone?: () => Promise<T>): Promise<T> {
     const aloneRun = alone ?? (() => inBatch((sql, parameters) => this.query(this.pool, sql, parameters)));
     if (!this.options.groupCommit) return aloneRun();
+    let queue = this.queues.get(mountUuid);
+    if (!queue) {
+      queue = { pending: [], flushScheduled: false, flushing: false };
+      this.queues.set(mountUuid, queue);
+    }
+    const q = queue;
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ inBatch, alone: aloneRun, resolve: resolve as (value: unknown) => void, reject });
+      q.pending.push({ inBatch, alone: aloneRun, resolve: resolve as (value: unknown) => void, reject });
       // setImmediate, not a timer: it runs once this turn's I/O callbacks (every plugin line read in it) are done,
       // so a lone write waits for nothing, and a busy turn's writes share one commit.
-      if (!this.flushScheduled && !this.flushing) {
-        this.flushScheduled = true;
+      if (!q.flushScheduled && !q.flushing) {
+        q.flushScheduled = true;
         setImmediate(() => {
-          this.flushScheduled = false;
-          void this.flushWrites();
+          q.flushScheduled = false;
+          void this.flushWrites(mountUuid, q);
         });
       }
     });
@@ -373,11 +387,11 @@ export class PluginStorage implements StorageHandler {
    * write. A txn whose check fails writes nothing, so it does not spoil the batch; its checks see the writes ahead
    * of it in the batch, which is the order they commit in.
    */
-  private async flushWrites(): Promise<void> {
-    this.flushing = true;
+  private async flushWrites(mountUuid: string, queue: WriteQueue): Promise<void> {
+    queue.flushing = true;
     try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, MAX_BATCH);
+      while (queue.pending.length > 0) {
+        const batch = queue.pending.splice(0, MAX_BATCH);
         if (batch.length === 1) {
           await settle(batch[0], batch[0].alone);
           continue;
@@ -396,7 +410,9 @@ export class PluginStorage implements StorageHandler {
         else for (const w of batch) await settle(w, w.alone);
       }
     } finally {
-      this.flushing = false;
+      queue.flushing = false;
+      // A quiet mount keeps no queue: mounts come and go, the map must not grow with them.
+      if (queue.pending.length === 0 && !queue.flushScheduled) this.queues.delete(mountUuid);
     }
   }
 
